@@ -1,0 +1,198 @@
+//! Configuration from environment variables, with every problem reported at once.
+//!
+//! A service reads its settings through [`Env`], which records each bad value instead of
+//! stopping at the first, then calls [`Env::finish`]: the operator sees the whole list in one
+//! readable message and the process exits non-zero.
+//!
+//! ```
+//! use fd_chassis::config::Env;
+//! let mut env = Env::from_pairs([("PAYMENT_TIMEOUT_MS", "abc")]);
+//! let _timeout = env.millis("PAYMENT_TIMEOUT_MS", 1000);
+//! let err = env.finish().unwrap_err();
+//! assert!(err.to_string().contains("PAYMENT_TIMEOUT_MS"));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Every configuration problem found, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// A snapshot of environment variables plus the problems found while reading them.
+#[derive(Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    errors: Vec<String>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// Uses the given pairs instead of the process environment (tests, tools).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The raw value, if set and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A string value, or `default` when unset.
+    pub fn string(&mut self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_string()
+    }
+
+    /// A value parsed with `FromStr`, or `default` when unset. A value that does not parse is
+    /// recorded as an error and `default` is returned so reading can go on.
+    pub fn parse<T>(&mut self, key: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(key) {
+            None => default,
+            Some(raw) => match raw.trim().parse() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.errors.push(format!("{key}={raw:?}: {e}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A duration given in milliseconds.
+    pub fn millis(&mut self, key: &str, default_ms: u64) -> Duration {
+        Duration::from_millis(self.parse(key, default_ms))
+    }
+
+    /// Records `message` against `key` unless `ok`.
+    pub fn check(&mut self, key: &str, ok: bool, message: impl Display) {
+        if !ok {
+            let shown = self.get(key).unwrap_or("<default>").to_string();
+            self.errors.push(format!("{key}={shown:?}: {message}"));
+        }
+    }
+
+    /// Ok if every value read so far was valid.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.errors))
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("unknown log format {other:?}; expected text or json")),
+        }
+    }
+}
+
+/// Settings every service has.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// `LISTEN_ADDR`: where the gRPC server listens.
+    pub listen_addr: SocketAddr,
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default `sqlite://$DATA_DIR/<service>.db`.
+    pub database_url: String,
+    /// `SHUTDOWN_GRACE_MS`: how long in-flight calls may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl CommonConfig {
+    /// Reads the common settings of `service`, whose default port is `default_port`.
+    pub fn read(env: &mut Env, service: &str, default_port: u16) -> Self {
+        let listen_addr = env.parse(
+            "LISTEN_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], default_port)),
+        );
+        let data_dir = PathBuf::from(env.string("DATA_DIR", "data"));
+        let default_url = format!("sqlite://{}", data_dir.join(format!("{service}.db")).display());
+        let database_url = env.string("DATABASE_URL", &default_url);
+        let scheme_ok = database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://");
+        env.check(
+            "DATABASE_URL",
+            scheme_ok,
+            "expected a sqlite://PATH or postgres://USER@HOST/DB URL",
+        );
+        let shutdown_grace = env.millis("SHUTDOWN_GRACE_MS", 10_000);
+        let log_format = env.parse("LOG_FORMAT", LogFormat::Text);
+        Self {
+            listen_addr,
+            database_url,
+            shutdown_grace,
+            log_format,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let mut env = Env::from_pairs(Vec::<(String, String)>::new());
+        let c = CommonConfig::read(&mut env, "order", 50051);
+        env.finish().expect("defaults are valid");
+        assert_eq!(c.listen_addr.port(), 50051);
+        assert_eq!(c.database_url, "sqlite://data/order.db");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let mut env = Env::from_pairs([
+            ("LISTEN_ADDR", "nowhere"),
+            ("DATABASE_URL", "mysql://x"),
+            ("SHUTDOWN_GRACE_MS", "-5"),
+            ("LOG_FORMAT", "xml"),
+        ]);
+        CommonConfig::read(&mut env, "order", 50051);
+        let msg = env.finish().expect_err("all four are bad").to_string();
+        for key in ["LISTEN_ADDR", "DATABASE_URL", "SHUTDOWN_GRACE_MS", "LOG_FORMAT"] {
+            assert!(msg.contains(key), "{key} missing from: {msg}");
+        }
+    }
+}

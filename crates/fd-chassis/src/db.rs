@@ -1,0 +1,202 @@
+//! The database of a service: SQLite by default, PostgreSQL when `DATABASE_URL` says so.
+//!
+//! Both sit behind sqlx's `Any` driver so that one set of queries (portable SQL with `$1`
+//! placeholders, `BIGINT` and `TEXT` columns) and one set of embedded migrations serve both.
+//! SQLite files are created on first use and switched to WAL, so readers never wait on the
+//! writer.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{AnyPool, ConnectOptions, Connection};
+
+/// Error opening or migrating a database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported DATABASE_URL {0:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// The SQLite directory could not be created.
+    #[error("cannot create database directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting failed.
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrating database {url} failed: {source}")]
+    Migrate {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// Which engine a pool talks to, for the rare query that must differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded file).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// An open, migrated database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// The engine behind it.
+    pub backend: Backend,
+}
+
+fn redact(url: &str) -> String {
+    // postgres://user:secret@host/db → postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens the database at `url`, creating a SQLite file if needed, and runs `migrator`.
+pub async fn connect(url: &str, migrator: &Migrator) -> Result<Db, DbError> {
+    sqlx::any::install_default_drivers();
+    let shown = redact(url);
+    let (backend, any_url, max) = if url.starts_with("sqlite:") {
+        prepare_sqlite(url).await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        (Backend::Sqlite, format!("{url}{sep}mode=rwc"), 8)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (Backend::Postgres, url.to_string(), 16)
+    } else {
+        return Err(DbError::UnsupportedUrl(url.to_string()));
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&any_url)
+        .await
+        .map_err(|source| DbError::Connect {
+            url: shown.clone(),
+            source,
+        })?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| DbError::Migrate { url: shown, source })?;
+    Ok(Db { pool, backend })
+}
+
+/// Creates the SQLite file and its directory and switches it to WAL (a persistent setting of
+/// the file), once, before the pool opens its connections.
+async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
+    let connect_err = |source| DbError::Connect {
+        url: url.to_string(),
+        source,
+    };
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(connect_err)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: Path::new(dir).display().to_string(),
+            source,
+        })?;
+    }
+    let conn = opts.connect().await.map_err(connect_err)?;
+    conn.close().await.map_err(connect_err)?;
+    Ok(())
+}
+
+/// True if `e` is a unique-constraint violation (a concurrent insert of the same key won).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Helpers for tests that need a database of their own.
+pub mod testing {
+    use sqlx::Connection;
+
+    /// Creates a new, empty PostgreSQL database on the server of `admin_url` (a URL of an
+    /// existing database, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and returns
+    /// the URL of the new one. Names are unique per call.
+    pub async fn fresh_postgres(admin_url: &str, prefix: &str) -> Result<String, sqlx::Error> {
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            super::super::time::now_ms().rem_euclid(1_000_000_000)
+        );
+        let name = format!("{name}_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(admin_url);
+        Ok(format!("{base}/{name}"))
+    }
+
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static EMPTY: Migrator = Migrator::DEFAULT;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:hunter2@db:5432/order"),
+            "postgres://app:***@db:5432/order"
+        );
+        assert_eq!(redact("sqlite://data/order.db"), "sqlite://data/order.db");
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_in_wal_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/dir/svc.db");
+        let db = connect(&format!("sqlite://{}", path.display()), &EMPTY)
+            .await
+            .expect("connect");
+        assert_eq!(db.backend, Backend::Sqlite);
+        assert!(path.exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db.pool)
+            .await
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn unsupported_scheme_is_a_clear_error() {
+        let err = connect("mysql://x/y", &EMPTY).await.expect_err("mysql");
+        assert!(err.to_string().contains("unsupported DATABASE_URL"));
+    }
+}

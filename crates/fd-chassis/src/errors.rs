@@ -1,0 +1,93 @@
+//! `tonic::Status` values with `google.rpc` error details, so that clients in any language can
+//! tell which field was wrong or when to retry, without parsing messages.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// A bad field in a request: its path (`items[2].quantity`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Field path in the request, as in `google.rpc.BadRequest.FieldViolation.field`.
+    pub field: String,
+    /// What is wrong, for a human.
+    pub description: String,
+}
+
+impl Violation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// `INVALID_ARGUMENT` with one `BadRequest` field violation per bad field. The message names
+/// every field too, for clients that only read the message.
+pub fn invalid_argument(violations: &[Violation]) -> Status {
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    let message = format!("invalid request: {}", fields.join(", "));
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .iter()
+            .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `UNAVAILABLE` with a `RetryInfo` telling the client how long to wait.
+pub fn unavailable_retry(message: impl Into<String>, retry_after: Duration) -> Status {
+    Status::with_error_details(
+        Code::Unavailable,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+    )
+}
+
+/// A status with an `ErrorInfo` carrying a machine-readable `reason` (e.g. `PAYMENT_DECLINED`).
+pub fn with_reason(code: Code, message: impl Into<String>, reason: &str, domain: &str) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, domain, std::collections::HashMap::new()),
+    )
+}
+
+/// `INTERNAL` for an unexpected error; the cause is logged once here and not sent to clients.
+pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Status {
+    tracing::error!(error = %cause, "{context}");
+    Status::internal(format!("{context}; see server logs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_field() {
+        let s = invalid_argument(&[
+            Violation::new("customer_id", "required"),
+            Violation::new("items[0].quantity", "must be 1..=100"),
+        ]);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let details = s.get_error_details();
+        let bad = details.bad_request().expect("bad request detail");
+        let fields: Vec<_> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["customer_id", "items[0].quantity"]);
+        assert!(s.message().contains("items[0].quantity"));
+    }
+
+    #[test]
+    fn unavailable_carries_retry_delay() {
+        let s = unavailable_retry("later", Duration::from_secs(3));
+        let d = s.get_error_details();
+        assert_eq!(
+            d.retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(3))
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The MSA chassis: the functions every food-delivery service calls.
+//!
+//! It is a library, not a framework: a service's `main.rs` reads its [`config`], calls
+//! [`telemetry::init`], opens its database with [`db::connect`], builds its tonic services and
+//! hands them to [`server::GrpcServer`], passing [`shutdown::signal`] as the shutdown future.
+//!
+//! - [`config`]: typed configuration from environment variables, all errors reported at once.
+//! - [`telemetry`]: `tracing` subscriber (text or JSON logs).
+//! - [`server`]: gRPC server with `grpc.health.v1`, reflection and graceful shutdown.
+//! - [`shutdown`]: SIGTERM/SIGINT as a future.
+//! - [`db`]: SQLite (default) or PostgreSQL pool with embedded migrations.
+//! - [`errors`]: `tonic::Status` with `google.rpc` details (field violations, retry info).
+//! - [`breaker`]: a small circuit breaker for outgoing calls.
+//! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
+
+pub mod breaker;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
