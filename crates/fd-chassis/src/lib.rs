@@ -10,6 +10,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`db`]: SQLite (default) or PostgreSQL pool with embedded migrations.
 //! - [`errors`]: `tonic::Status` with `google.rpc` details (field violations, retry info).
+//! - [`money`]: the shared `Money` value type (integer minor units, checked arithmetic).
 //! - [`breaker`]: a small circuit breaker for outgoing calls.
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 
@@ -17,6 +18,7 @@ pub mod breaker;
 pub mod config;
 pub mod db;
 pub mod errors;
+pub mod money;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

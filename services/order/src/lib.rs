@@ -1,1 +1,91 @@
-//! placeholder
+//! The order context: customers place, cancel and follow orders.
+//!
+//! Layout (hexagonal): [`domain`] holds the Order aggregate and its validation, pure;
+//! [`db`] stores orders; [`payment`] is the outgoing port to Payment.Authorize (deadline and
+//! circuit breaker); [`api`] is the gRPC adapter; [`watch`] fans out changes to WatchOrder
+//! streams. This file reads [`Config`] and wires them together in [`run`].
+
+pub mod api;
+pub mod db;
+pub mod domain;
+pub mod payment;
+pub mod watch;
+
+use std::future::Future;
+
+use fd_chassis::breaker::BreakerConfig;
+use fd_chassis::config::{CommonConfig, ConfigError, Env};
+use fd_chassis::server::GrpcServer;
+use fd_chassis::shutdown::Shutdown;
+use fd_proto::order::v1::order_service_server::OrderServiceServer;
+use tokio::net::TcpListener;
+
+/// Default gRPC port of the order service.
+pub const DEFAULT_PORT: u16 = 50051;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Everything the order service can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address, database, shutdown grace, log format.
+    pub common: CommonConfig,
+    /// How to reach payment.
+    pub payment: payment::PaymentClientConfig,
+}
+
+impl Config {
+    /// Reads the configuration from `env`, reporting every bad value.
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, "order", DEFAULT_PORT);
+        let addr = env.string("PAYMENT_ADDR", "http://127.0.0.1:50052");
+        env.check(
+            "PAYMENT_ADDR",
+            addr.starts_with("http://") || addr.starts_with("https://"),
+            "expected a URL such as http://127.0.0.1:50052",
+        );
+        let timeout = env.millis("PAYMENT_TIMEOUT_MS", 2_000);
+        env.check("PAYMENT_TIMEOUT_MS", !timeout.is_zero(), "must be > 0");
+        let failure_threshold = env.parse("BREAKER_FAILURE_THRESHOLD", 5u32);
+        env.check("BREAKER_FAILURE_THRESHOLD", failure_threshold > 0, "must be > 0");
+        let cooldown = env.millis("BREAKER_COOLDOWN_MS", 5_000);
+        let half_open_probes = env.parse("BREAKER_HALF_OPEN_PROBES", 1u32);
+        env.check("BREAKER_HALF_OPEN_PROBES", half_open_probes > 0, "must be > 0");
+        env.finish()?;
+        Ok(Self {
+            common,
+            payment: payment::PaymentClientConfig {
+                addr,
+                timeout,
+                breaker: BreakerConfig {
+                    failure_threshold,
+                    cooldown,
+                    half_open_probes,
+                },
+            },
+        })
+    }
+}
+
+/// Runs the order service on `listener` until `shutdown` resolves.
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = fd_chassis::db::connect(&cfg.common.database_url, &MIGRATOR).await?;
+    let gateway = payment::PaymentGateway::new(&cfg.payment)?;
+    let shutdown = Shutdown::from_future(shutdown);
+    let api = api::OrderApi::new(
+        db.pool.clone(),
+        gateway,
+        watch::Changes::new(),
+        shutdown.clone(),
+    );
+    GrpcServer::new()
+        .add_service(OrderServiceServer::new(api))
+        .serve(listener, shutdown.wait(), cfg.common.shutdown_grace)
+        .await?;
+    db.pool.close().await;
+    Ok(())
+}

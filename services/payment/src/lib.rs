@@ -1,1 +1,79 @@
-//! placeholder
+//! The payment context: authorizes and refunds the amount of an order.
+//!
+//! Layout (hexagonal): [`domain`] holds the pure rules (decline rule, refund state machine);
+//! [`db`] stores payments; [`api`] is the gRPC adapter; this file reads [`Config`] and wires
+//! them together in [`run`]. `main.rs` only loads the config and calls `run`.
+
+pub mod api;
+pub mod db;
+pub mod domain;
+
+use std::future::Future;
+
+use fd_chassis::config::{CommonConfig, ConfigError, Env};
+use fd_chassis::server::GrpcServer;
+use fd_proto::payment::v1::payment_service_server::PaymentServiceServer;
+use tokio::net::TcpListener;
+
+/// Default gRPC port of the payment service.
+pub const DEFAULT_PORT: u16 = 50052;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Everything the payment service can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address, database, shutdown grace, log format.
+    pub common: CommonConfig,
+    /// `DECLINE_OVER_MINOR`: amounts above this many minor units are declined.
+    pub decline_over_minor: i64,
+    /// `DRILL_LATENCY_MS`, `DRILL_FAILURE_RATE`: artificial latency and failures.
+    pub drill: api::Drill,
+}
+
+impl Config {
+    /// Reads the configuration from `env`, reporting every bad value.
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, "payment", DEFAULT_PORT);
+        let decline_over_minor = env.parse("DECLINE_OVER_MINOR", 100_000i64);
+        env.check("DECLINE_OVER_MINOR", decline_over_minor >= 0, "must be >= 0");
+        let latency = env.millis("DRILL_LATENCY_MS", 0);
+        let failure_rate = env.parse("DRILL_FAILURE_RATE", 0.0f64);
+        env.check(
+            "DRILL_FAILURE_RATE",
+            (0.0..=1.0).contains(&failure_rate),
+            "must be between 0.0 and 1.0",
+        );
+        env.finish()?;
+        Ok(Self {
+            common,
+            decline_over_minor,
+            drill: api::Drill {
+                latency,
+                failure_rate,
+            },
+        })
+    }
+}
+
+/// Runs the payment service on `listener` until `shutdown` resolves.
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let db = fd_chassis::db::connect(&cfg.common.database_url, &MIGRATOR).await?;
+    let api = api::PaymentApi::new(
+        db.pool.clone(),
+        domain::DeclineRule {
+            limit_minor: cfg.decline_over_minor,
+        },
+        cfg.drill,
+    );
+    GrpcServer::new()
+        .add_service(PaymentServiceServer::new(api))
+        .serve(listener, shutdown, cfg.common.shutdown_grace)
+        .await?;
+    db.pool.close().await;
+    Ok(())
+}

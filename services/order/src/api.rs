@@ -1,0 +1,396 @@
+//! The gRPC adapter of the order context: prost types stop here. Requests are parsed into
+//! domain types, each operation's errors are mapped to `tonic::Status` once.
+
+use std::pin::Pin;
+
+use fd_chassis::errors::{internal, invalid_argument, unavailable_retry, with_reason, Violation};
+use fd_chassis::money::Money;
+use fd_chassis::shutdown::Shutdown;
+use fd_chassis::time::{now_ms, timestamp};
+use fd_proto::order::v1 as pb;
+use fd_proto::payment::v1::PaymentState;
+use futures::Stream;
+use sqlx::AnyPool;
+use tokio::sync::broadcast::error::RecvError;
+use tonic::{Code, Request, Response, Status};
+
+use crate::db::{self, Cursor};
+use crate::domain::{self, CancelError, NewOrder, Order, OrderState, RawItem, RawPlaceOrder};
+use crate::payment::{PaymentError, PaymentGateway};
+use crate::watch::Changes;
+
+/// Error domain in `google.rpc.ErrorInfo`.
+const DOMAIN: &str = "order.fooddelivery";
+/// Default and largest ListOrders page.
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+
+/// The OrderService implementation.
+#[derive(Debug, Clone)]
+pub struct OrderApi {
+    pool: AnyPool,
+    payment: PaymentGateway,
+    changes: Changes,
+    shutdown: Shutdown,
+}
+
+impl OrderApi {
+    /// An API storing in `pool`, paying through `payment`.
+    pub fn new(pool: AnyPool, payment: PaymentGateway, changes: Changes, shutdown: Shutdown) -> Self {
+        Self {
+            pool,
+            payment,
+            changes,
+            shutdown,
+        }
+    }
+
+    async fn load(&self, order_id: &str) -> Result<Order, Status> {
+        db::get(&self.pool, order_id)
+            .await
+            .map_err(|e| internal("reading the order failed", &e))?
+            .ok_or_else(|| Status::not_found(format!("order {order_id} not found")))
+    }
+
+    /// Returns the stored order for a repeated request, or ALREADY_EXISTS if the idempotency
+    /// key was used for a different order.
+    fn replay(existing: Order, req: &NewOrder) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let same = existing.request.store_id == req.store_id
+            && existing.request.items == req.items
+            && existing.request.delivery_address == req.delivery_address;
+        if !same {
+            return Err(with_reason(
+                Code::AlreadyExists,
+                "this idempotency_key was already used for a different order; use a new key",
+                "IDEMPOTENCY_KEY_REUSED",
+                DOMAIN,
+            ));
+        }
+        Ok(Response::new(pb::PlaceOrderResponse {
+            order: Some(to_proto(&existing)),
+        }))
+    }
+}
+
+fn parse_order_id(id: &str, field: &str) -> Result<String, Status> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| invalid_argument(&[Violation::new(field, "must be an order id (a UUID)")]))
+}
+
+fn state_to_proto(s: OrderState) -> pb::OrderState {
+    match s {
+        OrderState::Placed => pb::OrderState::Placed,
+        OrderState::Accepted => pb::OrderState::Accepted,
+        OrderState::ReadyForPickup => pb::OrderState::ReadyForPickup,
+        OrderState::OutForDelivery => pb::OrderState::OutForDelivery,
+        OrderState::Delivered => pb::OrderState::Delivered,
+        OrderState::Cancelled => pb::OrderState::Cancelled,
+    }
+}
+
+/// The wire form of an order and its status view.
+pub fn to_proto(o: &Order) -> pb::Order {
+    let payment_status = match o.payment_status.as_str() {
+        "AUTHORIZED" => pb::PaymentStatus::Authorized,
+        "REFUNDED" => pb::PaymentStatus::Refunded,
+        _ => pb::PaymentStatus::Unspecified,
+    };
+    let store_status = pb::StoreStatus::from_str_name(&format!("STORE_STATUS_{}", o.store_status))
+        .unwrap_or(pb::StoreStatus::Unspecified);
+    let delivery_status =
+        pb::DeliveryStatus::from_str_name(&format!("DELIVERY_STATUS_{}", o.delivery_status))
+            .unwrap_or(pb::DeliveryStatus::Unspecified);
+    pb::Order {
+        order_id: o.order_id.clone(),
+        customer_id: o.request.customer_id.clone(),
+        store_id: o.request.store_id.clone(),
+        items: o
+            .request
+            .items
+            .iter()
+            .map(|i| pb::LineItem {
+                menu_item_id: i.menu_item_id.clone(),
+                name: i.name.clone(),
+                quantity: i.quantity,
+                unit_price: Some(i.unit_price.to_proto()),
+            })
+            .collect(),
+        total: Some(o.request.total.to_proto()),
+        delivery_address: o.request.delivery_address.clone(),
+        state: state_to_proto(o.state).into(),
+        payment_id: o.payment_id.clone(),
+        payment_status: payment_status.into(),
+        store_status: store_status.into(),
+        delivery_status: delivery_status.into(),
+        timeline: o
+            .timeline
+            .iter()
+            .map(|t| pb::TimelineEntry {
+                state: state_to_proto(t.state).into(),
+                time: Some(timestamp(t.at_ms)),
+                detail: t.detail.clone(),
+            })
+            .collect(),
+        create_time: Some(timestamp(o.created_at_ms)),
+        update_time: Some(timestamp(o.updated_at_ms)),
+        cancel_reason: o.cancel_reason.clone(),
+    }
+}
+
+fn parse_place(r: &pb::PlaceOrderRequest) -> Result<NewOrder, Status> {
+    let items = r
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| RawItem {
+            menu_item_id: &it.menu_item_id,
+            name: &it.name,
+            quantity: it.quantity,
+            unit_price: Money::parse(it.unit_price.as_ref(), &format!("items[{i}].unit_price")),
+        })
+        .collect();
+    NewOrder::parse(RawPlaceOrder {
+        idempotency_key: &r.idempotency_key,
+        customer_id: &r.customer_id,
+        store_id: &r.store_id,
+        items,
+        delivery_address: &r.delivery_address,
+    })
+    .map_err(|v| invalid_argument(&v))
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchOrderResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::order_service_server::OrderService for OrderApi {
+    #[tracing::instrument(skip_all, fields(customer_id = %req.get_ref().customer_id, order_id))]
+    async fn place_order(
+        &self,
+        req: Request<pb::PlaceOrderRequest>,
+    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let cmd = parse_place(req.get_ref())?;
+        let order_id = domain::order_id_for(&cmd.customer_id, &cmd.idempotency_key).to_string();
+        tracing::Span::current().record("order_id", order_id.as_str());
+
+        // A retry of a request that already succeeded: answer from storage, pay nothing.
+        if let Some(existing) = db::get(&self.pool, &order_id)
+            .await
+            .map_err(|e| internal("reading the order failed", &e))?
+        {
+            return Self::replay(existing, &cmd);
+        }
+
+        let payment = match self
+            .payment
+            .authorize(&order_id, &cmd.customer_id, cmd.total)
+            .await
+        {
+            Ok(p) => p,
+            Err(PaymentError::Unavailable {
+                reason,
+                retry_after,
+            }) => {
+                tracing::warn!(%reason, "payment unavailable; order not placed");
+                return Err(unavailable_retry(
+                    format!(
+                        "payment is temporarily unavailable; nothing was charged or stored. \
+                         Please retry the payment in {} s with the same idempotency_key",
+                        retry_after.as_secs_f64().ceil()
+                    ),
+                    retry_after,
+                ));
+            }
+            Err(PaymentError::Conflict(msg)) => {
+                return Err(with_reason(Code::AlreadyExists, msg, "IDEMPOTENCY_KEY_REUSED", DOMAIN))
+            }
+            Err(PaymentError::Unexpected(s)) => {
+                return Err(internal("payment rejected the authorization", &s))
+            }
+        };
+        match payment.state() {
+            PaymentState::Authorized => {}
+            PaymentState::Declined => {
+                return Err(with_reason(
+                    Code::FailedPrecondition,
+                    format!("payment declined: {}; no order was placed", payment.decline_reason),
+                    "PAYMENT_DECLINED",
+                    DOMAIN,
+                ))
+            }
+            other => {
+                return Err(with_reason(
+                    Code::FailedPrecondition,
+                    format!(
+                        "the payment for this idempotency_key is {}; use a new key",
+                        other.as_str_name()
+                    ),
+                    "PAYMENT_NOT_USABLE",
+                    DOMAIN,
+                ))
+            }
+        }
+
+        let order = Order::place(order_id.clone(), cmd.clone(), payment.payment_id, now_ms());
+        match db::insert(&self.pool, &order).await {
+            Ok(()) => {
+                tracing::info!(total = %order.request.total, "order placed");
+                self.changes.changed(&order_id);
+                Ok(Response::new(pb::PlaceOrderResponse {
+                    order: Some(to_proto(&order)),
+                }))
+            }
+            // A concurrent retry of the same request stored it first.
+            Err(e) if fd_chassis::db::is_unique_violation(&e) => {
+                Self::replay(self.load(&order_id).await?, &cmd)
+            }
+            Err(e) => Err(internal("storing the order failed", &e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %req.get_ref().order_id))]
+    async fn cancel_order(
+        &self,
+        req: Request<pb::CancelOrderRequest>,
+    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        let order_id = parse_order_id(&r.order_id, "order_id");
+        if order_id.is_err() {
+            bad.push(Violation::new("order_id", "must be an order id (a UUID)"));
+        }
+        if r.reason.chars().count() > domain::MAX_TEXT_LEN {
+            bad.push(Violation::new(
+                "reason",
+                format!("at most {} characters", domain::MAX_TEXT_LEN),
+            ));
+        }
+        let order_id = match order_id {
+            Ok(id) if bad.is_empty() => id,
+            _ => return Err(invalid_argument(&bad)),
+        };
+        loop {
+            let mut order = self.load(&order_id).await?;
+            match order.cancel(&r.reason, now_ms()) {
+                Ok(false) => {}
+                Err(CancelError::Delivered) => {
+                    return Err(Status::failed_precondition(CancelError::Delivered.to_string()))
+                }
+                Ok(true) => {
+                    let written = db::update(&self.pool, &order)
+                        .await
+                        .map_err(|e| internal("storing the cancellation failed", &e))?;
+                    if !written {
+                        continue; // changed under us: decide again on the fresh state
+                    }
+                    tracing::info!("order cancelled");
+                    self.changes.changed(&order_id);
+                }
+            }
+            return Ok(Response::new(pb::CancelOrderResponse {
+                order: Some(to_proto(&order)),
+            }));
+        }
+    }
+
+    async fn get_order(
+        &self,
+        req: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::GetOrderResponse>, Status> {
+        let order_id = parse_order_id(&req.get_ref().order_id, "order_id")?;
+        let order = self.load(&order_id).await?;
+        Ok(Response::new(pb::GetOrderResponse {
+            order: Some(to_proto(&order)),
+        }))
+    }
+
+    async fn list_orders(
+        &self,
+        req: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        if r.customer_id.trim().is_empty() {
+            bad.push(Violation::new("customer_id", "required"));
+        }
+        let limit = match usize::try_from(r.page_size) {
+            Ok(0) => DEFAULT_PAGE,
+            Ok(n) if n <= MAX_PAGE => n,
+            _ => {
+                bad.push(Violation::new("page_size", format!("must be between 0 and {MAX_PAGE}")));
+                DEFAULT_PAGE
+            }
+        };
+        let cursor = if r.page_token.is_empty() {
+            None
+        } else {
+            let c = Cursor::parse(&r.page_token);
+            if c.is_none() {
+                bad.push(Violation::new("page_token", "not a token returned by ListOrders"));
+            }
+            c
+        };
+        if !bad.is_empty() {
+            return Err(invalid_argument(&bad));
+        }
+        let (orders, next) = db::list(&self.pool, &r.customer_id, cursor.as_ref(), limit)
+            .await
+            .map_err(|e| internal("listing orders failed", &e))?;
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: orders.iter().map(to_proto).collect(),
+            next_page_token: next.map(|c| c.token()).unwrap_or_default(),
+        }))
+    }
+
+    type WatchOrderStream = WatchStream;
+
+    async fn watch_order(
+        &self,
+        req: Request<pb::WatchOrderRequest>,
+    ) -> Result<Response<Self::WatchOrderStream>, Status> {
+        let order_id = parse_order_id(&req.get_ref().order_id, "order_id")?;
+        // Subscribe before the first read, so a change between the two is not missed.
+        let mut changes = self.changes.subscribe();
+        let first = self.load(&order_id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut last = first.version;
+            let mut done = first.state.is_final();
+            let send = |o: &Order| pb::WatchOrderResponse { order: Some(to_proto(o)) };
+            if tx.send(Ok(send(&first))).await.is_err() {
+                return;
+            }
+            while !done {
+                let event = tokio::select! {
+                    e = changes.recv() => e,
+                    () = tx.closed() => return,
+                    () = api.shutdown.wait() => {
+                        let _ = tx.send(Err(Status::unavailable("server shutting down; watch again"))).await;
+                        return;
+                    }
+                };
+                match event {
+                    Ok(id) if id != order_id => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                let order = match api.load(&order_id).await {
+                    Ok(o) => o,
+                    Err(s) => {
+                        let _ = tx.send(Err(s)).await;
+                        return;
+                    }
+                };
+                if order.version != last {
+                    last = order.version;
+                    done = order.state.is_final();
+                    if tx.send(Ok(send(&order))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,221 @@
+//! Storage of orders (sqlx, portable SQL for SQLite and PostgreSQL).
+
+use fd_chassis::money::Money;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyPool, Row};
+
+use crate::domain::{LineItem, NewOrder, Order, OrderState, TimelineEntry};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The query failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A row holds a value this version cannot read.
+    #[error("corrupt order row {0}: {1}")]
+    Corrupt(String, String),
+}
+
+/// How items are kept in `items_json` (the currency is the order's).
+#[derive(Serialize, Deserialize)]
+struct StoredItem {
+    menu_item_id: String,
+    name: String,
+    quantity: i32,
+    unit_price_minor: i64,
+}
+
+const COLUMNS: &str = "order_id, customer_id, idempotency_key, store_id, delivery_address, \
+    items_json, total_minor, currency_code, state, payment_id, payment_status, store_status, \
+    delivery_status, timeline_json, cancel_reason, version, created_at_ms, updated_at_ms";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Order, DbError> {
+    let order_id: String = r.try_get("order_id")?;
+    let corrupt = |what: &str| DbError::Corrupt(order_id.clone(), what.to_string());
+    let currency: String = r.try_get("currency_code")?;
+    let items: Vec<StoredItem> = serde_json::from_str(&r.try_get::<String, _>("items_json")?)
+        .map_err(|e| corrupt(&e.to_string()))?;
+    let items = items
+        .into_iter()
+        .map(|i| {
+            Some(LineItem {
+                unit_price: Money::from_stored(i.unit_price_minor, &currency)?,
+                menu_item_id: i.menu_item_id,
+                name: i.name,
+                quantity: i.quantity,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| corrupt("currency"))?;
+    let timeline: Vec<TimelineEntry> =
+        serde_json::from_str(&r.try_get::<String, _>("timeline_json")?)
+            .map_err(|e| corrupt(&e.to_string()))?;
+    let state: String = r.try_get("state")?;
+    Ok(Order {
+        request: NewOrder {
+            idempotency_key: r.try_get("idempotency_key")?,
+            customer_id: r.try_get("customer_id")?,
+            store_id: r.try_get("store_id")?,
+            items,
+            delivery_address: r.try_get("delivery_address")?,
+            total: Money::from_stored(r.try_get("total_minor")?, &currency)
+                .ok_or_else(|| corrupt("currency"))?,
+        },
+        state: OrderState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        payment_id: r.try_get("payment_id")?,
+        payment_status: r.try_get("payment_status")?,
+        store_status: r.try_get("store_status")?,
+        delivery_status: r.try_get("delivery_status")?,
+        timeline,
+        cancel_reason: r.try_get("cancel_reason")?,
+        version: r.try_get("version")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+        order_id,
+    })
+}
+
+fn items_json(o: &Order) -> String {
+    let items: Vec<StoredItem> = o
+        .request
+        .items
+        .iter()
+        .map(|i| StoredItem {
+            menu_item_id: i.menu_item_id.clone(),
+            name: i.name.clone(),
+            quantity: i.quantity,
+            unit_price_minor: i.unit_price.minor(),
+        })
+        .collect();
+    // Serializing plain structs of strings and integers cannot fail.
+    serde_json::to_string(&items).unwrap_or_default()
+}
+
+fn timeline_json(o: &Order) -> String {
+    serde_json::to_string(&o.timeline).unwrap_or_default()
+}
+
+/// The order `order_id`, if any.
+pub async fn get(pool: &AnyPool, order_id: &str) -> Result<Option<Order>, DbError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"))
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Inserts a new order. A unique violation means the same order id (same customer and
+/// idempotency key) was inserted by a concurrent call.
+pub async fn insert(pool: &AnyPool, o: &Order) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO orders ({COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))
+    .bind(&o.order_id)
+    .bind(&o.request.customer_id)
+    .bind(&o.request.idempotency_key)
+    .bind(&o.request.store_id)
+    .bind(&o.request.delivery_address)
+    .bind(items_json(o))
+    .bind(o.request.total.minor())
+    .bind(o.request.total.currency().as_str())
+    .bind(o.state.as_str())
+    .bind(&o.payment_id)
+    .bind(&o.payment_status)
+    .bind(&o.store_status)
+    .bind(&o.delivery_status)
+    .bind(timeline_json(o))
+    .bind(&o.cancel_reason)
+    .bind(o.version)
+    .bind(o.created_at_ms)
+    .bind(o.updated_at_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Writes the mutable part of `o` if the stored version is still `o.version - 1`
+/// (optimistic concurrency). Returns false if someone else changed the order first.
+pub async fn update(pool: &AnyPool, o: &Order) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET state = $1, payment_status = $2, store_status = $3, \
+         delivery_status = $4, timeline_json = $5, cancel_reason = $6, version = $7, \
+         updated_at_ms = $8 WHERE order_id = $9 AND version = $10",
+    )
+    .bind(o.state.as_str())
+    .bind(&o.payment_status)
+    .bind(&o.store_status)
+    .bind(&o.delivery_status)
+    .bind(timeline_json(o))
+    .bind(&o.cancel_reason)
+    .bind(o.version)
+    .bind(o.updated_at_ms)
+    .bind(&o.order_id)
+    .bind(o.version - 1)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Where a page of [`list`] starts: after the order placed at `created_at_ms` with id
+/// `order_id` (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Creation time of the last order of the previous page.
+    pub created_at_ms: i64,
+    /// Its id.
+    pub order_id: String,
+}
+
+impl Cursor {
+    /// The opaque page token.
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.created_at_ms, self.order_id)
+    }
+
+    /// Parses a page token.
+    pub fn parse(token: &str) -> Option<Self> {
+        let (ms, id) = token.split_once('.')?;
+        Some(Self {
+            created_at_ms: ms.parse().ok()?,
+            order_id: uuid::Uuid::parse_str(id).ok()?.to_string(),
+        })
+    }
+}
+
+/// A customer's orders, newest first, at most `limit`, after `after`; plus the cursor of the
+/// next page if there is one.
+pub async fn list(
+    pool: &AnyPool,
+    customer_id: &str,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<(Vec<Order>, Option<Cursor>), DbError> {
+    let (ms, id) = after.map_or((i64::MAX, String::new()), |c| {
+        (c.created_at_ms, c.order_id.clone())
+    });
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE customer_id = $1 \
+         AND (created_at_ms < $2 OR (created_at_ms = $2 AND order_id < $3) OR $4 = '') \
+         ORDER BY created_at_ms DESC, order_id DESC LIMIT $5"
+    ))
+    .bind(customer_id)
+    .bind(ms)
+    .bind(&id)
+    .bind(&id)
+    .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    let mut orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if orders.len() > limit {
+        orders.truncate(limit);
+        orders.last().map(|o| Cursor {
+            created_at_ms: o.created_at_ms,
+            order_id: o.order_id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((orders, next))
+}

@@ -1,0 +1,456 @@
+//! The Order aggregate: validation of new orders, the state machine, pure and I/O-free.
+//!
+//! Field paths in violations (`items[2].quantity`) are the request's, so that the gRPC adapter
+//! can pass them to clients as they are.
+
+use fd_chassis::errors::Violation;
+use fd_chassis::money::Money;
+use serde::{Deserialize, Serialize};
+
+/// Longest customer, store and menu item id.
+pub const MAX_ID_LEN: usize = 64;
+/// Longest idempotency key.
+pub const MAX_KEY_LEN: usize = 128;
+/// Longest item name.
+pub const MAX_NAME_LEN: usize = 200;
+/// Longest delivery address and cancellation reason.
+pub const MAX_TEXT_LEN: usize = 500;
+/// Most items in one order.
+pub const MAX_ITEMS: usize = 50;
+/// Most of one item.
+pub const MAX_QUANTITY: i32 = 100;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderState {
+    /// Paid and sent to the store.
+    Placed,
+    /// The store is cooking.
+    Accepted,
+    /// Cooked, waiting for a rider.
+    ReadyForPickup,
+    /// On the way.
+    OutForDelivery,
+    /// Delivered. Final.
+    Delivered,
+    /// Cancelled or rejected. Final.
+    Cancelled,
+}
+
+impl OrderState {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "PLACED",
+            Self::Accepted => "ACCEPTED",
+            Self::ReadyForPickup => "READY_FOR_PICKUP",
+            Self::OutForDelivery => "OUT_FOR_DELIVERY",
+            Self::Delivered => "DELIVERED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses a storage name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Placed,
+            Self::Accepted,
+            Self::ReadyForPickup,
+            Self::OutForDelivery,
+            Self::Delivered,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// No further change is possible.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Cancelled)
+    }
+}
+
+/// One ordered item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    /// The store's menu item id.
+    pub menu_item_id: String,
+    /// Display name.
+    pub name: String,
+    /// How many (1..=[`MAX_QUANTITY`]).
+    pub quantity: i32,
+    /// Price of one.
+    pub unit_price: Money,
+}
+
+/// An item as it arrives, before validation.
+#[derive(Debug, Clone)]
+pub struct RawItem<'a> {
+    /// `menu_item_id`.
+    pub menu_item_id: &'a str,
+    /// `name`.
+    pub name: &'a str,
+    /// `quantity`.
+    pub quantity: i32,
+    /// `unit_price`, already checked by [`Money::parse`].
+    pub unit_price: Result<Money, Vec<Violation>>,
+}
+
+/// A PlaceOrder request as it arrives, before validation.
+#[derive(Debug, Clone)]
+pub struct RawPlaceOrder<'a> {
+    /// `idempotency_key`.
+    pub idempotency_key: &'a str,
+    /// `customer_id`.
+    pub customer_id: &'a str,
+    /// `store_id`.
+    pub store_id: &'a str,
+    /// `items`.
+    pub items: Vec<RawItem<'a>>,
+    /// `delivery_address`.
+    pub delivery_address: &'a str,
+}
+
+/// A valid order to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// Client's idempotency key.
+    pub idempotency_key: String,
+    /// Customer.
+    pub customer_id: String,
+    /// Store.
+    pub store_id: String,
+    /// Items, at least one.
+    pub items: Vec<LineItem>,
+    /// Delivery address.
+    pub delivery_address: String,
+    /// Sum of the items.
+    pub total: Money,
+}
+
+fn text(value: &str, field: &str, max: usize, errors: &mut Vec<Violation>) -> String {
+    if value.trim().is_empty() {
+        errors.push(Violation::new(field, "required"));
+    } else if value.chars().count() > max {
+        errors.push(Violation::new(field, format!("at most {max} characters")));
+    } else if value.chars().any(char::is_control) {
+        errors.push(Violation::new(field, "must not contain control characters"));
+    }
+    value.to_string()
+}
+
+impl NewOrder {
+    /// Validates a request, reporting every bad field.
+    pub fn parse(raw: RawPlaceOrder<'_>) -> Result<Self, Vec<Violation>> {
+        let mut errors = Vec::new();
+        let idempotency_key = text(raw.idempotency_key, "idempotency_key", MAX_KEY_LEN, &mut errors);
+        let customer_id = text(raw.customer_id, "customer_id", MAX_ID_LEN, &mut errors);
+        let store_id = text(raw.store_id, "store_id", MAX_ID_LEN, &mut errors);
+        let delivery_address = text(raw.delivery_address, "delivery_address", MAX_TEXT_LEN, &mut errors);
+        if raw.items.is_empty() {
+            errors.push(Violation::new("items", "at least one item is required"));
+        } else if raw.items.len() > MAX_ITEMS {
+            errors.push(Violation::new("items", format!("at most {MAX_ITEMS} items")));
+        }
+        let mut items = Vec::with_capacity(raw.items.len().min(MAX_ITEMS));
+        for (i, item) in raw.items.into_iter().enumerate().take(MAX_ITEMS) {
+            let f = |name: &str| format!("items[{i}].{name}");
+            let menu_item_id = text(item.menu_item_id, &f("menu_item_id"), MAX_ID_LEN, &mut errors);
+            let name = text(item.name, &f("name"), MAX_NAME_LEN, &mut errors);
+            if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+                errors.push(Violation::new(
+                    f("quantity"),
+                    format!("must be between 1 and {MAX_QUANTITY}"),
+                ));
+            }
+            match item.unit_price {
+                Ok(unit_price) => items.push(LineItem {
+                    menu_item_id,
+                    name,
+                    quantity: item.quantity,
+                    unit_price,
+                }),
+                Err(v) => errors.extend(v),
+            }
+        }
+        let total = if errors.is_empty() {
+            total(&items).map_err(|v| errors.push(v)).ok()
+        } else {
+            None
+        };
+        match total {
+            Some(total) if errors.is_empty() => Ok(Self {
+                idempotency_key,
+                customer_id,
+                store_id,
+                items,
+                delivery_address,
+                total,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Sum of quantity × unit price; all items must share the first item's currency.
+fn total(items: &[LineItem]) -> Result<Money, Violation> {
+    let mut sum: Option<Money> = None;
+    for (i, item) in items.iter().enumerate() {
+        let line = item
+            .unit_price
+            .times(i64::from(item.quantity))
+            .ok_or_else(|| Violation::new(format!("items[{i}].unit_price"), "amount too large"))?;
+        sum = Some(match sum {
+            None => line,
+            Some(s) if s.currency() != line.currency() => {
+                return Err(Violation::new(
+                    format!("items[{i}].unit_price.currency_code"),
+                    format!("all items must be priced in {}", s.currency()),
+                ))
+            }
+            Some(s) => s
+                .plus(&line)
+                .ok_or_else(|| Violation::new("items", "order total too large"))?,
+        });
+    }
+    sum.ok_or_else(|| Violation::new("items", "at least one item is required"))
+}
+
+/// The id of the order a customer's idempotency key creates. Deriving it (UUID v5) instead of
+/// drawing it makes a retried PlaceOrder name the same order, so Payment.Authorize, which is
+/// idempotent per order, charges once even if the first attempt died after paying.
+pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> uuid::Uuid {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f72_6465_722e_7631_8000_0000_0000_0001);
+    let name = format!("{}:{customer_id}:{idempotency_key}", customer_id.len());
+    uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes())
+}
+
+/// One step in the customer-visible history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// State entered.
+    pub state: OrderState,
+    /// When, in ms since the epoch.
+    pub at_ms: i64,
+    /// Detail such as a reason.
+    pub detail: String,
+}
+
+/// An order and its status view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Id (UUID).
+    pub order_id: String,
+    /// What was ordered, by whom, where to.
+    pub request: NewOrder,
+    /// Current state.
+    pub state: OrderState,
+    /// Payment that authorized the total.
+    pub payment_id: String,
+    /// Payment sub-status (`AUTHORIZED`, `REFUNDED`).
+    pub payment_status: String,
+    /// Store sub-status, empty until the store reacts.
+    pub store_status: String,
+    /// Delivery sub-status, empty until a delivery exists.
+    pub delivery_status: String,
+    /// History, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// Why it was cancelled.
+    pub cancel_reason: String,
+    /// Optimistic-concurrency version, +1 per change.
+    pub version: i64,
+    /// Placed at, ms.
+    pub created_at_ms: i64,
+    /// Last change, ms.
+    pub updated_at_ms: i64,
+}
+
+/// Why an order cannot be cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CancelError {
+    /// It was delivered; the customer has the food.
+    #[error("the order was delivered and can no longer be cancelled")]
+    Delivered,
+}
+
+impl Order {
+    /// A new order, paid by `payment_id`.
+    pub fn place(order_id: String, request: NewOrder, payment_id: String, now_ms: i64) -> Self {
+        Self {
+            order_id,
+            request,
+            state: OrderState::Placed,
+            payment_id,
+            payment_status: "AUTHORIZED".into(),
+            store_status: String::new(),
+            delivery_status: String::new(),
+            timeline: vec![TimelineEntry {
+                state: OrderState::Placed,
+                at_ms: now_ms,
+                detail: "order placed and payment authorized".into(),
+            }],
+            cancel_reason: String::new(),
+            version: 1,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }
+    }
+
+    /// Cancels the order. `Ok(true)` if it changed, `Ok(false)` if it was already cancelled.
+    pub fn cancel(&mut self, reason: &str, now_ms: i64) -> Result<bool, CancelError> {
+        match self.state {
+            OrderState::Cancelled => Ok(false),
+            OrderState::Delivered => Err(CancelError::Delivered),
+            _ => {
+                let reason = if reason.trim().is_empty() {
+                    "cancelled by the customer".to_string()
+                } else {
+                    reason.to_string()
+                };
+                self.state = OrderState::Cancelled;
+                self.cancel_reason = reason.clone();
+                self.timeline.push(TimelineEntry {
+                    state: OrderState::Cancelled,
+                    at_ms: now_ms,
+                    detail: reason,
+                });
+                self.version += 1;
+                self.updated_at_ms = now_ms;
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fd_proto::common::v1::Money as P;
+
+    fn eur(minor: i64) -> Result<Money, Vec<Violation>> {
+        Money::parse(
+            Some(&P {
+                amount_minor: minor,
+                currency_code: "EUR".into(),
+            }),
+            "unit_price",
+        )
+    }
+
+    fn item(q: i32, price: i64) -> RawItem<'static> {
+        RawItem {
+            menu_item_id: "pizza",
+            name: "Pizza",
+            quantity: q,
+            unit_price: eur(price),
+        }
+    }
+
+    fn raw(items: Vec<RawItem<'static>>) -> RawPlaceOrder<'static> {
+        RawPlaceOrder {
+            idempotency_key: "k1",
+            customer_id: "alice",
+            store_id: "store-1",
+            items,
+            delivery_address: "1 Main St",
+        }
+    }
+
+    fn fields(e: &[Violation]) -> Vec<&str> {
+        e.iter().map(|v| v.field.as_str()).collect()
+    }
+
+    #[test]
+    fn valid_order_totals_its_items() {
+        let o = NewOrder::parse(raw(vec![item(2, 450), item(1, 300)])).expect("valid");
+        assert_eq!(o.total.minor(), 1200);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let mut r = raw(vec![item(0, 100), item(101, -1)]);
+        r.customer_id = "";
+        r.store_id = "  ";
+        let e = NewOrder::parse(r).expect_err("bad");
+        assert_eq!(
+            fields(&e),
+            [
+                "customer_id",
+                "store_id",
+                "items[0].quantity",
+                "items[1].quantity",
+                "unit_price.amount_minor"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_oversized_lists_are_rejected() {
+        assert_eq!(fields(&NewOrder::parse(raw(vec![])).expect_err("empty")), ["items"]);
+        let many = (0..=MAX_ITEMS).map(|_| item(1, 1)).collect();
+        assert_eq!(fields(&NewOrder::parse(raw(many)).expect_err("many")), ["items"]);
+    }
+
+    #[test]
+    fn mixed_currencies_are_rejected() {
+        let mut usd = item(1, 100);
+        usd.unit_price = Money::parse(
+            Some(&P {
+                amount_minor: 100,
+                currency_code: "USD".into(),
+            }),
+            "items[1].unit_price",
+        );
+        let e = NewOrder::parse(raw(vec![item(1, 100), usd])).expect_err("mixed");
+        assert_eq!(fields(&e), ["items[1].unit_price.currency_code"]);
+    }
+
+    #[test]
+    fn huge_text_and_control_characters_are_rejected() {
+        let long = "x".repeat(MAX_TEXT_LEN + 1);
+        let mut r = raw(vec![item(1, 1)]);
+        r.delivery_address = &long;
+        r.idempotency_key = "a\u{0}b";
+        let e = NewOrder::parse(r).expect_err("bad");
+        assert_eq!(fields(&e), ["idempotency_key", "delivery_address"]);
+    }
+
+    #[test]
+    fn order_id_is_stable_per_customer_and_key() {
+        assert_eq!(order_id_for("alice", "k"), order_id_for("alice", "k"));
+        assert_ne!(order_id_for("alice", "k"), order_id_for("bob", "k"));
+        // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+        assert_ne!(order_id_for("a:b", "c"), order_id_for("a", "b:c"));
+    }
+
+    #[test]
+    fn cancel_state_machine() {
+        let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
+        let mut o = Order::place("o1".into(), req, "p1".into(), 10);
+        assert_eq!(o.cancel("changed my mind", 20), Ok(true));
+        assert_eq!(o.state, OrderState::Cancelled);
+        assert_eq!(o.version, 2);
+        assert_eq!(o.cancel("again", 30), Ok(false), "second cancel is harmless");
+        assert_eq!(o.timeline.len(), 2, "no second timeline entry");
+        o.state = OrderState::Delivered;
+        assert_eq!(o.cancel("too late", 40), Err(CancelError::Delivered));
+    }
+
+    #[test]
+    fn every_non_final_state_can_be_cancelled() {
+        for s in [
+            OrderState::Placed,
+            OrderState::Accepted,
+            OrderState::ReadyForPickup,
+            OrderState::OutForDelivery,
+        ] {
+            let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
+            let mut o = Order::place("o".into(), req, "p".into(), 1);
+            o.state = s;
+            assert_eq!(o.cancel("", 2), Ok(true), "{s:?}");
+            assert_eq!(o.cancel_reason, "cancelled by the customer");
+            assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+    }
+}

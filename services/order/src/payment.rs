@@ -1,0 +1,133 @@
+//! The outgoing port to the payment context: Payment.Authorize behind a deadline and a
+//! circuit breaker.
+//!
+//! Every call carries a deadline (sent as `grpc-timeout` and enforced here too). Failures that
+//! say payment is unhealthy (unavailable, deadline exceeded, overloaded, internal) count
+//! against the breaker; answers that show it healthy (a decline, a conflict) do not. While the
+//! breaker is open no call is made at all: the customer is told at once to retry later.
+
+use std::time::Duration;
+
+use fd_chassis::breaker::{BreakerConfig, CircuitBreaker};
+use fd_chassis::money::Money;
+use fd_proto::payment::v1 as pb;
+use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
+use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
+
+/// Settings of the payment client.
+#[derive(Debug, Clone)]
+pub struct PaymentClientConfig {
+    /// `PAYMENT_ADDR`: URL of the payment service, e.g. `http://127.0.0.1:50052`.
+    pub addr: String,
+    /// `PAYMENT_TIMEOUT_MS`: deadline of one Authorize call.
+    pub timeout: Duration,
+    /// `BREAKER_FAILURE_THRESHOLD`, `BREAKER_COOLDOWN_MS`, `BREAKER_HALF_OPEN_PROBES`.
+    pub breaker: BreakerConfig,
+}
+
+/// Why payment could not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// Payment is down, slow or the breaker is open: try again after `retry_after`.
+    #[error("payment is unavailable: {reason}")]
+    Unavailable {
+        /// What happened.
+        reason: String,
+        /// When a retry may succeed.
+        retry_after: Duration,
+    },
+    /// The order was authorized before for a different amount or customer.
+    #[error("{0}")]
+    Conflict(String),
+    /// Payment answered with an error that is our fault (a bug), e.g. INVALID_ARGUMENT.
+    #[error("payment rejected the call: {0}")]
+    Unexpected(tonic::Status),
+}
+
+/// A shared, cheaply cloned client of the payment service.
+#[derive(Debug, Clone)]
+pub struct PaymentGateway {
+    client: PaymentServiceClient<Channel>,
+    breaker: CircuitBreaker,
+    timeout: Duration,
+}
+
+impl PaymentGateway {
+    /// A gateway to `cfg.addr`. Connects lazily: payment need not be up when order starts.
+    pub fn new(cfg: &PaymentClientConfig) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(cfg.addr.clone())?
+            .connect_timeout(cfg.timeout)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self {
+            client: PaymentServiceClient::new(channel),
+            breaker: CircuitBreaker::new("payment", cfg.breaker),
+            timeout: cfg.timeout,
+        })
+    }
+
+    /// The breaker, for inspection.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// Authorizes `amount` for `order_id`. Returns the payment (AUTHORIZED or DECLINED).
+    pub async fn authorize(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        amount: Money,
+    ) -> Result<pb::Payment, PaymentError> {
+        let permit = self.breaker.acquire().map_err(|r| PaymentError::Unavailable {
+            reason: "circuit breaker open after repeated payment failures".into(),
+            retry_after: r.retry_after,
+        })?;
+        let mut req = tonic::Request::new(pb::AuthorizeRequest {
+            order_id: order_id.to_string(),
+            customer_id: customer_id.to_string(),
+            amount: Some(amount.to_proto()),
+        });
+        req.set_timeout(self.timeout);
+        let mut client = self.client.clone();
+        let outcome = tokio::time::timeout(self.timeout, client.authorize(req)).await;
+        let retry_after = Duration::from_secs(1);
+        match outcome {
+            Err(_) => {
+                permit.failure();
+                Err(PaymentError::Unavailable {
+                    reason: format!("no answer within {} ms", self.timeout.as_millis()),
+                    retry_after,
+                })
+            }
+            Ok(Ok(resp)) => {
+                permit.success();
+                resp.into_inner().payment.ok_or_else(|| {
+                    PaymentError::Unexpected(tonic::Status::internal("empty payment"))
+                })
+            }
+            Ok(Err(status)) => match status.code() {
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::ResourceExhausted
+                | Code::Internal
+                | Code::Unknown
+                | Code::Aborted => {
+                    permit.failure();
+                    Err(PaymentError::Unavailable {
+                        reason: format!("{:?}: {}", status.code(), status.message()),
+                        retry_after,
+                    })
+                }
+                Code::AlreadyExists => {
+                    permit.success();
+                    Err(PaymentError::Conflict(status.message().to_string()))
+                }
+                _ => {
+                    permit.success();
+                    Err(PaymentError::Unexpected(status))
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The gRPC adapter of the payment context: prost types stop here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fd_chassis::errors::{internal, invalid_argument, Violation};
+use fd_chassis::time::{now_ms, timestamp};
+use fd_proto::payment::v1 as pb;
+use sqlx::AnyPool;
+use tonic::{Request, Response, Status};
+
+use crate::db::{self, PaymentRow};
+use crate::domain::{self, Authorize, Decision, DeclineRule, PaymentState, RefundError};
+
+/// Artificial latency and failures for drills (never set in production).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drill {
+    /// Added before every Authorize.
+    pub latency: Duration,
+    /// Fraction of Authorize calls, 0.0 to 1.0, answered UNAVAILABLE, spread evenly and
+    /// deterministically (0.25 fails every 4th call).
+    pub failure_rate: f64,
+}
+
+/// The PaymentService implementation.
+#[derive(Debug, Clone)]
+pub struct PaymentApi {
+    pool: AnyPool,
+    rule: DeclineRule,
+    drill: Drill,
+    calls: Arc<AtomicU64>,
+}
+
+impl PaymentApi {
+    /// An API over `pool`.
+    pub fn new(pool: AnyPool, rule: DeclineRule, drill: Drill) -> Self {
+        Self {
+            pool,
+            rule,
+            drill,
+            calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    async fn apply_drill(&self) -> Result<(), Status> {
+        if !self.drill.latency.is_zero() {
+            tokio::time::sleep(self.drill.latency).await;
+        }
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) as f64;
+        let rate = self.drill.failure_rate;
+        if ((n + 1.0) * rate).floor() > (n * rate).floor() {
+            return Err(Status::unavailable("drill: injected payment failure"));
+        }
+        Ok(())
+    }
+}
+
+fn state_to_proto(s: PaymentState) -> pb::PaymentState {
+    match s {
+        PaymentState::Authorized => pb::PaymentState::Authorized,
+        PaymentState::Declined => pb::PaymentState::Declined,
+        PaymentState::Refunded => pb::PaymentState::Refunded,
+    }
+}
+
+fn to_proto(p: &PaymentRow) -> pb::Payment {
+    pb::Payment {
+        payment_id: p.payment_id.clone(),
+        order_id: p.order_id.clone(),
+        customer_id: p.customer_id.clone(),
+        amount: Some(p.amount.to_proto()),
+        state: state_to_proto(p.state).into(),
+        decline_reason: p.decline_reason.clone(),
+        refund_reason: p.refund_reason.clone(),
+        create_time: Some(timestamp(p.created_at_ms)),
+        update_time: Some(timestamp(p.updated_at_ms)),
+    }
+}
+
+fn db_error(e: impl std::fmt::Display) -> Status {
+    internal("payment storage failed", &e)
+}
+
+/// An existing payment answers a repeated Authorize only if it is the same request.
+fn replay(existing: PaymentRow, cmd: &Authorize) -> Result<Response<pb::AuthorizeResponse>, Status> {
+    if existing.customer_id != cmd.customer_id || existing.amount != cmd.amount {
+        return Err(Status::already_exists(format!(
+            "order {} was already authorized for {} (customer {}); a different amount or \
+             customer needs a new order",
+            existing.order_id, existing.amount, existing.customer_id
+        )));
+    }
+    Ok(Response::new(pb::AuthorizeResponse {
+        payment: Some(to_proto(&existing)),
+    }))
+}
+
+#[tonic::async_trait]
+impl pb::payment_service_server::PaymentService for PaymentApi {
+    #[tracing::instrument(skip_all, fields(order_id = %req.get_ref().order_id))]
+    async fn authorize(
+        &self,
+        req: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        self.apply_drill().await?;
+        let r = req.into_inner();
+        let cmd = Authorize::parse(&r.order_id, &r.customer_id, r.amount.as_ref())
+            .map_err(|v| invalid_argument(&v))?;
+
+        if let Some(existing) = db::by_order(&self.pool, &cmd.order_id)
+            .await
+            .map_err(db_error)?
+        {
+            return replay(existing, &cmd);
+        }
+
+        let (state, decline_reason) = match self.rule.decide(&cmd.amount) {
+            Decision::Approved => (PaymentState::Authorized, String::new()),
+            Decision::Declined(reason) => (PaymentState::Declined, reason),
+        };
+        let now = now_ms();
+        let row = PaymentRow {
+            payment_id: uuid::Uuid::now_v7().to_string(),
+            order_id: cmd.order_id.clone(),
+            customer_id: cmd.customer_id.clone(),
+            amount: cmd.amount,
+            state,
+            decline_reason,
+            refund_reason: String::new(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        match db::insert(&self.pool, &row).await {
+            Ok(()) => {
+                tracing::info!(payment_id = %row.payment_id, state = row.state.as_str(), amount = %row.amount, "payment decided");
+                Ok(Response::new(pb::AuthorizeResponse {
+                    payment: Some(to_proto(&row)),
+                }))
+            }
+            // A concurrent call for the same order won the insert: answer with its result.
+            Err(e) if fd_chassis::db::is_unique_violation(&e) => {
+                let existing = db::by_order(&self.pool, &cmd.order_id)
+                    .await
+                    .map_err(db_error)?
+                    .ok_or_else(|| Status::aborted("concurrent authorization; retry"))?;
+                replay(existing, &cmd)
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %req.get_ref().order_id))]
+    async fn refund(
+        &self,
+        req: Request<pb::RefundRequest>,
+    ) -> Result<Response<pb::RefundResponse>, Status> {
+        let r = req.into_inner();
+        let mut errors = Vec::new();
+        domain::check_id(&r.order_id, "order_id", &mut errors);
+        if r.reason.chars().count() > domain::MAX_REASON_LEN {
+            errors.push(Violation::new(
+                "reason",
+                format!("at most {} characters", domain::MAX_REASON_LEN),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(invalid_argument(&errors));
+        }
+        loop {
+            let p = db::by_order(&self.pool, &r.order_id)
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| Status::not_found(format!("no payment for order {}", r.order_id)))?;
+            match domain::refund(p.state) {
+                Ok(false) => return Ok(Response::new(pb::RefundResponse { payment: Some(to_proto(&p)) })),
+                Err(RefundError::Declined) => {
+                    return Err(Status::failed_precondition(format!(
+                        "payment {} was declined; there is nothing to refund",
+                        p.payment_id
+                    )))
+                }
+                Ok(true) => {
+                    if db::mark_refunded(&self.pool, &p.payment_id, &r.reason, now_ms())
+                        .await
+                        .map_err(db_error)?
+                    {
+                        tracing::info!(payment_id = %p.payment_id, "payment refunded");
+                    }
+                    // Read back either way: a concurrent refund may have won.
+                }
+            }
+        }
+    }
+
+    async fn get_payment(
+        &self,
+        req: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::GetPaymentResponse>, Status> {
+        use pb::get_payment_request::Lookup;
+        let found = match req.into_inner().lookup {
+            Some(Lookup::PaymentId(id)) if !id.is_empty() => db::by_id(&self.pool, &id).await,
+            Some(Lookup::OrderId(id)) if !id.is_empty() => db::by_order(&self.pool, &id).await,
+            _ => {
+                return Err(invalid_argument(&[Violation::new(
+                    "lookup",
+                    "set payment_id or order_id",
+                )]))
+            }
+        };
+        let p = found
+            .map_err(db_error)?
+            .ok_or_else(|| Status::not_found("no such payment"))?;
+        Ok(Response::new(pb::GetPaymentResponse {
+            payment: Some(to_proto(&p)),
+        }))
+    }
+}

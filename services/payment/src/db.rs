@@ -1,0 +1,110 @@
+//! Storage of payments (sqlx, portable SQL for SQLite and PostgreSQL).
+
+use sqlx::{AnyPool, Row};
+
+use crate::domain::PaymentState;
+use fd_chassis::money::Money;
+
+/// A stored payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub payment_id: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub amount: Money,
+    pub state: PaymentState,
+    pub decline_reason: String,
+    pub refund_reason: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The query failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A row holds a value this version does not know.
+    #[error("corrupt payment row {0}")]
+    Corrupt(String),
+}
+
+const COLUMNS: &str = "payment_id, order_id, customer_id, amount_minor, currency_code, state, \
+                       decline_reason, refund_reason, created_at_ms, updated_at_ms";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<PaymentRow, DbError> {
+    let payment_id: String = r.try_get("payment_id")?;
+    let state: String = r.try_get("state")?;
+    let currency: String = r.try_get("currency_code")?;
+    let corrupt = || DbError::Corrupt(payment_id.clone());
+    Ok(PaymentRow {
+        amount: Money::from_stored(r.try_get("amount_minor")?, &currency).ok_or_else(corrupt)?,
+        state: PaymentState::parse(&state).ok_or_else(corrupt)?,
+        order_id: r.try_get("order_id")?,
+        customer_id: r.try_get("customer_id")?,
+        decline_reason: r.try_get("decline_reason")?,
+        refund_reason: r.try_get("refund_reason")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+        payment_id,
+    })
+}
+
+/// The payment of `order_id`, if any.
+pub async fn by_order(pool: &AnyPool, order_id: &str) -> Result<Option<PaymentRow>, DbError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"))
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The payment with id `payment_id`, if any.
+pub async fn by_id(pool: &AnyPool, payment_id: &str) -> Result<Option<PaymentRow>, DbError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1"))
+        .bind(payment_id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Inserts a new payment. Fails with a unique violation if the order already has one.
+pub async fn insert(pool: &AnyPool, p: &PaymentRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&p.payment_id)
+    .bind(&p.order_id)
+    .bind(&p.customer_id)
+    .bind(p.amount.minor())
+    .bind(p.amount.currency().as_str())
+    .bind(p.state.as_str())
+    .bind(&p.decline_reason)
+    .bind(&p.refund_reason)
+    .bind(p.created_at_ms)
+    .bind(p.updated_at_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks an authorized payment refunded. Returns false if it was not AUTHORIZED any more
+/// (a concurrent refund won).
+pub async fn mark_refunded(
+    pool: &AnyPool,
+    payment_id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payments SET state = 'REFUNDED', refund_reason = $1, updated_at_ms = $2 \
+         WHERE payment_id = $3 AND state = 'AUTHORIZED'",
+    )
+    .bind(reason)
+    .bind(now_ms)
+    .bind(payment_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
