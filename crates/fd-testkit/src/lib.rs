@@ -1,0 +1,195 @@
+//! Helpers for integration tests that drive the real services.
+//!
+//! [`TestDb`] gives each test a database of its own: a fresh SQLite file in a temporary
+//! directory, or a fresh PostgreSQL database (dropped again when the test ends) on the server
+//! named by `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! [`Server`] runs a service's `run` function on a port-0 listener and stops it on drop.
+//! [`both_backends!`] turns one async test function into a SQLite and a PostgreSQL test.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use fd_chassis::shutdown::{Shutdown, Trigger};
+use sqlx::Connection;
+
+/// Which database engine a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// The PostgreSQL server tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    /// `DATABASE_URL` to give the service.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    /// A new, empty database for service `name`.
+    pub async fn new(backend: Backend, name: &str) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let url = fd_chassis::db::testing::fresh_postgres(&admin, &format!("fdtest_{name}"))
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL tests need a server at {admin} (set TEST_POSTGRES_URL; \
+                             .ci/run starts one): {e}"
+                        )
+                    });
+                let pg_name = url.rsplit('/').next().map(str::to_string);
+                Self {
+                    url,
+                    _dir: None,
+                    pg_name,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop is synchronous; use a runtime of our own on another thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut c = sqlx::PgConnection::connect(&postgres_admin_url()).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await
+                    .ok()?;
+                c.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A service running in this process on a real socket; stopped (gracefully) on drop.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    trigger: Option<Trigger>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds port 0 on loopback and spawns `run(listener, shutdown)`.
+    pub async fn start<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        Self::start_on(listener, run).await
+    }
+
+    /// Spawns `run` on a listener the test bound itself.
+    pub async fn start_on<F, Fut>(listener: tokio::net::TcpListener, run: F) -> Self
+    where
+        F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let addr = listener.local_addr().expect("local addr");
+        let (trigger, shutdown) = Shutdown::new();
+        let fut = run(listener, shutdown);
+        let handle = tokio::spawn(async move {
+            if let Err(e) = fut.await {
+                panic!("server at {addr} failed: {e}");
+            }
+        });
+        wait_for_port(addr).await;
+        Self {
+            addr,
+            trigger: Some(trigger),
+            handle: Some(handle),
+        }
+    }
+
+    /// `http://addr`, for tonic clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Fires the shutdown signal without waiting.
+    pub fn begin_shutdown(&self) {
+        if let Some(t) = &self.trigger {
+            t.fire();
+        }
+    }
+
+    /// Fires the shutdown signal and waits until the server has stopped.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+/// Waits until something accepts connections on `addr` (at most 10 s).
+pub async fn wait_for_port(addr: SocketAddr) {
+    for _ in 0..1000 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+/// Expands `both_backends!(name)` for `async fn name(backend: Backend)` into a module `name`
+/// with the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
+            }
+        }
+    )*};
+}
