@@ -23,7 +23,8 @@ use tokio::net::TcpListener;
 /// Default gRPC port of the order service.
 pub const DEFAULT_PORT: u16 = 50051;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The embedded migrations of the order database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Everything the order service can be configured with.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! circuit breaker.
 //!
 //! Every call carries a deadline (sent as `grpc-timeout` and enforced here too). Failures that
-//! say payment is unhealthy (unavailable, deadline exceeded, overloaded, internal) count
+//! say payment is unhealthy (unavailable, deadline exceeded or cancelled, overloaded, internal) count
 //! against the breaker; answers that show it healthy (a decline, a conflict) do not. While the
 //! breaker is open no call is made at all: the customer is told at once to retry later.
 
@@ -112,7 +112,8 @@ impl PaymentGateway {
                 | Code::ResourceExhausted
                 | Code::Internal
                 | Code::Unknown
-                | Code::Aborted => {
+                | Code::Aborted
+                | Code::Cancelled => {
                     permit.failure();
                     Err(PaymentError::Unavailable {
                         reason: format!("{:?}: {}", status.code(), status.message()),
@@ -125,6 +126,7 @@ impl PaymentGateway {
                 }
                 _ => {
                     permit.success();
+                    tracing::error!(code = ?status.code(), message = status.message(), "unexpected answer from payment");
                     Err(PaymentError::Unexpected(status))
                 }
             },
