@@ -31,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let fds = protox::compile(&files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out.join("fooddelivery.bin"), prost::Message::encode_to_vec(&fds))?;
+    std::fs::write(
+        out.join("fooddelivery.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -120,7 +120,9 @@ impl FromStr for LogFormat {
         match s.to_ascii_lowercase().as_str() {
             "text" => Ok(Self::Text),
             "json" => Ok(Self::Json),
-            other => Err(format!("unknown log format {other:?}; expected text or json")),
+            other => Err(format!(
+                "unknown log format {other:?}; expected text or json"
+            )),
         }
     }
 }
@@ -146,7 +148,10 @@ impl CommonConfig {
             SocketAddr::from(([127, 0, 0, 1], default_port)),
         );
         let data_dir = PathBuf::from(env.string("DATA_DIR", "data"));
-        let default_url = format!("sqlite://{}", data_dir.join(format!("{service}.db")).display());
+        let default_url = format!(
+            "sqlite://{}",
+            data_dir.join(format!("{service}.db")).display()
+        );
         let database_url = env.string("DATABASE_URL", &default_url);
         let scheme_ok = database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
@@ -191,7 +196,12 @@ mod tests {
         ]);
         CommonConfig::read(&mut env, "order", 50051);
         let msg = env.finish().expect_err("all four are bad").to_string();
-        for key in ["LISTEN_ADDR", "DATABASE_URL", "SHUTDOWN_GRACE_MS", "LOG_FORMAT"] {
+        for key in [
+            "LISTEN_ADDR",
+            "DATABASE_URL",
+            "SHUTDOWN_GRACE_MS",
+            "LOG_FORMAT",
+        ] {
             assert!(msg.contains(key), "{key} missing from: {msg}");
         }
     }

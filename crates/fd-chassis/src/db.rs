@@ -118,7 +118,11 @@ async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
         .map_err(connect_err)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);
-    if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = opts
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
             path: Path::new(dir).display().to_string(),
             source,
@@ -148,7 +152,10 @@ pub mod testing {
             std::process::id(),
             super::super::time::now_ms().rem_euclid(1_000_000_000)
         );
-        let name = format!("{name}_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let name = format!(
+            "{name}_{}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         sqlx::query(&format!("CREATE DATABASE \"{name}\""))
             .execute(&mut conn)
             .await?;

@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(s.code(), Code::InvalidArgument);
         let details = s.get_error_details();
         let bad = details.bad_request().expect("bad request detail");
-        let fields: Vec<_> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["customer_id", "items[0].quantity"]);
         assert!(s.message().contains("items[0].quantity"));
     }

@@ -118,7 +118,7 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.minor, self.currency)
+        write!(f, "{} {} (minor units)", self.minor, self.currency)
     }
 }
 

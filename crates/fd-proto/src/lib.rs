@@ -8,7 +8,8 @@
 #![allow(missing_docs, missing_debug_implementations, clippy::all)]
 
 /// Encoded `google.protobuf.FileDescriptorSet` of every file under `proto/` (with imports).
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fooddelivery.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/fooddelivery.bin"));
 
 macro_rules! package {
     ($name:ident, $pkg:literal) => {

@@ -42,7 +42,10 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
+                let url = format!(
+                    "sqlite://{}",
+                    dir.path().join(format!("{name}.db")).display()
+                );
                 Self {
                     url,
                     _dir: Some(dir),
@@ -51,14 +54,15 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
-                let url = fd_chassis::db::testing::fresh_postgres(&admin, &format!("fdtest_{name}"))
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!(
+                let url =
+                    fd_chassis::db::testing::fresh_postgres(&admin, &format!("fdtest_{name}"))
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!(
                             "PostgreSQL tests need a server at {admin} (set TEST_POSTGRES_URL; \
                              .ci/run starts one): {e}"
                         )
-                    });
+                        });
                 let pg_name = url.rsplit('/').next().map(str::to_string);
                 Self {
                     url,
@@ -82,7 +86,9 @@ impl Drop for TestDb {
                 .build()
                 .ok()?;
             rt.block_on(async {
-                let mut c = sqlx::PgConnection::connect(&postgres_admin_url()).await.ok()?;
+                let mut c = sqlx::PgConnection::connect(&postgres_admin_url())
+                    .await
+                    .ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .execute(&mut c)
                     .await

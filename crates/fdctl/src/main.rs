@@ -1,1 +1,396 @@
-fn main(){}
+//! `fdctl`: a command-line client for the food-delivery services, so that nobody needs
+//! grpcurl or local `.proto` files to try the system.
+//!
+//! ```text
+//! fdctl order place --customer alice --store store-1 --item pizza:Margherita:2:1250 --address "1 Main St"
+//! fdctl order get <ORDER_ID>       fdctl order cancel <ORDER_ID> --reason "changed my mind"
+//! fdctl order list --customer alice fdctl order watch <ORDER_ID>
+//! fdctl payment get --order <ORDER_ID>
+//! fdctl health http://127.0.0.1:50051 --wait 10
+//! ```
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use fd_proto::common::v1::Money;
+use fd_proto::order::v1 as order;
+use fd_proto::payment::v1 as payment;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Command-line client for the food-delivery services")]
+struct Cli {
+    /// Order service URL.
+    #[arg(
+        long,
+        env = "ORDER_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    order_addr: String,
+    /// Payment service URL.
+    #[arg(
+        long,
+        env = "PAYMENT_ADDR",
+        default_value = "http://127.0.0.1:50052",
+        global = true
+    )]
+    payment_addr: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Orders: place, get, cancel, list, watch.
+    #[command(subcommand)]
+    Order(OrderCmd),
+    /// Payments: get.
+    #[command(subcommand)]
+    Payment(PaymentCmd),
+    /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
+    Health {
+        /// Service URL, e.g. http://127.0.0.1:50051.
+        url: String,
+        /// Seconds to keep trying before giving up.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrderCmd {
+    /// Places (and pays) an order.
+    Place {
+        #[arg(long)]
+        customer: String,
+        #[arg(long, default_value = "store-1")]
+        store: String,
+        /// ID:NAME:QUANTITY:UNIT_PRICE_MINOR, repeatable, e.g. pizza:Margherita:2:1250.
+        #[arg(long = "item", required = true)]
+        items: Vec<String>,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        #[arg(long, default_value = "1 Main Street")]
+        address: String,
+        /// Idempotency key; a new UUID if omitted. Reuse it to retry safely.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Shows one order.
+    Get { order_id: String },
+    /// Cancels an order.
+    Cancel {
+        order_id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lists a customer's orders.
+    List {
+        #[arg(long)]
+        customer: String,
+    },
+    /// Follows an order's status until it is final.
+    Watch { order_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum PaymentCmd {
+    /// Shows the payment of an order.
+    Get {
+        #[arg(long)]
+        order: String,
+    },
+}
+
+async fn channel(url: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(url.to_string())
+        .with_context(|| format!("bad URL {url}"))?
+        .connect_timeout(Duration::from_secs(3))
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
+}
+
+/// Turns a gRPC error into a readable message, with its google.rpc details.
+fn explain(s: tonic::Status) -> anyhow::Error {
+    let mut msg = format!("{:?}: {}", s.code(), s.message());
+    let d = s.get_error_details();
+    if let Some(bad) = d.bad_request() {
+        for v in &bad.field_violations {
+            msg.push_str(&format!("\n  {}: {}", v.field, v.description));
+        }
+    }
+    if let Some(delay) = d.retry_info().and_then(|r| r.retry_delay) {
+        msg.push_str(&format!("\n  retry after {:.1} s", delay.as_secs_f64()));
+    }
+    if let Some(info) = d.error_info() {
+        msg.push_str(&format!("\n  reason: {}", info.reason));
+    }
+    anyhow::anyhow!(msg)
+}
+
+fn money(m: &Option<Money>) -> String {
+    m.as_ref().map_or("-".into(), |m| {
+        format!(
+            "{}.{:02} {}",
+            m.amount_minor / 100,
+            m.amount_minor % 100,
+            m.currency_code
+        )
+    })
+}
+
+/// `2026-11-25T10:42:13.663Z` from a protobuf timestamp (UTC; civil-from-days algorithm).
+fn rfc3339(t: &prost_types::Timestamp) -> String {
+    let days = t.seconds.div_euclid(86_400);
+    let secs = t.seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        t.nanos / 1_000_000
+    )
+}
+
+fn print_order(o: &order::Order) {
+    println!("order    {}", o.order_id);
+    println!(
+        "state    {}",
+        o.state().as_str_name().trim_start_matches("ORDER_STATE_")
+    );
+    println!("customer {}  store {}", o.customer_id, o.store_id);
+    for i in &o.items {
+        println!(
+            "  {} x {} ({}) @ {}",
+            i.quantity,
+            i.name,
+            i.menu_item_id,
+            money(&i.unit_price)
+        );
+    }
+    println!(
+        "total    {}  payment {} ({})",
+        money(&o.total),
+        o.payment_id,
+        o.payment_status().as_str_name()
+    );
+    for t in &o.timeline {
+        let at = t.time.as_ref().map_or("-".into(), rfc3339);
+        println!(
+            "  {at}  {:<22} {}",
+            t.state().as_str_name().trim_start_matches("ORDER_STATE_"),
+            t.detail
+        );
+    }
+}
+
+fn parse_item(s: &str, currency: &str) -> anyhow::Result<order::LineItem> {
+    let parts: Vec<&str> = s.splitn(4, ':').collect();
+    let [id, name, qty, price] = parts[..] else {
+        bail!("--item {s:?}: expected ID:NAME:QUANTITY:UNIT_PRICE_MINOR");
+    };
+    Ok(order::LineItem {
+        menu_item_id: id.into(),
+        name: name.into(),
+        quantity: qty
+            .parse()
+            .with_context(|| format!("--item {s:?}: quantity"))?,
+        unit_price: Some(Money {
+            amount_minor: price
+                .parse()
+                .with_context(|| format!("--item {s:?}: price"))?,
+            currency_code: currency.into(),
+        }),
+    })
+}
+
+async fn health(url: &str, wait: u64) -> anyhow::Result<()> {
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    loop {
+        let status = match channel(url).await {
+            Ok(ch) => HealthClient::new(ch)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status())
+                .map_err(|s| anyhow::anyhow!("{s}")),
+            Err(e) => Err(e),
+        };
+        match status {
+            Ok(ServingStatus::Serving) => {
+                println!("{url} SERVING");
+                return Ok(());
+            }
+            other if Instant::now() >= deadline => bail!("{url} is not serving: {other:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Health { url, wait } => health(&url, wait).await,
+        Command::Payment(PaymentCmd::Get { order: id }) => {
+            let mut c = payment::payment_service_client::PaymentServiceClient::new(
+                channel(&cli.payment_addr).await?,
+            );
+            let lookup = Some(payment::get_payment_request::Lookup::OrderId(id));
+            let p = c
+                .get_payment(payment::GetPaymentRequest { lookup })
+                .await
+                .map_err(explain)?
+                .into_inner()
+                .payment;
+            let p = p.context("empty response")?;
+            println!(
+                "payment {}  order {}  {}  {}",
+                p.payment_id,
+                p.order_id,
+                money(&p.amount),
+                p.state().as_str_name()
+            );
+            Ok(())
+        }
+        Command::Order(cmd) => {
+            let mut c = order::order_service_client::OrderServiceClient::new(
+                channel(&cli.order_addr).await?,
+            );
+            match cmd {
+                OrderCmd::Place {
+                    customer,
+                    store,
+                    items,
+                    currency,
+                    address,
+                    key,
+                } => {
+                    let items = items
+                        .iter()
+                        .map(|s| parse_item(s, &currency))
+                        .collect::<Result<_, _>>()?;
+                    let req = order::PlaceOrderRequest {
+                        idempotency_key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        customer_id: customer,
+                        store_id: store,
+                        items,
+                        delivery_address: address,
+                    };
+                    let o = c
+                        .place_order(req)
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order
+                        .context("empty response")?;
+                    print_order(&o);
+                }
+                OrderCmd::Get { order_id } => {
+                    let o = c
+                        .get_order(order::GetOrderRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    print_order(&o.context("empty response")?);
+                }
+                OrderCmd::Cancel { order_id, reason } => {
+                    let o = c
+                        .cancel_order(order::CancelOrderRequest { order_id, reason })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    print_order(&o.context("empty response")?);
+                }
+                OrderCmd::List { customer } => {
+                    let mut token = String::new();
+                    loop {
+                        let req = order::ListOrdersRequest {
+                            customer_id: customer.clone(),
+                            page_size: 100,
+                            page_token: token,
+                        };
+                        let page = c.list_orders(req).await.map_err(explain)?.into_inner();
+                        for o in &page.orders {
+                            println!(
+                                "{}  {:<16} {}",
+                                o.order_id,
+                                o.state().as_str_name().trim_start_matches("ORDER_STATE_"),
+                                money(&o.total)
+                            );
+                        }
+                        if page.next_page_token.is_empty() {
+                            break;
+                        }
+                        token = page.next_page_token;
+                    }
+                }
+                OrderCmd::Watch { order_id } => {
+                    let mut s = c
+                        .watch_order(order::WatchOrderRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    while let Some(msg) = s.next().await {
+                        if let Some(o) = msg.map_err(explain)?.order {
+                            print_order(&o);
+                            println!();
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_formats_utc() {
+        let t = prost_types::Timestamp {
+            seconds: 1_795_603_333,
+            nanos: 663_000_000,
+        };
+        assert_eq!(super::rfc3339(&t), "2026-11-25T10:42:13.663Z");
+        let epoch = prost_types::Timestamp {
+            seconds: 0,
+            nanos: 0,
+        };
+        assert_eq!(super::rfc3339(&epoch), "1970-01-01T00:00:00.000Z");
+        let leap = prost_types::Timestamp {
+            seconds: 951_782_400,
+            nanos: 0,
+        };
+        assert_eq!(super::rfc3339(&leap), "2000-02-29T00:00:00.000Z");
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fdctl: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -36,7 +36,12 @@ pub struct OrderApi {
 
 impl OrderApi {
     /// An API storing in `pool`, paying through `payment`.
-    pub fn new(pool: AnyPool, payment: PaymentGateway, changes: Changes, shutdown: Shutdown) -> Self {
+    pub fn new(
+        pool: AnyPool,
+        payment: PaymentGateway,
+        changes: Changes,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             pool,
             payment,
@@ -202,7 +207,12 @@ impl pb::order_service_server::OrderService for OrderApi {
                 ));
             }
             Err(PaymentError::Conflict(msg)) => {
-                return Err(with_reason(Code::AlreadyExists, msg, "IDEMPOTENCY_KEY_REUSED", DOMAIN))
+                return Err(with_reason(
+                    Code::AlreadyExists,
+                    msg,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    DOMAIN,
+                ))
             }
             Err(PaymentError::Unexpected(s)) => {
                 return Err(internal("payment rejected the authorization", &s))
@@ -213,7 +223,10 @@ impl pb::order_service_server::OrderService for OrderApi {
             PaymentState::Declined => {
                 return Err(with_reason(
                     Code::FailedPrecondition,
-                    format!("payment declined: {}; no order was placed", payment.decline_reason),
+                    format!(
+                        "payment declined: {}; no order was placed",
+                        payment.decline_reason
+                    ),
                     "PAYMENT_DECLINED",
                     DOMAIN,
                 ))
@@ -274,7 +287,9 @@ impl pb::order_service_server::OrderService for OrderApi {
             match order.cancel(&r.reason, now_ms()) {
                 Ok(false) => {}
                 Err(CancelError::Delivered) => {
-                    return Err(Status::failed_precondition(CancelError::Delivered.to_string()))
+                    return Err(Status::failed_precondition(
+                        CancelError::Delivered.to_string(),
+                    ))
                 }
                 Ok(true) => {
                     let written = db::update(&self.pool, &order)
@@ -317,7 +332,10 @@ impl pb::order_service_server::OrderService for OrderApi {
             Ok(0) => DEFAULT_PAGE,
             Ok(n) if n <= MAX_PAGE => n,
             _ => {
-                bad.push(Violation::new("page_size", format!("must be between 0 and {MAX_PAGE}")));
+                bad.push(Violation::new(
+                    "page_size",
+                    format!("must be between 0 and {MAX_PAGE}"),
+                ));
                 DEFAULT_PAGE
             }
         };
@@ -326,7 +344,10 @@ impl pb::order_service_server::OrderService for OrderApi {
         } else {
             let c = Cursor::parse(&r.page_token);
             if c.is_none() {
-                bad.push(Violation::new("page_token", "not a token returned by ListOrders"));
+                bad.push(Violation::new(
+                    "page_token",
+                    "not a token returned by ListOrders",
+                ));
             }
             c
         };
@@ -357,7 +378,9 @@ impl pb::order_service_server::OrderService for OrderApi {
         tokio::spawn(async move {
             let mut last = first.version;
             let mut done = first.state.is_final();
-            let send = |o: &Order| pb::WatchOrderResponse { order: Some(to_proto(o)) };
+            let send = |o: &Order| pb::WatchOrderResponse {
+                order: Some(to_proto(o)),
+            };
             if tx.send(Ok(send(&first))).await.is_err() {
                 return;
             }
@@ -391,6 +414,8 @@ impl pb::order_service_server::OrderService for OrderApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

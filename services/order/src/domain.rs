@@ -144,19 +144,37 @@ impl NewOrder {
     /// Validates a request, reporting every bad field.
     pub fn parse(raw: RawPlaceOrder<'_>) -> Result<Self, Vec<Violation>> {
         let mut errors = Vec::new();
-        let idempotency_key = text(raw.idempotency_key, "idempotency_key", MAX_KEY_LEN, &mut errors);
+        let idempotency_key = text(
+            raw.idempotency_key,
+            "idempotency_key",
+            MAX_KEY_LEN,
+            &mut errors,
+        );
         let customer_id = text(raw.customer_id, "customer_id", MAX_ID_LEN, &mut errors);
         let store_id = text(raw.store_id, "store_id", MAX_ID_LEN, &mut errors);
-        let delivery_address = text(raw.delivery_address, "delivery_address", MAX_TEXT_LEN, &mut errors);
+        let delivery_address = text(
+            raw.delivery_address,
+            "delivery_address",
+            MAX_TEXT_LEN,
+            &mut errors,
+        );
         if raw.items.is_empty() {
             errors.push(Violation::new("items", "at least one item is required"));
         } else if raw.items.len() > MAX_ITEMS {
-            errors.push(Violation::new("items", format!("at most {MAX_ITEMS} items")));
+            errors.push(Violation::new(
+                "items",
+                format!("at most {MAX_ITEMS} items"),
+            ));
         }
         let mut items = Vec::with_capacity(raw.items.len().min(MAX_ITEMS));
         for (i, item) in raw.items.into_iter().enumerate().take(MAX_ITEMS) {
             let f = |name: &str| format!("items[{i}].{name}");
-            let menu_item_id = text(item.menu_item_id, &f("menu_item_id"), MAX_ID_LEN, &mut errors);
+            let menu_item_id = text(
+                item.menu_item_id,
+                &f("menu_item_id"),
+                MAX_ID_LEN,
+                &mut errors,
+            );
             let name = text(item.name, &f("name"), MAX_NAME_LEN, &mut errors);
             if !(1..=MAX_QUANTITY).contains(&item.quantity) {
                 errors.push(Violation::new(
@@ -387,9 +405,15 @@ mod tests {
 
     #[test]
     fn empty_and_oversized_lists_are_rejected() {
-        assert_eq!(fields(&NewOrder::parse(raw(vec![])).expect_err("empty")), ["items"]);
+        assert_eq!(
+            fields(&NewOrder::parse(raw(vec![])).expect_err("empty")),
+            ["items"]
+        );
         let many = (0..=MAX_ITEMS).map(|_| item(1, 1)).collect();
-        assert_eq!(fields(&NewOrder::parse(raw(many)).expect_err("many")), ["items"]);
+        assert_eq!(
+            fields(&NewOrder::parse(raw(many)).expect_err("many")),
+            ["items"]
+        );
     }
 
     #[test]
@@ -431,7 +455,11 @@ mod tests {
         assert_eq!(o.cancel("changed my mind", 20), Ok(true));
         assert_eq!(o.state, OrderState::Cancelled);
         assert_eq!(o.version, 2);
-        assert_eq!(o.cancel("again", 30), Ok(false), "second cancel is harmless");
+        assert_eq!(
+            o.cancel("again", 30),
+            Ok(false),
+            "second cancel is harmless"
+        );
         assert_eq!(o.timeline.len(), 2, "no second timeline entry");
         o.state = OrderState::Delivered;
         assert_eq!(o.cancel("too late", 40), Err(CancelError::Delivered));

@@ -48,10 +48,18 @@ impl Config {
         let timeout = env.millis("PAYMENT_TIMEOUT_MS", 2_000);
         env.check("PAYMENT_TIMEOUT_MS", !timeout.is_zero(), "must be > 0");
         let failure_threshold = env.parse("BREAKER_FAILURE_THRESHOLD", 5u32);
-        env.check("BREAKER_FAILURE_THRESHOLD", failure_threshold > 0, "must be > 0");
+        env.check(
+            "BREAKER_FAILURE_THRESHOLD",
+            failure_threshold > 0,
+            "must be > 0",
+        );
         let cooldown = env.millis("BREAKER_COOLDOWN_MS", 5_000);
         let half_open_probes = env.parse("BREAKER_HALF_OPEN_PROBES", 1u32);
-        env.check("BREAKER_HALF_OPEN_PROBES", half_open_probes > 0, "must be > 0");
+        env.check(
+            "BREAKER_HALF_OPEN_PROBES",
+            half_open_probes > 0,
+            "must be > 0",
+        );
         env.finish()?;
         Ok(Self {
             common,

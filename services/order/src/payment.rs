@@ -79,10 +79,13 @@ impl PaymentGateway {
         customer_id: &str,
         amount: Money,
     ) -> Result<pb::Payment, PaymentError> {
-        let permit = self.breaker.acquire().map_err(|r| PaymentError::Unavailable {
-            reason: "circuit breaker open after repeated payment failures".into(),
-            retry_after: r.retry_after,
-        })?;
+        let permit = self
+            .breaker
+            .acquire()
+            .map_err(|r| PaymentError::Unavailable {
+                reason: "circuit breaker open after repeated payment failures".into(),
+                retry_after: r.retry_after,
+            })?;
         let mut req = tonic::Request::new(pb::AuthorizeRequest {
             order_id: order_id.to_string(),
             customer_id: customer_id.to_string(),

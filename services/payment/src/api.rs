@@ -83,7 +83,10 @@ fn db_error(e: impl std::fmt::Display) -> Status {
 }
 
 /// An existing payment answers a repeated Authorize only if it is the same request.
-fn replay(existing: PaymentRow, cmd: &Authorize) -> Result<Response<pb::AuthorizeResponse>, Status> {
+fn replay(
+    existing: PaymentRow,
+    cmd: &Authorize,
+) -> Result<Response<pb::AuthorizeResponse>, Status> {
     if existing.customer_id != cmd.customer_id || existing.amount != cmd.amount {
         return Err(Status::already_exists(format!(
             "order {} was already authorized for {} (customer {}); a different amount or \
@@ -173,7 +176,11 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
                 .map_err(db_error)?
                 .ok_or_else(|| Status::not_found(format!("no payment for order {}", r.order_id)))?;
             match domain::refund(p.state) {
-                Ok(false) => return Ok(Response::new(pb::RefundResponse { payment: Some(to_proto(&p)) })),
+                Ok(false) => {
+                    return Ok(Response::new(pb::RefundResponse {
+                        payment: Some(to_proto(&p)),
+                    }))
+                }
                 Err(RefundError::Declined) => {
                     return Err(Status::failed_precondition(format!(
                         "payment {} was declined; there is nothing to refund",

@@ -53,19 +53,23 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<PaymentRow, DbError> {
 
 /// The payment of `order_id`, if any.
 pub async fn by_order(pool: &AnyPool, order_id: &str) -> Result<Option<PaymentRow>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"))
-        .bind(order_id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// The payment with id `payment_id`, if any.
 pub async fn by_id(pool: &AnyPool, payment_id: &str) -> Result<Option<PaymentRow>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1"))
-        .bind(payment_id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE payment_id = $1"
+    ))
+    .bind(payment_id)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 

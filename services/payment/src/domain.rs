@@ -107,8 +107,10 @@ impl DeclineRule {
     pub fn decide(&self, amount: &Money) -> Decision {
         if amount.minor() > self.limit_minor {
             Decision::Declined(format!(
-                "amount {amount} exceeds the limit of {} minor units",
-                self.limit_minor
+                "amount of {} exceeds the limit of {} {}",
+                amount,
+                self.limit_minor,
+                amount.currency()
             ))
         } else {
             Decision::Approved

@@ -36,7 +36,11 @@ impl Config {
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env, "payment", DEFAULT_PORT);
         let decline_over_minor = env.parse("DECLINE_OVER_MINOR", 100_000i64);
-        env.check("DECLINE_OVER_MINOR", decline_over_minor >= 0, "must be >= 0");
+        env.check(
+            "DECLINE_OVER_MINOR",
+            decline_over_minor >= 0,
+            "must be >= 0",
+        );
         let latency = env.millis("DRILL_LATENCY_MS", 0);
         let failure_rate = env.parse("DRILL_FAILURE_RATE", 0.0f64);
         env.check(

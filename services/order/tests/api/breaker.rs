@@ -11,12 +11,23 @@ use crate::helpers::*;
 
 fn retry_delay(s: &tonic::Status) -> Duration {
     assert_eq!(s.code(), Code::Unavailable, "{s:?}");
-    assert!(s.message().contains("retry"), "tells the customer to retry: {}", s.message());
-    s.get_error_details().retry_info().and_then(|r| r.retry_delay).expect("RetryInfo")
+    assert!(
+        s.message().contains("retry"),
+        "tells the customer to retry: {}",
+        s.message()
+    );
+    s.get_error_details()
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("RetryInfo")
 }
 
-async fn client(server: &Server) -> fd_proto::order::v1::order_service_client::OrderServiceClient<tonic::transport::Channel> {
-    fd_proto::order::v1::order_service_client::OrderServiceClient::connect(server.url()).await.expect("connect")
+async fn client(
+    server: &Server,
+) -> fd_proto::order::v1::order_service_client::OrderServiceClient<tonic::transport::Channel> {
+    fd_proto::order::v1::order_service_client::OrderServiceClient::connect(server.url())
+        .await
+        .expect("connect")
 }
 
 async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
@@ -27,23 +38,48 @@ async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
     let server = start_order(&db, &url, &[("PAYMENT_TIMEOUT_MS", "3000")]).await;
     let mut order = client(&server).await;
     let started = Instant::now();
-    let err = order.place_order(place("kim", "k")).await.expect_err("payment down");
-    assert!(started.elapsed() < Duration::from_millis(1500), "failed fast: {:?}", started.elapsed());
+    let err = order
+        .place_order(place("kim", "k"))
+        .await
+        .expect_err("payment down");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
     retry_delay(&err);
     let list = order
-        .list_orders(fd_proto::order::v1::ListOrdersRequest { customer_id: "kim".into(), page_size: 10, page_token: String::new() })
+        .list_orders(fd_proto::order::v1::ListOrdersRequest {
+            customer_id: "kim".into(),
+            page_size: 10,
+            page_token: String::new(),
+        })
         .await
         .expect("list");
-    assert!(list.into_inner().orders.is_empty(), "no order without payment");
+    assert!(
+        list.into_inner().orders.is_empty(),
+        "no order without payment"
+    );
 }
 
 async fn slow_payment_is_cut_at_the_deadline(backend: Backend) {
-    let app = spawn_with(backend, &[("PAYMENT_TIMEOUT_MS", "200")], &[("DRILL_LATENCY_MS", "3000")]).await;
+    let app = spawn_with(
+        backend,
+        &[("PAYMENT_TIMEOUT_MS", "200")],
+        &[("DRILL_LATENCY_MS", "3000")],
+    )
+    .await;
     let mut order = app.order.clone();
     let started = Instant::now();
-    let err = order.place_order(place("lee", "k")).await.expect_err("too slow");
+    let err = order
+        .place_order(place("lee", "k"))
+        .await
+        .expect_err("too slow");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(190) && took < Duration::from_millis(1500), "deadline applied: {took:?}");
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_millis(1500),
+        "deadline applied: {took:?}"
+    );
     retry_delay(&err);
     assert_eq!(count_orders(&app, "lee").await, 0);
 }
@@ -58,35 +94,71 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
     let server = start_order(
         &order_db,
         &url,
-        &[("PAYMENT_TIMEOUT_MS", "200"), ("BREAKER_FAILURE_THRESHOLD", "3"), ("BREAKER_COOLDOWN_MS", "1500")],
+        &[
+            ("PAYMENT_TIMEOUT_MS", "200"),
+            ("BREAKER_FAILURE_THRESHOLD", "3"),
+            ("BREAKER_COOLDOWN_MS", "1500"),
+        ],
     )
     .await;
     let mut order = client(&server).await;
 
     for i in 0..3 {
         let started = Instant::now();
-        let err = order.place_order(place("max", &format!("k{i}"))).await.expect_err("hung payment");
-        assert!(started.elapsed() >= Duration::from_millis(190), "call {i} waited for the deadline");
+        let err = order
+            .place_order(place("max", &format!("k{i}")))
+            .await
+            .expect_err("hung payment");
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "call {i} waited for the deadline"
+        );
         assert_eq!(retry_delay(&err), Duration::from_secs(1));
     }
     // Open: refused at once, with the remaining cool-down as the retry delay.
     let started = Instant::now();
-    let err = order.place_order(place("max", "k3")).await.expect_err("open");
-    assert!(started.elapsed() < Duration::from_millis(100), "fail fast: {:?}", started.elapsed());
+    let err = order
+        .place_order(place("max", "k3"))
+        .await
+        .expect_err("open");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "fail fast: {:?}",
+        started.elapsed()
+    );
     let delay = retry_delay(&err);
-    assert!(delay > Duration::from_millis(1000) && delay <= Duration::from_millis(1500), "{delay:?}");
+    assert!(
+        delay > Duration::from_millis(1000) && delay <= Duration::from_millis(1500),
+        "{delay:?}"
+    );
 
     // Payment recovers on the same address.
     let listener = tokio::net::TcpListener::from_std(hung).expect("tokio listener");
     let limit = LIMIT.to_string();
-    let cfg = payment::Config::from_env(env(&[("DATABASE_URL", &payment_db.url), ("DECLINE_OVER_MINOR", &limit)], &[])).expect("cfg");
-    let _payment = Server::start_on(listener, |l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await }).await;
+    let cfg = payment::Config::from_env(env(
+        &[
+            ("DATABASE_URL", &payment_db.url),
+            ("DECLINE_OVER_MINOR", &limit),
+        ],
+        &[],
+    ))
+    .expect("cfg");
+    let _payment = Server::start_on(listener, |l, s| async move {
+        payment::run(cfg, l, async move { s.wait().await }).await
+    })
+    .await;
 
     // Still open until the cool-down ends; then a probe goes through and closes the breaker.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let placed = order.place_order(place("max", "k4")).await.expect("probe succeeds");
+    let placed = order
+        .place_order(place("max", "k4"))
+        .await
+        .expect("probe succeeds");
     assert!(placed.into_inner().order.is_some());
-    order.place_order(place("max", "k5")).await.expect("closed again");
+    order
+        .place_order(place("max", "k5"))
+        .await
+        .expect("closed again");
 }
 
 both_backends!(

@@ -8,56 +8,146 @@ use tonic::Code;
 use crate::helpers::*;
 
 fn cancel(order_id: &str, reason: &str) -> pb::CancelOrderRequest {
-    pb::CancelOrderRequest { order_id: order_id.into(), reason: reason.into() }
+    pb::CancelOrderRequest {
+        order_id: order_id.into(),
+        reason: reason.into(),
+    }
 }
 
 async fn cancel_rules(backend: Backend) {
     let mut app = spawn(backend).await;
-    let o = app.order.place_order(place("gina", "k")).await.expect("placed").into_inner().order.expect("o");
+    let o = app
+        .order
+        .place_order(place("gina", "k"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("o");
 
-    let c1 = app.order.cancel_order(cancel(&o.order_id, "changed my mind")).await.expect("cancel").into_inner().order.expect("o");
+    let c1 = app
+        .order
+        .cancel_order(cancel(&o.order_id, "changed my mind"))
+        .await
+        .expect("cancel")
+        .into_inner()
+        .order
+        .expect("o");
     assert_eq!(c1.state(), pb::OrderState::Cancelled);
     assert_eq!(c1.cancel_reason, "changed my mind");
     let states: Vec<_> = c1.timeline.iter().map(|t| t.state()).collect();
     assert_eq!(states, [pb::OrderState::Placed, pb::OrderState::Cancelled]);
 
     // Cancelling twice is harmless: same order, no new timeline entry.
-    let c2 = app.order.cancel_order(cancel(&o.order_id, "again")).await.expect("cancel again").into_inner().order.expect("o");
+    let c2 = app
+        .order
+        .cancel_order(cancel(&o.order_id, "again"))
+        .await
+        .expect("cancel again")
+        .into_inner()
+        .order
+        .expect("o");
     assert_eq!(c2, c1);
 
-    let err = app.order.cancel_order(cancel(&order_id("nobody", "x"), "")).await.expect_err("unknown");
+    let err = app
+        .order
+        .cancel_order(cancel(&order_id("nobody", "x"), ""))
+        .await
+        .expect_err("unknown");
     assert_eq!(err.code(), Code::NotFound);
-    let err = app.order.cancel_order(cancel("nope", &"r".repeat(501))).await.expect_err("invalid");
+    let err = app
+        .order
+        .cancel_order(cancel("nope", &"r".repeat(501)))
+        .await
+        .expect_err("invalid");
     assert_eq!(violated_fields(&err), ["order_id", "reason"]);
 }
 
 async fn delivered_order_cannot_be_cancelled(backend: Backend) {
     let mut app = spawn(backend).await;
-    let o = app.order.place_order(place("hank", "k")).await.expect("placed").into_inner().order.expect("o");
+    let o = app
+        .order
+        .place_order(place("hank", "k"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("o");
     // Deliveries arrive by events (a later stage); here the test moves the stored order on.
-    let db = fd_chassis::db::connect(&app.order_db.url, &order::MIGRATOR).await.expect("db");
-    let mut stored = order::db::get(&db.pool, &o.order_id).await.expect("read").expect("exists");
+    let db = fd_chassis::db::connect(&app.order_db.url, &order::MIGRATOR)
+        .await
+        .expect("db");
+    let mut stored = order::db::get(&db.pool, &o.order_id)
+        .await
+        .expect("read")
+        .expect("exists");
     stored.state = order::domain::OrderState::Delivered;
     stored.version += 1;
     assert!(order::db::update(&db.pool, &stored).await.expect("update"));
 
-    let err = app.order.cancel_order(cancel(&o.order_id, "too late")).await.expect_err("delivered");
+    let err = app
+        .order
+        .cancel_order(cancel(&o.order_id, "too late"))
+        .await
+        .expect_err("delivered");
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let now = app.order.get_order(pb::GetOrderRequest { order_id: o.order_id }).await.expect("get").into_inner().order.expect("o");
+    let now = app
+        .order
+        .get_order(pb::GetOrderRequest {
+            order_id: o.order_id,
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .order
+        .expect("o");
     assert_eq!(now.state(), pb::OrderState::Delivered);
 }
 
 async fn watch_streams_each_change_until_final(backend: Backend) {
     let mut app = spawn(backend).await;
-    let o = app.order.place_order(place("ivy", "k")).await.expect("placed").into_inner().order.expect("o");
-    let mut stream = app.order.watch_order(pb::WatchOrderRequest { order_id: o.order_id.clone() }).await.expect("watch").into_inner();
-    let first = stream.next().await.expect("first").expect("ok").order.expect("o");
+    let o = app
+        .order
+        .place_order(place("ivy", "k"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("o");
+    let mut stream = app
+        .order
+        .watch_order(pb::WatchOrderRequest {
+            order_id: o.order_id.clone(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = stream
+        .next()
+        .await
+        .expect("first")
+        .expect("ok")
+        .order
+        .expect("o");
     assert_eq!(first.state(), pb::OrderState::Placed);
-    app.order.cancel_order(cancel(&o.order_id, "bye")).await.expect("cancel");
-    let second = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.expect("in time").expect("second").expect("ok");
+    app.order
+        .cancel_order(cancel(&o.order_id, "bye"))
+        .await
+        .expect("cancel");
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .expect("in time")
+        .expect("second")
+        .expect("ok");
     assert_eq!(second.order.expect("o").state(), pb::OrderState::Cancelled);
-    let end = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.expect("in time");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .expect("in time");
     assert!(end.is_none(), "stream ends at a final state");
 }
 
-both_backends!(cancel_rules, delivered_order_cannot_be_cancelled, watch_streams_each_change_until_final);
+both_backends!(
+    cancel_rules,
+    delivered_order_cannot_be_cancelled,
+    watch_streams_each_change_until_final
+);

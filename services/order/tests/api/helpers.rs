@@ -23,16 +23,27 @@ pub struct App {
 }
 
 pub fn env(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Env {
-    let mut vars: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    vars.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut vars: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     Env::from_pairs(vars)
 }
 
 pub async fn start_payment(db: &TestDb, overrides: &[(&str, &str)]) -> Server {
     let limit = LIMIT.to_string();
-    let cfg = payment::Config::from_env(env(&[("DATABASE_URL", &db.url), ("DECLINE_OVER_MINOR", &limit)], overrides))
-        .expect("payment config");
-    Server::start(|l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await }).await
+    let cfg = payment::Config::from_env(env(
+        &[("DATABASE_URL", &db.url), ("DECLINE_OVER_MINOR", &limit)],
+        overrides,
+    ))
+    .expect("payment config");
+    Server::start(|l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await })
+        .await
 }
 
 pub async fn start_order(db: &TestDb, payment_url: &str, overrides: &[(&str, &str)]) -> Server {
@@ -46,7 +57,8 @@ pub async fn start_order(db: &TestDb, payment_url: &str, overrides: &[(&str, &st
         overrides,
     ))
     .expect("order config");
-    Server::start(|l, s| async move { order::run(cfg, l, async move { s.wait().await }).await }).await
+    Server::start(|l, s| async move { order::run(cfg, l, async move { s.wait().await }).await })
+        .await
 }
 
 /// Order and payment, wired together.
@@ -54,14 +66,22 @@ pub async fn spawn(backend: Backend) -> App {
     spawn_with(backend, &[], &[]).await
 }
 
-pub async fn spawn_with(backend: Backend, order_env: &[(&str, &str)], payment_env: &[(&str, &str)]) -> App {
+pub async fn spawn_with(
+    backend: Backend,
+    order_env: &[(&str, &str)],
+    payment_env: &[(&str, &str)],
+) -> App {
     let payment_db = TestDb::new(backend, "payment").await;
     let order_db = TestDb::new(backend, "order").await;
     let payment_server = start_payment(&payment_db, payment_env).await;
     let order_server = start_order(&order_db, &payment_server.url(), order_env).await;
     App {
-        order: OrderServiceClient::connect(order_server.url()).await.expect("order client"),
-        payment: PaymentServiceClient::connect(payment_server.url()).await.expect("payment client"),
+        order: OrderServiceClient::connect(order_server.url())
+            .await
+            .expect("order client"),
+        payment: PaymentServiceClient::connect(payment_server.url())
+            .await
+            .expect("payment client"),
         order_server,
         order_db,
         _payment_server: payment_server,
@@ -70,11 +90,19 @@ pub async fn spawn_with(backend: Backend, order_env: &[(&str, &str)], payment_en
 }
 
 pub fn eur(minor: i64) -> Option<Money> {
-    Some(Money { amount_minor: minor, currency_code: "EUR".into() })
+    Some(Money {
+        amount_minor: minor,
+        currency_code: "EUR".into(),
+    })
 }
 
 pub fn item(id: &str, quantity: i32, price: i64) -> pb::LineItem {
-    pb::LineItem { menu_item_id: id.into(), name: format!("Item {id}"), quantity, unit_price: eur(price) }
+    pb::LineItem {
+        menu_item_id: id.into(),
+        name: format!("Item {id}"),
+        quantity,
+        unit_price: eur(price),
+    }
 }
 
 /// A valid order of 2 × 12.50 + 1 × 4.00 EUR (29.00).
@@ -96,7 +124,12 @@ pub fn order_id(customer: &str, key: &str) -> String {
 pub async fn payment_of(app: &App, order_id: &str) -> Option<fd_proto::payment::v1::Payment> {
     use fd_proto::payment::v1::{get_payment_request::Lookup, GetPaymentRequest};
     let mut c = app.payment.clone();
-    match c.get_payment(GetPaymentRequest { lookup: Some(Lookup::OrderId(order_id.into())) }).await {
+    match c
+        .get_payment(GetPaymentRequest {
+            lookup: Some(Lookup::OrderId(order_id.into())),
+        })
+        .await
+    {
         Ok(r) => r.into_inner().payment,
         Err(s) if s.code() == tonic::Code::NotFound => None,
         Err(s) => panic!("GetPayment failed: {s}"),
@@ -106,12 +139,16 @@ pub async fn payment_of(app: &App, order_id: &str) -> Option<fd_proto::payment::
 /// Number of orders stored for `customer`.
 pub async fn count_orders(app: &App, customer: &str) -> usize {
     let mut c = app.order.clone();
-    c.list_orders(pb::ListOrdersRequest { customer_id: customer.into(), page_size: 100, page_token: String::new() })
-        .await
-        .expect("list")
-        .into_inner()
-        .orders
-        .len()
+    c.list_orders(pb::ListOrdersRequest {
+        customer_id: customer.into(),
+        page_size: 100,
+        page_token: String::new(),
+    })
+    .await
+    .expect("list")
+    .into_inner()
+    .orders
+    .len()
 }
 
 /// Field paths of an INVALID_ARGUMENT status.
@@ -128,5 +165,9 @@ pub fn violated_fields(s: &tonic::Status) -> Vec<String> {
 }
 
 pub async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_string()).expect("url").connect().await.expect("connect")
+    Channel::from_shared(url.to_string())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect")
 }

@@ -10,19 +10,39 @@ use crate::helpers::*;
 
 async fn placed_order_is_paid_and_readable(backend: Backend) {
     let mut app = spawn(backend).await;
-    let placed = app.order.place_order(place("alice", "k1")).await.expect("placed").into_inner().order.expect("order");
+    let placed = app
+        .order
+        .place_order(place("alice", "k1"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("order");
     assert_eq!(placed.state(), pb::OrderState::Placed);
     assert_eq!(placed.payment_status(), pb::PaymentStatus::Authorized);
     assert_eq!(placed.total, eur(2900));
     assert_eq!(placed.timeline.len(), 1);
     assert_eq!(placed.order_id, order_id("alice", "k1"));
 
-    let payment = payment_of(&app, &placed.order_id).await.expect("payment exists");
+    let payment = payment_of(&app, &placed.order_id)
+        .await
+        .expect("payment exists");
     assert_eq!(payment.state(), PaymentState::Authorized);
     assert_eq!(payment.payment_id, placed.payment_id);
-    assert_eq!(payment.amount, eur(2900), "the order's total was authorized");
+    assert_eq!(
+        payment.amount,
+        eur(2900),
+        "the order's total was authorized"
+    );
 
-    let got = app.order.get_order(pb::GetOrderRequest { order_id: placed.order_id.clone() }).await.expect("get").into_inner();
+    let got = app
+        .order
+        .get_order(pb::GetOrderRequest {
+            order_id: placed.order_id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
     assert_eq!(got.order.expect("order"), placed);
 }
 
@@ -32,9 +52,20 @@ async fn declined_payment_stores_no_order(backend: Backend) {
     req.items = vec![item("feast", 1, LIMIT + 1)];
     let err = app.order.place_order(req).await.expect_err("declined");
     assert_eq!(err.code(), Code::FailedPrecondition);
-    assert_eq!(err.get_error_details().error_info().map(|i| i.reason.as_str()), Some("PAYMENT_DECLINED"));
+    assert_eq!(
+        err.get_error_details()
+            .error_info()
+            .map(|i| i.reason.as_str()),
+        Some("PAYMENT_DECLINED")
+    );
     assert_eq!(count_orders(&app, "bob").await, 0);
-    let err = app.order.get_order(pb::GetOrderRequest { order_id: order_id("bob", "big") }).await.expect_err("absent");
+    let err = app
+        .order
+        .get_order(pb::GetOrderRequest {
+            order_id: order_id("bob", "big"),
+        })
+        .await
+        .expect_err("absent");
     assert_eq!(err.code(), Code::NotFound);
 }
 
@@ -44,7 +75,14 @@ async fn invalid_input_names_every_bad_field(backend: Backend) {
         idempotency_key: String::new(),
         customer_id: "c".repeat(65),
         store_id: String::new(),
-        items: vec![item("ok", 1, 100), item("", 0, 100), pb::LineItem { unit_price: eur(-5), ..item("x", 101, 1) }],
+        items: vec![
+            item("ok", 1, 100),
+            item("", 0, 100),
+            pb::LineItem {
+                unit_price: eur(-5),
+                ..item("x", 101, 1)
+            },
+        ],
         delivery_address: "a".repeat(501),
     };
     let err = app.order.place_order(req).await.expect_err("invalid");
@@ -62,27 +100,61 @@ async fn invalid_input_names_every_bad_field(backend: Backend) {
         ]
     );
     // Nothing was charged.
-    let no_items = pb::PlaceOrderRequest { items: vec![], ..place("carol", "k") };
+    let no_items = pb::PlaceOrderRequest {
+        items: vec![],
+        ..place("carol", "k")
+    };
     let err = app.order.place_order(no_items).await.expect_err("no items");
     assert_eq!(violated_fields(&err), ["items"]);
     assert!(payment_of(&app, &order_id("carol", "k")).await.is_none());
-    let err = app.order.get_order(pb::GetOrderRequest { order_id: "not-a-uuid".into() }).await.expect_err("bad id");
+    let err = app
+        .order
+        .get_order(pb::GetOrderRequest {
+            order_id: "not-a-uuid".into(),
+        })
+        .await
+        .expect_err("bad id");
     assert_eq!(violated_fields(&err), ["order_id"]);
 }
 
 async fn retried_request_is_one_order_and_one_charge(backend: Backend) {
     let mut app = spawn(backend).await;
-    let first = app.order.place_order(place("dave", "same")).await.expect("first").into_inner().order.expect("o");
-    let again = app.order.place_order(place("dave", "same")).await.expect("retry").into_inner().order.expect("o");
+    let first = app
+        .order
+        .place_order(place("dave", "same"))
+        .await
+        .expect("first")
+        .into_inner()
+        .order
+        .expect("o");
+    let again = app
+        .order
+        .place_order(place("dave", "same"))
+        .await
+        .expect("retry")
+        .into_inner()
+        .order
+        .expect("o");
     assert_eq!(first, again);
 
     // Concurrent retries of a new request.
     let calls = (0..8).map(|_| {
         let mut c = app.order.clone();
-        async move { c.place_order(place("dave", "burst")).await.map(|r| r.into_inner().order.map(|o| (o.order_id, o.payment_id))) }
+        async move {
+            c.place_order(place("dave", "burst"))
+                .await
+                .map(|r| r.into_inner().order.map(|o| (o.order_id, o.payment_id)))
+        }
     });
-    let results: Vec<_> = futures::future::join_all(calls).await.into_iter().map(|r| r.expect("ok")).collect();
-    assert!(results.windows(2).all(|w| w[0] == w[1]), "one order, one payment: {results:?}");
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("ok"))
+        .collect();
+    assert!(
+        results.windows(2).all(|w| w[0] == w[1]),
+        "one order, one payment: {results:?}"
+    );
     assert_eq!(count_orders(&app, "dave").await, 2);
 
     // The same key for a different order is refused, and changes nothing.
@@ -100,13 +172,24 @@ async fn retry_after_a_lost_reply_charges_once(backend: Backend) {
     let id = order_id("erin", "lost");
     let earlier = app
         .payment
-        .authorize(fd_proto::payment::v1::AuthorizeRequest { order_id: id.clone(), customer_id: "erin".into(), amount: eur(2900) })
+        .authorize(fd_proto::payment::v1::AuthorizeRequest {
+            order_id: id.clone(),
+            customer_id: "erin".into(),
+            amount: eur(2900),
+        })
         .await
         .expect("authorized")
         .into_inner()
         .payment
         .expect("p");
-    let placed = app.order.place_order(place("erin", "lost")).await.expect("placed").into_inner().order.expect("o");
+    let placed = app
+        .order
+        .place_order(place("erin", "lost"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("o");
     assert_eq!(placed.order_id, id);
     assert_eq!(placed.payment_id, earlier.payment_id, "no second charge");
 }
@@ -115,22 +198,62 @@ async fn list_orders_pages_newest_first(backend: Backend) {
     let mut app = spawn(backend).await;
     let mut ids = Vec::new();
     for k in ["a", "b", "c"] {
-        let o = app.order.place_order(place("frank", k)).await.expect("placed").into_inner().order.expect("o");
+        let o = app
+            .order
+            .place_order(place("frank", k))
+            .await
+            .expect("placed")
+            .into_inner()
+            .order
+            .expect("o");
         ids.push(o.order_id);
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    app.order.place_order(place("someone-else", "a")).await.expect("placed");
-    let list = |token: String| pb::ListOrdersRequest { customer_id: "frank".into(), page_size: 2, page_token: token };
-    let p1 = app.order.list_orders(list(String::new())).await.expect("page 1").into_inner();
-    let p2 = app.order.list_orders(list(p1.next_page_token.clone())).await.expect("page 2").into_inner();
-    let seen: Vec<_> = p1.orders.iter().chain(&p2.orders).map(|o| o.order_id.clone()).collect();
+    app.order
+        .place_order(place("someone-else", "a"))
+        .await
+        .expect("placed");
+    let list = |token: String| pb::ListOrdersRequest {
+        customer_id: "frank".into(),
+        page_size: 2,
+        page_token: token,
+    };
+    let p1 = app
+        .order
+        .list_orders(list(String::new()))
+        .await
+        .expect("page 1")
+        .into_inner();
+    let p2 = app
+        .order
+        .list_orders(list(p1.next_page_token.clone()))
+        .await
+        .expect("page 2")
+        .into_inner();
+    let seen: Vec<_> = p1
+        .orders
+        .iter()
+        .chain(&p2.orders)
+        .map(|o| o.order_id.clone())
+        .collect();
     ids.reverse();
     assert_eq!(seen, ids);
     assert!(!p1.next_page_token.is_empty());
     assert!(p2.next_page_token.is_empty());
 
-    let err = app.order.list_orders(pb::ListOrdersRequest { customer_id: String::new(), page_size: 101, page_token: "junk".into() }).await.expect_err("bad");
-    assert_eq!(violated_fields(&err), ["customer_id", "page_size", "page_token"]);
+    let err = app
+        .order
+        .list_orders(pb::ListOrdersRequest {
+            customer_id: String::new(),
+            page_size: 101,
+            page_token: "junk".into(),
+        })
+        .await
+        .expect_err("bad");
+    assert_eq!(
+        violated_fields(&err),
+        ["customer_id", "page_size", "page_token"]
+    );
 }
 
 both_backends!(
