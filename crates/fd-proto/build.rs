@@ -1,6 +1,7 @@
 //! Compiles every `.proto` under `proto/` with protox (pure Rust, no protoc) and generates
 //! the tonic/prost stubs from the resulting descriptor set. The same set is written to
-//! `OUT_DIR/fooddelivery.bin` and embedded for gRPC reflection.
+//! `OUT_DIR/fooddelivery.bin` (with source info and custom options) and embedded for gRPC
+//! reflection.
 
 use std::path::{Path, PathBuf};
 
@@ -29,12 +30,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }
 
-    let fds = protox::compile(&files, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(&files)?;
+    // Encoded by protox itself: going through prost_types would drop the custom options (the
+    // event marker) that reflection clients and the contract tests read.
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out.join("fooddelivery.bin"),
-        prost::Message::encode_to_vec(&fds),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let fds = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -362,6 +362,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fdctl: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -381,16 +392,5 @@ mod tests {
             nanos: 0,
         };
         assert_eq!(super::rfc3339(&leap), "2000-02-29T00:00:00.000Z");
-    }
-}
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::process::ExitCode {
-    match run(Cli::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fdctl: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
     }
 }
