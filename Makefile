@@ -3,9 +3,10 @@
 
 CARGO   ?= cargo
 PROFILE ?= release
+BIN_DIR  = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
 DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help build run demo test test-rust lint fmt clean
+.PHONY: help build run demo test test-rust smoke lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -17,16 +18,21 @@ build:
 	$(CARGO) build --profile $(PROFILE) --bins
 
 run: build
-	DATA_DIR=$(DATA_DIR) BIN_DIR=target/$(PROFILE) scripts/run.sh
+	DATA_DIR=$(DATA_DIR) BIN_DIR=$(BIN_DIR) scripts/run.sh
 
 demo:
-	BIN_DIR=target/$(PROFILE) scripts/demo.sh
+	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: test-rust
+test: test-rust smoke
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+# `make run` + its printed example + the demo + Ctrl-C, with the debug binaries the tests built.
+smoke:
+	$(CARGO) build --bins
+	BIN_DIR=target/debug scripts/smoke.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

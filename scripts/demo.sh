@@ -17,7 +17,7 @@ echo; echo "== its payment"
 fdctl payment get --order "$order_id"
 
 echo; echo "== an order payment declines is never stored"
-fdctl order place --customer "$customer" --item caviar:Caviar:1:500000 || true
+fdctl order place --customer "$customer" --item caviar:Caviar:1:500000 2>&1 || true
 
 echo; echo "== 5. the customer cancels"
 fdctl order cancel "$order_id" --reason "changed my mind"
