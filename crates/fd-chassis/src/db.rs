@@ -100,11 +100,24 @@ pub async fn connect(url: &str, migrator: &Migrator) -> Result<Db, DbError> {
             url: shown.clone(),
             source,
         })?;
-    migrator
+    with_chassis_tables(migrator)
         .run(&pool)
         .await
         .map_err(|source| DbError::Migrate { url: shown, source })?;
     Ok(Db { pool, backend })
+}
+
+static CHASSIS: Migrator = sqlx::migrate!("./migrations");
+
+/// The service's migrations plus the chassis's own tables (outbox, processed events), as one
+/// history: one `_sqlx_migrations` table per database.
+fn with_chassis_tables(service: &Migrator) -> Migrator {
+    let mut all: Vec<_> = service.iter().chain(CHASSIS.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    Migrator {
+        migrations: std::borrow::Cow::Owned(all),
+        ..Migrator::DEFAULT
+    }
 }
 
 /// Creates the SQLite file and its directory and switches it to WAL (a persistent setting of

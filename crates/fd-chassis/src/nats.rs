@@ -1,0 +1,163 @@
+//! NATS JetStream: connecting, the one stream per publishing context, CloudEvents headers.
+//!
+//! Subjects are the events' fully qualified protobuf names (`fooddelivery.order.v1.OrderPlaced`),
+//! so the stream of context `order` captures `fooddelivery.order.>`. Payloads are protobuf
+//! binary; the CloudEvents attributes travel as headers (binary content mode).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use async_nats::HeaderMap;
+
+/// Window in which JetStream drops a second message with the same `Nats-Msg-Id`.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// Subject prefix of dead letters: `deadletter.<service>.<policy>`.
+pub const DEAD_LETTER_PREFIX: &str = "deadletter";
+/// Name of the stream that keeps dead letters.
+pub const DEAD_LETTER_STREAM: &str = "DEADLETTER";
+
+/// Connects to `url`. Returns at once even if NATS is down: the client keeps reconnecting in
+/// the background, so a service takes orders while NATS is away (the outbox holds the events).
+pub async fn connect(
+    url: &str,
+    name: &str,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
+}
+
+/// Stream name of a context: `ORDER` for `order`.
+pub fn stream_name(context: &str) -> String {
+    context.to_ascii_uppercase()
+}
+
+/// The stream of a publishing context: file storage, duplicate window, every subject of the
+/// context's packages.
+pub fn stream_config(context: &str) -> stream::Config {
+    stream::Config {
+        name: stream_name(context),
+        subjects: vec![format!("fooddelivery.{context}.>")],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    }
+}
+
+/// Creates or updates the stream of `context` (idempotent; safe at every start).
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    context: &str,
+) -> Result<(), async_nats::Error> {
+    js.create_or_update_stream(stream_config(context)).await?;
+    Ok(())
+}
+
+/// Creates or updates the dead-letter stream.
+pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), async_nats::Error> {
+    js.create_or_update_stream(stream::Config {
+        name: DEAD_LETTER_STREAM.into(),
+        subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    })
+    .await?;
+    Ok(())
+}
+
+/// What a published event says about itself, as CloudEvents attributes.
+#[derive(Debug, Clone)]
+pub struct CloudEvent<'a> {
+    /// `ce-id` and `Nats-Msg-Id`: the event id.
+    pub id: &'a str,
+    /// `ce-source`: the publishing service, e.g. `/fooddelivery/order`.
+    pub source: &'a str,
+    /// `ce-type`: the event's fully qualified name.
+    pub event_type: &'a str,
+    /// `ce-subject`: the aggregate id.
+    pub subject: &'a str,
+    /// `ce-time`: when it occurred, ms since the epoch.
+    pub time_ms: i64,
+}
+
+/// The NATS headers of an event (CloudEvents binary content mode plus `Nats-Msg-Id`).
+pub fn headers(ce: &CloudEvent<'_>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("Nats-Msg-Id", ce.id);
+    h.insert("ce-specversion", "1.0");
+    h.insert("ce-id", ce.id);
+    h.insert("ce-source", ce.source);
+    h.insert("ce-type", ce.event_type);
+    h.insert("ce-subject", ce.subject);
+    h.insert("ce-time", rfc3339(ce.time_ms).as_str());
+    h.insert("content-type", "application/protobuf");
+    h
+}
+
+/// RFC 3339 UTC time with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc_milliseconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_603_333_663), "2026-11-25T10:42:13.663Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn stream_of_a_context_captures_its_packages() {
+        let c = stream_config("order");
+        assert_eq!(c.name, "ORDER");
+        assert_eq!(c.subjects, ["fooddelivery.order.>"]);
+        assert_eq!(c.duplicate_window, DUPLICATE_WINDOW);
+    }
+
+    #[test]
+    fn headers_carry_cloudevents_attributes() {
+        let h = headers(&CloudEvent {
+            id: "e1",
+            source: "/fooddelivery/order",
+            event_type: "fooddelivery.order.v1.OrderPlaced",
+            subject: "o1",
+            time_ms: 0,
+        });
+        let get = |k: &str| h.get(k).map(|v| v.as_str().to_string());
+        assert_eq!(get("Nats-Msg-Id").as_deref(), Some("e1"));
+        assert_eq!(
+            get("ce-type").as_deref(),
+            Some("fooddelivery.order.v1.OrderPlaced")
+        );
+        assert_eq!(get("ce-subject").as_deref(), Some("o1"));
+        assert_eq!(get("ce-time").as_deref(), Some("1970-01-01T00:00:00.000Z"));
+        assert_eq!(get("content-type").as_deref(), Some("application/protobuf"));
+    }
+}

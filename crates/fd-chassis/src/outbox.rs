@@ -1,0 +1,332 @@
+//! The transactional outbox: events are written in the same transaction as the state change
+//! they report ([`record`]) and published by a [`Relay`] afterwards. No dual writes: if the
+//! transaction commits, the event will be published; if it rolls back, it never existed.
+//!
+//! The relay publishes with `Nats-Msg-Id` = event id, awaits JetStream's ack, then marks the
+//! row sent. A crash between ack and mark re-publishes the event, and JetStream's duplicate
+//! window drops it. The relay wakes as soon as a writer calls [`OutboxSignal::wake`] after its
+//! commit (no polling delay on the happy path), backs off while NATS is unreachable, and prunes
+//! sent rows after the retention period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bytes::Bytes;
+use fd_proto::common::v1::EventMetadata;
+use fd_proto::Event;
+use sqlx::{AnyConnection, AnyPool, Row};
+use tokio::sync::Notify;
+
+use crate::nats::{self, CloudEvent};
+use crate::shutdown::Shutdown;
+use crate::time::{now_ms, timestamp};
+
+/// Metadata for a new event about `aggregate_id` (a fresh UUIDv7 id, occurred now).
+pub fn metadata(aggregate_id: &str, aggregate_version: i64) -> EventMetadata {
+    EventMetadata {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(timestamp(now_ms())),
+        aggregate_id: aggregate_id.to_string(),
+        aggregate_version,
+    }
+}
+
+/// Error recording an event.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The event has no metadata (a bug in the caller).
+    #[error("event {0} has no metadata")]
+    NoMetadata(&'static str),
+    /// The insert failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
+/// state change. `trace_context` is the W3C traceparent of the writing request (or empty).
+pub async fn record<E: Event>(
+    conn: &mut AnyConnection,
+    event: &E,
+    trace_context: &str,
+) -> Result<(), RecordError> {
+    let meta = event.metadata().ok_or(RecordError::NoMetadata(E::TYPE))?;
+    let occurred = meta.occurred_at.as_ref().map_or_else(now_ms, |t| {
+        t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
+    });
+    sqlx::query(
+        "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
+         occurred_at_ms, sent_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+    )
+    .bind(&meta.event_id)
+    .bind(E::TYPE)
+    .bind(&meta.aggregate_id)
+    .bind(event.encode_to_vec())
+    .bind(trace_context)
+    .bind(occurred)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Wakes the relay after a commit. Cheap to clone; share one per service.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    /// Tells the relay there is something new to publish.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `ce-source` of published events, e.g. `/fooddelivery/order`.
+    pub source: String,
+    /// The contexts whose streams this service publishes to (created at start).
+    pub contexts: Vec<String>,
+    /// Most rows published (pipelined) per round.
+    pub batch: i64,
+    /// Sent rows older than this are deleted.
+    pub retention: Duration,
+    /// Longest wait between attempts while NATS is unreachable.
+    pub max_backoff: Duration,
+    /// Wait for one ack at most this long.
+    pub ack_timeout: Duration,
+}
+
+impl RelayConfig {
+    /// Defaults for `service` publishing to its own context.
+    pub fn for_service(service: &str) -> Self {
+        Self {
+            source: format!("/fooddelivery/{service}"),
+            contexts: vec![service.to_string()],
+            batch: 256,
+            retention: Duration::from_secs(24 * 3600),
+            max_backoff: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Error of one relay round.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or marking rows failed.
+    #[error("outbox storage: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// NATS did not take the events.
+    #[error("publishing to JetStream: {0}")]
+    Publish(String),
+}
+
+/// Publishes the outbox of one service.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pool: AnyPool,
+    js: jetstream::Context,
+    cfg: RelayConfig,
+    signal: OutboxSignal,
+    streams_ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct Row_ {
+    event_id: String,
+    subject: String,
+    aggregate_id: String,
+    payload: Vec<u8>,
+    occurred_at_ms: i64,
+}
+
+impl Relay {
+    /// A relay for `pool`'s outbox, woken by `signal`.
+    pub fn new(
+        pool: AnyPool,
+        js: jetstream::Context,
+        cfg: RelayConfig,
+        signal: OutboxSignal,
+    ) -> Self {
+        Self {
+            pool,
+            js,
+            cfg,
+            signal,
+            streams_ready: Arc::default(),
+        }
+    }
+
+    /// Number of rows not yet published.
+    pub async fn pending(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM fd_outbox WHERE sent_at_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn ensure_streams(&self) -> Result<(), RelayError> {
+        use std::sync::atomic::Ordering;
+        if self.streams_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        for c in &self.cfg.contexts {
+            nats::ensure_stream(&self.js, c)
+                .await
+                .map_err(|e| RelayError::Publish(format!("stream {c}: {e}")))?;
+        }
+        self.streams_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Publishes one batch of unsent rows, oldest first; returns how many were published.
+    /// Rows whose ack did not come stay unsent and are tried again next round.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let rows = sqlx::query(
+            "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms FROM fd_outbox \
+             WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1",
+        )
+        .bind(self.cfg.batch)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Row_ {
+                event_id: r.try_get("event_id")?,
+                subject: r.try_get("subject")?,
+                aggregate_id: r.try_get("aggregate_id")?,
+                payload: r.try_get("payload")?,
+                occurred_at_ms: r.try_get("occurred_at_ms")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.ensure_streams().await?;
+
+        // Pipelined: send the whole batch, then collect the acks in order.
+        let mut acks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let headers = nats::headers(&CloudEvent {
+                id: &row.event_id,
+                source: &self.cfg.source,
+                event_type: &row.subject,
+                subject: &row.aggregate_id,
+                time_ms: row.occurred_at_ms,
+            });
+            let sent = self
+                .js
+                .publish_with_headers(
+                    row.subject.clone(),
+                    headers,
+                    Bytes::from(row.payload.clone()),
+                )
+                .await;
+            match sent {
+                Ok(ack) => acks.push(ack),
+                Err(e) => {
+                    tracing::debug!(error = %e, "publish failed");
+                    break;
+                }
+            }
+        }
+        let mut acked = Vec::new();
+        let mut failure = None;
+        for (row, ack) in rows.iter().zip(acks) {
+            match tokio::time::timeout(self.cfg.ack_timeout, ack).await {
+                Ok(Ok(_)) => acked.push(row.event_id.as_str()),
+                Ok(Err(e)) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+                Err(_) => {
+                    failure = Some("no ack in time".into());
+                    break;
+                }
+            }
+        }
+        self.mark_sent(&acked).await?;
+        match failure {
+            Some(e) if acked.is_empty() => Err(RelayError::Publish(e)),
+            _ if acked.is_empty() => Err(RelayError::Publish("NATS unreachable".into())),
+            _ => Ok(acked.len()),
+        }
+    }
+
+    async fn mark_sent(&self, ids: &[&str]) -> Result<(), sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE fd_outbox SET sent_at_ms = $1 WHERE event_id = $2")
+                .bind(now)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Deletes rows sent longer ago than the retention period.
+    pub async fn prune(&self) -> Result<u64, sqlx::Error> {
+        let cutoff = now_ms() - i64::try_from(self.cfg.retention.as_millis()).unwrap_or(i64::MAX);
+        let done =
+            sqlx::query("DELETE FROM fd_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs until `shutdown`, then makes one last attempt to flush what is pending.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(50);
+        let mut last_prune = std::time::Instant::now();
+        loop {
+            if shutdown.is_fired() {
+                break;
+            }
+            match self.relay_once().await {
+                Ok(n) if n > 0 => {
+                    backoff = Duration::from_millis(50);
+                    continue; // more may be waiting
+                }
+                Ok(_) => {
+                    backoff = Duration::from_millis(50);
+                    if last_prune.elapsed() > Duration::from_secs(60) {
+                        last_prune = std::time::Instant::now();
+                        if let Err(e) = self.prune().await {
+                            tracing::warn!(error = %e, "pruning the outbox failed");
+                        }
+                    }
+                    tokio::select! {
+                        () = self.signal.0.notified() => {}
+                        // A safety net for wake-ups lost to a crash between commit and wake.
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = shutdown.wait() => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "outbox relay cannot publish; backing off");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.wait() => break,
+                    }
+                    backoff = (backoff * 2).min(self.cfg.max_backoff);
+                }
+            }
+        }
+        // Flush: one last round, bounded, so a clean stop leaves nothing behind if NATS is up.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(n) = self.relay_once().await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        tracing::info!("outbox relay stopped");
+    }
+}
