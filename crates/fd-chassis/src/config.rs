@@ -138,6 +138,8 @@ pub struct CommonConfig {
     pub shutdown_grace: Duration,
     /// `LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// `NATS_URL`: the NATS server with JetStream.
+    pub nats_url: String,
 }
 
 impl CommonConfig {
@@ -163,11 +165,18 @@ impl CommonConfig {
         );
         let shutdown_grace = env.millis("SHUTDOWN_GRACE_MS", 10_000);
         let log_format = env.parse("LOG_FORMAT", LogFormat::Text);
+        let nats_url = env.string("NATS_URL", "nats://127.0.0.1:4222");
+        env.check(
+            "NATS_URL",
+            nats_url.starts_with("nats://") || nats_url.starts_with("tls://"),
+            "expected a URL such as nats://127.0.0.1:4222",
+        );
         Self {
             listen_addr,
             database_url,
             shutdown_grace,
             log_format,
+            nats_url,
         }
     }
 }
@@ -193,6 +202,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("SHUTDOWN_GRACE_MS", "-5"),
             ("LOG_FORMAT", "xml"),
+            ("NATS_URL", "http://nats"),
         ]);
         CommonConfig::read(&mut env, "order", 50051);
         let msg = env.finish().expect_err("all four are bad").to_string();

@@ -65,6 +65,9 @@ pub trait Policy: Send + Sync + 'static {
     /// Applies the event's effect on `tx` (inside the transaction that also records the event
     /// as processed; write outbox rows on it too).
     async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError>;
+
+    /// Called after the effect committed (e.g. to wake watchers of a read model).
+    fn after_commit(&self, _msg: &Incoming) {}
 }
 
 /// Where a consumer reads and how it retries.
@@ -85,6 +88,23 @@ pub struct ConsumerSpec {
 }
 
 impl ConsumerSpec {
+    /// A consumer of `service` running `policy` on the events `subjects` (fully qualified
+    /// names, all of one context), with 5 deliveries and 200 ms × n backoff.
+    pub fn new(service: &str, policy: &str, subjects: &[&str]) -> Self {
+        let context = subjects
+            .first()
+            .and_then(|s| s.split('.').nth(1))
+            .unwrap_or("unknown");
+        Self {
+            service: service.into(),
+            policy: policy.into(),
+            stream: crate::nats::stream_name(context),
+            subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            max_deliver: 5,
+            retry_delay: Duration::from_millis(200),
+        }
+    }
+
     /// The durable consumer name.
     pub fn durable(&self) -> String {
         format!("{}-{}", self.service, self.policy)
@@ -138,6 +158,9 @@ async fn consume<P: Policy>(
     outbox: &OutboxSignal,
     shutdown: &Shutdown,
 ) -> Result<(), async_nats::Error> {
+    // Create the stream if its publisher has not yet (same config everywhere: idempotent).
+    crate::nats::ensure_stream(js, &spec.stream.to_ascii_lowercase()).await?;
+    crate::nats::ensure_dead_letter_stream(js).await?;
     let stream = js.get_stream(&spec.stream).await?;
     let consumer = stream
         .get_or_create_consumer(
@@ -226,7 +249,10 @@ async fn process<P: Policy>(
     }
     .await;
     match result {
-        Ok(true) => Outcome::Done,
+        Ok(true) => {
+            policy.after_commit(&incoming);
+            Outcome::Done
+        }
         Ok(false) => Outcome::Duplicate,
         Err(PolicyError::Permanent(r)) => Outcome::DeadLetter(r),
         Err(PolicyError::Transient(r)) => Outcome::Retry(r),

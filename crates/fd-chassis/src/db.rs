@@ -146,6 +146,10 @@ async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Anything queries can run on: the pool, or a connection inside a transaction.
+pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
+impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
+
 /// True if `e` is a unique-constraint violation (a concurrent insert of the same key won).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

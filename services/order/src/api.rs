@@ -5,6 +5,7 @@ use std::pin::Pin;
 
 use fd_chassis::errors::{internal, invalid_argument, unavailable_retry, with_reason, Violation};
 use fd_chassis::money::Money;
+use fd_chassis::outbox::{self, OutboxSignal};
 use fd_chassis::shutdown::Shutdown;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::order::v1 as pb;
@@ -16,6 +17,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::db::{self, Cursor};
 use crate::domain::{self, CancelError, NewOrder, Order, OrderState, RawItem, RawPlaceOrder};
+use crate::events;
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
 
@@ -31,6 +33,7 @@ pub struct OrderApi {
     pool: AnyPool,
     payment: PaymentGateway,
     changes: Changes,
+    outbox: OutboxSignal,
     shutdown: Shutdown,
 }
 
@@ -40,12 +43,14 @@ impl OrderApi {
         pool: AnyPool,
         payment: PaymentGateway,
         changes: Changes,
+        outbox: OutboxSignal,
         shutdown: Shutdown,
     ) -> Self {
         Self {
             pool,
             payment,
             changes,
+            outbox,
             shutdown,
         }
     }
@@ -131,10 +136,12 @@ pub fn to_proto(o: &Order) -> pb::Order {
         timeline: o
             .timeline
             .iter()
-            .map(|t| pb::TimelineEntry {
-                state: state_to_proto(t.state).into(),
-                time: Some(timestamp(t.at_ms)),
-                detail: t.detail.clone(),
+            .filter_map(|t| {
+                Some(pb::TimelineEntry {
+                    state: state_to_proto(t.fact.state()?).into(),
+                    time: Some(timestamp(t.at_ms)),
+                    detail: t.detail.clone(),
+                })
             })
             .collect(),
         create_time: Some(timestamp(o.created_at_ms)),
@@ -245,8 +252,22 @@ impl pb::order_service_server::OrderService for OrderApi {
         }
 
         let order = Order::place(order_id.clone(), cmd.clone(), payment.payment_id, now_ms());
-        match db::insert(&self.pool, &order).await {
+        // The order and its OrderPlaced event commit together (transactional outbox).
+        let stored: Result<(), sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            db::insert(&mut *tx, &order).await?;
+            outbox::record(&mut tx, &events::order_placed(&order), "")
+                .await
+                .map_err(|e| match e {
+                    outbox::RecordError::Sqlx(e) => e,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
+            tx.commit().await
+        }
+        .await;
+        match stored {
             Ok(()) => {
+                self.outbox.wake();
                 tracing::info!(total = %order.request.total, "order placed");
                 self.changes.changed(&order_id);
                 Ok(Response::new(pb::PlaceOrderResponse {
@@ -284,6 +305,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         };
         loop {
             let mut order = self.load(&order_id).await?;
+            let loaded = order.version;
             match order.cancel(&r.reason, now_ms()) {
                 Ok(false) => {}
                 Err(CancelError::Delivered) => {
@@ -292,12 +314,25 @@ impl pb::order_service_server::OrderService for OrderApi {
                     ))
                 }
                 Ok(true) => {
-                    let written = db::update(&self.pool, &order)
-                        .await
-                        .map_err(|e| internal("storing the cancellation failed", &e))?;
+                    let event = events::order_cancelled(&order, pb::CancelledBy::Customer);
+                    let written: Result<bool, sqlx::Error> = async {
+                        let mut tx = self.pool.begin().await?;
+                        if !db::update(&mut *tx, &order, loaded).await? {
+                            return Ok(false);
+                        }
+                        outbox::record(&mut tx, &event, "")
+                            .await
+                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                        tx.commit().await?;
+                        Ok(true)
+                    }
+                    .await;
+                    let written =
+                        written.map_err(|e| internal("storing the cancellation failed", &e))?;
                     if !written {
                         continue; // changed under us: decide again on the fresh state
                     }
+                    self.outbox.wake();
                     tracing::info!("order cancelled");
                     self.changes.changed(&order_id);
                 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
 use crate::domain::{LineItem, NewOrder, Order, OrderState, TimelineEntry};
+use fd_chassis::db::Exec;
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +52,6 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Order, DbError> {
     let timeline: Vec<TimelineEntry> =
         serde_json::from_str(&r.try_get::<String, _>("timeline_json")?)
             .map_err(|e| corrupt(&e.to_string()))?;
-    let state: String = r.try_get("state")?;
     Ok(Order {
         request: NewOrder {
             idempotency_key: r.try_get("idempotency_key")?,
@@ -62,18 +62,20 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Order, DbError> {
             total: Money::from_stored(r.try_get("total_minor")?, &currency)
                 .ok_or_else(|| corrupt("currency"))?,
         },
-        state: OrderState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        // Derived below from the timeline; the stored copies are for queries only.
+        state: OrderState::Placed,
+        payment_status: String::new(),
+        store_status: String::new(),
+        delivery_status: String::new(),
+        cancel_reason: String::new(),
         payment_id: r.try_get("payment_id")?,
-        payment_status: r.try_get("payment_status")?,
-        store_status: r.try_get("store_status")?,
-        delivery_status: r.try_get("delivery_status")?,
         timeline,
-        cancel_reason: r.try_get("cancel_reason")?,
         version: r.try_get("version")?,
         created_at_ms: r.try_get("created_at_ms")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
         order_id,
-    })
+    }
+    .from_stored())
 }
 
 fn items_json(o: &Order) -> String {
@@ -97,7 +99,7 @@ fn timeline_json(o: &Order) -> String {
 }
 
 /// The order `order_id`, if any.
-pub async fn get(pool: &AnyPool, order_id: &str) -> Result<Option<Order>, DbError> {
+pub async fn get<'e>(pool: impl Exec<'e>, order_id: &str) -> Result<Option<Order>, DbError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"))
         .bind(order_id)
         .fetch_optional(pool)
@@ -107,7 +109,7 @@ pub async fn get(pool: &AnyPool, order_id: &str) -> Result<Option<Order>, DbErro
 
 /// Inserts a new order. A unique violation means the same order id (same customer and
 /// idempotency key) was inserted by a concurrent call.
-pub async fn insert(pool: &AnyPool, o: &Order) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(pool: impl Exec<'e>, o: &Order) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO orders ({COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
@@ -135,9 +137,13 @@ pub async fn insert(pool: &AnyPool, o: &Order) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Writes the mutable part of `o` if the stored version is still `o.version - 1`
-/// (optimistic concurrency). Returns false if someone else changed the order first.
-pub async fn update(pool: &AnyPool, o: &Order) -> Result<bool, sqlx::Error> {
+/// Writes the mutable part of `o` if the stored version is still `loaded_version` (optimistic
+/// concurrency). Returns false if someone else changed the order first.
+pub async fn update<'e>(
+    pool: impl Exec<'e>,
+    o: &Order,
+    loaded_version: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE orders SET state = $1, payment_status = $2, store_status = $3, \
          delivery_status = $4, timeline_json = $5, cancel_reason = $6, version = $7, \
@@ -152,7 +158,7 @@ pub async fn update(pool: &AnyPool, o: &Order) -> Result<bool, sqlx::Error> {
     .bind(o.version)
     .bind(o.updated_at_ms)
     .bind(&o.order_id)
-    .bind(o.version - 1)
+    .bind(loaded_version)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

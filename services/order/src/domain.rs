@@ -4,6 +4,7 @@
 //! can pass them to clients as they are.
 
 use fd_chassis::errors::Violation;
+// `Order` keeps its facts; everything shown to customers is derived from them.
 use fd_chassis::money::Money;
 use serde::{Deserialize, Serialize};
 
@@ -244,11 +245,53 @@ pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> uuid::Uuid {
     uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes())
 }
 
-/// One step in the customer-visible history.
+/// Something that happened to an order, as the order context learns it: from its own
+/// commands (placed, cancelled) or from other contexts' events. The order's state, sub-statuses
+/// and timeline are derived from the *set* of facts, so the view converges to the same result
+/// whatever order events arrive in and however often they are redelivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Fact {
+    /// Placed and paid.
+    Placed,
+    /// The store accepted it (OrderAccepted).
+    Accepted,
+    /// The store rejected it (OrderRejected).
+    Rejected,
+    /// Cooked (CookingFinished); a delivery now waits for a rider.
+    CookingFinished,
+    /// A rider picked it up (DeliveryStarted).
+    DeliveryStarted,
+    /// Delivered (Delivered).
+    Delivered,
+    /// Its delivery was cancelled (DeliveryCancelled).
+    DeliveryCancelled,
+    /// Its payment was refunded (PaymentRefunded).
+    PaymentRefunded,
+    /// Cancelled by the customer or because the store rejected it.
+    Cancelled,
+}
+
+impl Fact {
+    /// The order state this fact moves the order to, if it is a state change.
+    pub fn state(self) -> Option<OrderState> {
+        match self {
+            Self::Placed => Some(OrderState::Placed),
+            Self::Accepted => Some(OrderState::Accepted),
+            Self::CookingFinished => Some(OrderState::ReadyForPickup),
+            Self::DeliveryStarted => Some(OrderState::OutForDelivery),
+            Self::Delivered => Some(OrderState::Delivered),
+            Self::Cancelled => Some(OrderState::Cancelled),
+            Self::Rejected | Self::DeliveryCancelled | Self::PaymentRefunded => None,
+        }
+    }
+}
+
+/// One fact with when it happened (the event's `occurred_at`) and a detail such as a reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
-    /// State entered.
-    pub state: OrderState,
+    /// What happened.
+    pub fact: Fact,
     /// When, in ms since the epoch.
     pub at_ms: i64,
     /// Detail such as a reason.
@@ -262,25 +305,25 @@ pub struct Order {
     pub order_id: String,
     /// What was ordered, by whom, where to.
     pub request: NewOrder,
-    /// Current state.
-    pub state: OrderState,
     /// Payment that authorized the total.
     pub payment_id: String,
-    /// Payment sub-status (`AUTHORIZED`, `REFUNDED`).
-    pub payment_status: String,
-    /// Store sub-status, empty until the store reacts.
-    pub store_status: String,
-    /// Delivery sub-status, empty until a delivery exists.
-    pub delivery_status: String,
-    /// History, oldest first.
+    /// Every fact known, in the order of [`Order::apply`]'s canonical sort.
     pub timeline: Vec<TimelineEntry>,
-    /// Why it was cancelled.
-    pub cancel_reason: String,
     /// Optimistic-concurrency version, +1 per change.
     pub version: i64,
     /// Placed at, ms.
     pub created_at_ms: i64,
-    /// Last change, ms.
+    /// Derived: current state.
+    pub state: OrderState,
+    /// Derived: `AUTHORIZED` or `REFUNDED`.
+    pub payment_status: String,
+    /// Derived: ``, `ACCEPTED`, `REJECTED`, `COOKING_FINISHED`.
+    pub store_status: String,
+    /// Derived: ``, `WAITING_FOR_PICKUP`, `IN_TRANSIT`, `DELIVERED`, `CANCELLED`.
+    pub delivery_status: String,
+    /// Derived: why it was cancelled.
+    pub cancel_reason: String,
+    /// Derived: time of the latest fact, ms.
     pub updated_at_ms: i64,
 }
 
@@ -295,24 +338,106 @@ pub enum CancelError {
 impl Order {
     /// A new order, paid by `payment_id`.
     pub fn place(order_id: String, request: NewOrder, payment_id: String, now_ms: i64) -> Self {
-        Self {
+        let mut o = Self {
             order_id,
             request,
-            state: OrderState::Placed,
             payment_id,
-            payment_status: "AUTHORIZED".into(),
+            timeline: Vec::new(),
+            version: 0,
+            created_at_ms: now_ms,
+            state: OrderState::Placed,
+            payment_status: String::new(),
             store_status: String::new(),
             delivery_status: String::new(),
-            timeline: vec![TimelineEntry {
-                state: OrderState::Placed,
-                at_ms: now_ms,
-                detail: "order placed and payment authorized".into(),
-            }],
             cancel_reason: String::new(),
-            version: 1,
-            created_at_ms: now_ms,
             updated_at_ms: now_ms,
+        };
+        o.apply(Fact::Placed, now_ms, "order placed and payment authorized");
+        o
+    }
+
+    fn has(&self, fact: Fact) -> bool {
+        self.timeline.iter().any(|t| t.fact == fact)
+    }
+
+    /// Adds a fact. Returns false (and changes nothing) if the order already knew it: applying
+    /// the same event twice is a no-op.
+    pub fn apply(&mut self, fact: Fact, at_ms: i64, detail: &str) -> bool {
+        if self.has(fact) {
+            return false;
         }
+        self.timeline.push(TimelineEntry {
+            fact,
+            at_ms,
+            detail: detail.to_string(),
+        });
+        // A canonical order, independent of arrival order.
+        self.timeline
+            .sort_by(|a, b| (a.at_ms, a.fact).cmp(&(b.at_ms, b.fact)));
+        self.version += 1;
+        self.derive();
+        true
+    }
+
+    /// Recomputes the derived fields from the set of facts.
+    fn derive(&mut self) {
+        use Fact::*;
+        // A cancellation that was accepted wins over a later delivery report: it was only
+        // accepted because the order did not know of a delivery at the time.
+        self.state = [
+            Cancelled,
+            Delivered,
+            DeliveryStarted,
+            CookingFinished,
+            Accepted,
+        ]
+        .into_iter()
+        .find(|f| self.has(*f))
+        .and_then(Fact::state)
+        .unwrap_or(OrderState::Placed);
+        self.payment_status = if self.has(PaymentRefunded) {
+            "REFUNDED"
+        } else {
+            "AUTHORIZED"
+        }
+        .into();
+        self.store_status = [
+            (Rejected, "REJECTED"),
+            (CookingFinished, "COOKING_FINISHED"),
+            (Accepted, "ACCEPTED"),
+        ]
+        .into_iter()
+        .find(|(f, _)| self.has(*f))
+        .map_or("", |(_, s)| s)
+        .into();
+        self.delivery_status = [
+            (DeliveryCancelled, "CANCELLED"),
+            (Delivered, "DELIVERED"),
+            (DeliveryStarted, "IN_TRANSIT"),
+            (CookingFinished, "WAITING_FOR_PICKUP"),
+        ]
+        .into_iter()
+        .find(|(f, _)| self.has(*f))
+        .map_or("", |(_, s)| s)
+        .into();
+        self.cancel_reason = self
+            .timeline
+            .iter()
+            .find(|t| t.fact == Cancelled)
+            .map(|t| t.detail.clone())
+            .unwrap_or_default();
+        self.updated_at_ms = self
+            .timeline
+            .iter()
+            .map(|t| t.at_ms)
+            .max()
+            .unwrap_or(self.created_at_ms);
+    }
+
+    /// Rebuilds derived fields after loading from storage.
+    pub fn from_stored(mut self) -> Self {
+        self.derive();
+        self
     }
 
     /// Cancels the order. `Ok(true)` if it changed, `Ok(false)` if it was already cancelled.
@@ -322,20 +447,11 @@ impl Order {
             OrderState::Delivered => Err(CancelError::Delivered),
             _ => {
                 let reason = if reason.trim().is_empty() {
-                    "cancelled by the customer".to_string()
+                    "cancelled by the customer"
                 } else {
-                    reason.to_string()
+                    reason
                 };
-                self.state = OrderState::Cancelled;
-                self.cancel_reason = reason.clone();
-                self.timeline.push(TimelineEntry {
-                    state: OrderState::Cancelled,
-                    at_ms: now_ms,
-                    detail: reason,
-                });
-                self.version += 1;
-                self.updated_at_ms = now_ms;
-                Ok(true)
+                Ok(self.apply(Fact::Cancelled, now_ms, reason))
             }
         }
     }
@@ -467,18 +583,108 @@ mod tests {
 
     #[test]
     fn every_non_final_state_can_be_cancelled() {
-        for s in [
-            OrderState::Placed,
-            OrderState::Accepted,
-            OrderState::ReadyForPickup,
-            OrderState::OutForDelivery,
+        for (fact, s) in [
+            (Fact::Placed, OrderState::Placed),
+            (Fact::Accepted, OrderState::Accepted),
+            (Fact::CookingFinished, OrderState::ReadyForPickup),
+            (Fact::DeliveryStarted, OrderState::OutForDelivery),
         ] {
             let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
             let mut o = Order::place("o".into(), req, "p".into(), 1);
-            o.state = s;
-            assert_eq!(o.cancel("", 2), Ok(true), "{s:?}");
+            o.apply(fact, 2, "");
+            assert_eq!(o.state, s);
+            assert_eq!(o.cancel("", 3), Ok(true), "{s:?}");
             assert_eq!(o.cancel_reason, "cancelled by the customer");
             assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn sub_statuses_follow_the_facts() {
+        let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
+        let mut o = Order::place("o".into(), req, "p".into(), 1);
+        assert_eq!(
+            (
+                o.payment_status.as_str(),
+                o.store_status.as_str(),
+                o.delivery_status.as_str()
+            ),
+            ("AUTHORIZED", "", "")
+        );
+        o.apply(Fact::Accepted, 2, "");
+        o.apply(Fact::CookingFinished, 3, "");
+        assert_eq!(
+            (o.store_status.as_str(), o.delivery_status.as_str()),
+            ("COOKING_FINISHED", "WAITING_FOR_PICKUP")
+        );
+        o.apply(Fact::Cancelled, 4, "bye");
+        o.apply(Fact::DeliveryCancelled, 5, "");
+        o.apply(Fact::PaymentRefunded, 6, "");
+        assert_eq!(
+            (
+                o.state,
+                o.payment_status.as_str(),
+                o.delivery_status.as_str()
+            ),
+            (OrderState::Cancelled, "REFUNDED", "CANCELLED")
+        );
+        assert!(
+            !o.apply(Fact::PaymentRefunded, 7, ""),
+            "a second refund report is a no-op"
+        );
+    }
+
+    mod convergence {
+        use super::*;
+        use proptest::prelude::*;
+
+        const FACTS: [Fact; 8] = [
+            Fact::Accepted,
+            Fact::Rejected,
+            Fact::CookingFinished,
+            Fact::DeliveryStarted,
+            Fact::Delivered,
+            Fact::DeliveryCancelled,
+            Fact::PaymentRefunded,
+            Fact::Cancelled,
+        ];
+
+        fn base() -> Order {
+            let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
+            Order::place("o".into(), req, "p".into(), 1_000)
+        }
+
+        proptest! {
+            /// Any set of events, delivered in any order and any number of times, gives the
+            /// same view as delivering each once in time order.
+            #[test]
+            fn view_converges_whatever_the_arrival_order(
+                picked in proptest::sample::subsequence(FACTS.to_vec(), 0..=FACTS.len()),
+                times in proptest::collection::vec(1_000i64..2_000, FACTS.len()),
+                deliveries in proptest::collection::vec(0usize..64, 0..40),
+            ) {
+                let events: Vec<(Fact, i64)> = picked.iter().zip(&times).map(|(f, t)| (*f, *t)).collect();
+                let mut in_order = base();
+                let mut sorted = events.clone();
+                sorted.sort_by_key(|(f, t)| (*t, *f));
+                for (f, t) in &sorted {
+                    in_order.apply(*f, *t, "detail");
+                }
+                // Shuffled, with redeliveries: every event at least once, some many times.
+                let mut shuffled = base();
+                let mut arrivals: Vec<(Fact, i64)> = events.clone();
+                for d in &deliveries {
+                    if !events.is_empty() {
+                        arrivals.insert(d % (arrivals.len() + 1), events[d % events.len()]);
+                    }
+                }
+                let turn = deliveries.len() % arrivals.len().max(1);
+                arrivals.rotate_left(turn);
+                for (f, t) in arrivals.iter().rev() {
+                    shuffled.apply(*f, *t, "detail");
+                }
+                prop_assert_eq!(shuffled, in_order);
+            }
         }
     }
 }

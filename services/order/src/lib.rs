@@ -3,12 +3,15 @@
 //! Layout (hexagonal): [`domain`] holds the Order aggregate and its validation, pure;
 //! [`db`] stores orders; [`payment`] is the outgoing port to Payment.Authorize (deadline and
 //! circuit breaker); [`api`] is the gRPC adapter; [`watch`] fans out changes to WatchOrder
-//! streams. This file reads [`Config`] and wires them together in [`run`].
+//! streams; [`events`] builds the published events; [`policies`] reacts to other contexts'
+//! events (status view, rejection saga). This file reads [`Config`] and wires them in [`run`].
 
 pub mod api;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod payment;
+pub mod policies;
 pub mod watch;
 
 use std::future::Future;
@@ -16,7 +19,7 @@ use std::future::Future;
 use fd_chassis::breaker::BreakerConfig;
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::shutdown::Shutdown;
+use fd_chassis::service::Service;
 use fd_proto::order::v1::order_service_server::OrderServiceServer;
 use tokio::net::TcpListener;
 
@@ -82,19 +85,30 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = fd_chassis::db::connect(&cfg.common.database_url, &MIGRATOR).await?;
+    let mut svc = Service::start("order", &cfg.common, &MIGRATOR, shutdown).await?;
     let gateway = payment::PaymentGateway::new(&cfg.payment)?;
-    let shutdown = Shutdown::from_future(shutdown);
-    let api = api::OrderApi::new(
-        db.pool.clone(),
-        gateway,
-        watch::Changes::new(),
-        shutdown.clone(),
+    let changes = watch::Changes::new();
+    for spec in policies::StatusProjection::specs() {
+        svc.consume(
+            spec,
+            policies::StatusProjection {
+                changes: changes.clone(),
+            },
+        );
+    }
+    svc.consume(
+        policies::CancelOnRejected::spec(),
+        policies::CancelOnRejected {
+            changes: changes.clone(),
+        },
     );
-    GrpcServer::new()
-        .add_service(OrderServiceServer::new(api))
-        .serve(listener, shutdown.wait(), cfg.common.shutdown_grace)
-        .await?;
-    db.pool.close().await;
-    Ok(())
+    let api = api::OrderApi::new(
+        svc.db.pool.clone(),
+        gateway,
+        changes,
+        svc.outbox.clone(),
+        svc.shutdown.clone(),
+    );
+    let server = GrpcServer::new().add_service(OrderServiceServer::new(api));
+    svc.serve(server, listener).await
 }

@@ -11,7 +11,8 @@ use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
 use crate::db::{self, PaymentRow};
-use crate::domain::{self, Authorize, Decision, DeclineRule, PaymentState, RefundError};
+use crate::domain::{self, Authorize, Decision, DeclineRule, PaymentState};
+use crate::refunds::{self, RefundFailure};
 
 /// Artificial latency and failures for drills (never set in production).
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +28,7 @@ pub struct Drill {
 #[derive(Debug, Clone)]
 pub struct PaymentApi {
     pool: AnyPool,
+    outbox: fd_chassis::outbox::OutboxSignal,
     rule: DeclineRule,
     drill: Drill,
     calls: Arc<AtomicU64>,
@@ -34,9 +36,15 @@ pub struct PaymentApi {
 
 impl PaymentApi {
     /// An API over `pool`.
-    pub fn new(pool: AnyPool, rule: DeclineRule, drill: Drill) -> Self {
+    pub fn new(
+        pool: AnyPool,
+        outbox: fd_chassis::outbox::OutboxSignal,
+        rule: DeclineRule,
+        drill: Drill,
+    ) -> Self {
         Self {
             pool,
+            outbox,
             rule,
             drill,
             calls: Arc::new(AtomicU64::new(0)),
@@ -134,8 +142,26 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        match db::insert(&self.pool, &row).await {
+        let stored: Result<(), sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            db::insert(&mut *tx, &row).await?;
+            if row.state == PaymentState::Authorized {
+                let event = pb::PaymentAuthorized {
+                    metadata: Some(fd_chassis::outbox::metadata(&row.payment_id, 1)),
+                    payment_id: row.payment_id.clone(),
+                    order_id: row.order_id.clone(),
+                    amount: Some(row.amount.to_proto()),
+                };
+                fd_chassis::outbox::record(&mut tx, &event, "")
+                    .await
+                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            }
+            tx.commit().await
+        }
+        .await;
+        match stored {
             Ok(()) => {
+                self.outbox.wake();
                 tracing::info!(payment_id = %row.payment_id, state = row.state.as_str(), amount = %row.amount, "payment decided");
                 Ok(Response::new(pb::AuthorizeResponse {
                     payment: Some(to_proto(&row)),
@@ -170,33 +196,29 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
         if !errors.is_empty() {
             return Err(invalid_argument(&errors));
         }
-        loop {
-            let p = db::by_order(&self.pool, &r.order_id)
+        let refunded: Result<PaymentRow, RefundFailure> = async {
+            let mut tx = self
+                .pool
+                .begin()
                 .await
-                .map_err(db_error)?
-                .ok_or_else(|| Status::not_found(format!("no payment for order {}", r.order_id)))?;
-            match domain::refund(p.state) {
-                Ok(false) => {
-                    return Ok(Response::new(pb::RefundResponse {
-                        payment: Some(to_proto(&p)),
-                    }))
-                }
-                Err(RefundError::Declined) => {
-                    return Err(Status::failed_precondition(format!(
-                        "payment {} was declined; there is nothing to refund",
-                        p.payment_id
-                    )))
-                }
-                Ok(true) => {
-                    if db::mark_refunded(&self.pool, &p.payment_id, &r.reason, now_ms())
-                        .await
-                        .map_err(db_error)?
-                    {
-                        tracing::info!(payment_id = %p.payment_id, "payment refunded");
-                    }
-                    // Read back either way: a concurrent refund may have won.
-                }
+                .map_err(|e| RefundFailure::Db(e.to_string()))?;
+            let p = refunds::refund(&mut tx, &r.order_id, &r.reason).await?;
+            tx.commit()
+                .await
+                .map_err(|e| RefundFailure::Db(e.to_string()))?;
+            Ok(p)
+        }
+        .await;
+        match refunded {
+            Ok(p) => {
+                self.outbox.wake();
+                Ok(Response::new(pb::RefundResponse {
+                    payment: Some(to_proto(&p)),
+                }))
             }
+            Err(e @ RefundFailure::NotFound(_)) => Err(Status::not_found(e.to_string())),
+            Err(e @ RefundFailure::Declined(_)) => Err(Status::failed_precondition(e.to_string())),
+            Err(RefundFailure::Db(e)) => Err(db_error(e)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Storage of payments (sqlx, portable SQL for SQLite and PostgreSQL).
 
-use sqlx::{AnyPool, Row};
+use fd_chassis::db::Exec;
+use sqlx::Row;
 
 use crate::domain::PaymentState;
 use fd_chassis::money::Money;
@@ -52,7 +53,10 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<PaymentRow, DbError> {
 }
 
 /// The payment of `order_id`, if any.
-pub async fn by_order(pool: &AnyPool, order_id: &str) -> Result<Option<PaymentRow>, DbError> {
+pub async fn by_order<'e>(
+    pool: impl Exec<'e>,
+    order_id: &str,
+) -> Result<Option<PaymentRow>, DbError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
     ))
@@ -63,7 +67,10 @@ pub async fn by_order(pool: &AnyPool, order_id: &str) -> Result<Option<PaymentRo
 }
 
 /// The payment with id `payment_id`, if any.
-pub async fn by_id(pool: &AnyPool, payment_id: &str) -> Result<Option<PaymentRow>, DbError> {
+pub async fn by_id<'e>(
+    pool: impl Exec<'e>,
+    payment_id: &str,
+) -> Result<Option<PaymentRow>, DbError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments WHERE payment_id = $1"
     ))
@@ -74,7 +81,7 @@ pub async fn by_id(pool: &AnyPool, payment_id: &str) -> Result<Option<PaymentRow
 }
 
 /// Inserts a new payment. Fails with a unique violation if the order already has one.
-pub async fn insert(pool: &AnyPool, p: &PaymentRow) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(pool: impl Exec<'e>, p: &PaymentRow) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
@@ -95,8 +102,8 @@ pub async fn insert(pool: &AnyPool, p: &PaymentRow) -> Result<(), sqlx::Error> {
 
 /// Marks an authorized payment refunded. Returns false if it was not AUTHORIZED any more
 /// (a concurrent refund won).
-pub async fn mark_refunded(
-    pool: &AnyPool,
+pub async fn mark_refunded<'e>(
+    pool: impl Exec<'e>,
     payment_id: &str,
     reason: &str,
     now_ms: i64,

@@ -1,24 +1,28 @@
 //! The payment context: authorizes and refunds the amount of an order.
 //!
 //! Layout (hexagonal): [`domain`] holds the pure rules (decline rule, refund state machine);
-//! [`db`] stores payments; [`api`] is the gRPC adapter; this file reads [`Config`] and wires
+//! [`db`] stores payments; [`api`] is the gRPC adapter; [`refunds`] is the refund shared by
+//! the RPC and the saga policy (OrderCancelled / OrderRejected → refund); this file reads [`Config`] and wires
 //! them together in [`run`]. `main.rs` only loads the config and calls `run`.
 
 pub mod api;
 pub mod db;
 pub mod domain;
+pub mod refunds;
 
 use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
+use fd_chassis::service::Service;
 use fd_proto::payment::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the payment service.
 pub const DEFAULT_PORT: u16 = 50052;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The embedded migrations of the payment database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Everything the payment service can be configured with.
 #[derive(Debug, Clone)]
@@ -64,20 +68,20 @@ impl Config {
 pub async fn run(
     cfg: Config,
     listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = fd_chassis::db::connect(&cfg.common.database_url, &MIGRATOR).await?;
+    let mut svc = Service::start("payment", &cfg.common, &MIGRATOR, shutdown).await?;
+    for spec in refunds::RefundOnCancel::specs() {
+        svc.consume(spec, refunds::RefundOnCancel);
+    }
     let api = api::PaymentApi::new(
-        db.pool.clone(),
+        svc.db.pool.clone(),
+        svc.outbox.clone(),
         domain::DeclineRule {
             limit_minor: cfg.decline_over_minor,
         },
         cfg.drill,
     );
-    GrpcServer::new()
-        .add_service(PaymentServiceServer::new(api))
-        .serve(listener, shutdown, cfg.common.shutdown_grace)
-        .await?;
-    db.pool.close().await;
-    Ok(())
+    let server = GrpcServer::new().add_service(PaymentServiceServer::new(api));
+    svc.serve(server, listener).await
 }

@@ -7,7 +7,7 @@ use fd_chassis::config::Env;
 use fd_proto::common::v1::Money;
 use fd_proto::payment::v1 as pb;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
-use fd_testkit::{both_backends, Backend, Server, TestDb};
+use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -16,12 +16,15 @@ struct App {
     client: PaymentServiceClient<Channel>,
     _server: Server,
     _db: TestDb,
+    _nats: NatsServer,
 }
 
 async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
     let db = TestDb::new(backend, "payment").await;
+    let nats = NatsServer::start().await;
     let mut vars = vec![
         ("DATABASE_URL".to_string(), db.url.clone()),
+        ("NATS_URL".to_string(), nats.url.clone()),
         ("DECLINE_OVER_MINOR".to_string(), "10000".to_string()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -38,6 +41,7 @@ async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
         client,
         _server: server,
         _db: db,
+        _nats: nats,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use fd_testkit::{both_backends, Backend, Server, TestDb};
+use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -35,7 +35,8 @@ async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed); // nothing listens there now
     let db = TestDb::new(backend, "order").await;
-    let server = start_order(&db, &url, &[("PAYMENT_TIMEOUT_MS", "3000")]).await;
+    let nats = NatsServer::start().await;
+    let server = start_order(&db, &nats, &url, &[("PAYMENT_TIMEOUT_MS", "3000")]).await;
     let mut order = client(&server).await;
     let started = Instant::now();
     let err = order
@@ -91,8 +92,10 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
     let url = format!("http://{}", hung.local_addr().expect("addr"));
     let order_db = TestDb::new(backend, "order").await;
     let payment_db = TestDb::new(backend, "payment").await;
+    let nats = NatsServer::start().await;
     let server = start_order(
         &order_db,
+        &nats,
         &url,
         &[
             ("PAYMENT_TIMEOUT_MS", "200"),
@@ -138,6 +141,7 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
     let cfg = payment::Config::from_env(env(
         &[
             ("DATABASE_URL", &payment_db.url),
+            ("NATS_URL", &nats.url),
             ("DECLINE_OVER_MINOR", &limit),
         ],
         &[],

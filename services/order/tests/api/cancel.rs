@@ -81,9 +81,15 @@ async fn delivered_order_cannot_be_cancelled(backend: Backend) {
         .await
         .expect("read")
         .expect("exists");
-    stored.state = order::domain::OrderState::Delivered;
-    stored.version += 1;
-    assert!(order::db::update(&db.pool, &stored).await.expect("update"));
+    let loaded = stored.version;
+    stored.apply(
+        order::domain::Fact::Delivered,
+        fd_chassis::time::now_ms(),
+        "",
+    );
+    assert!(order::db::update(&db.pool, &stored, loaded)
+        .await
+        .expect("update"));
 
     let err = app
         .order

@@ -7,7 +7,7 @@ use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as pb;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
-use fd_testkit::{Backend, Server, TestDb};
+use fd_testkit::{Backend, NatsServer, Server, TestDb};
 use tonic::transport::Channel;
 
 /// Largest amount the test payment service approves.
@@ -18,8 +18,9 @@ pub struct App {
     pub payment: PaymentServiceClient<Channel>,
     pub order_server: Server,
     pub order_db: TestDb,
+    pub payment_db: TestDb,
+    pub nats: NatsServer,
     _payment_server: Server,
-    _payment_db: TestDb,
 }
 
 pub fn env(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Env {
@@ -35,10 +36,14 @@ pub fn env(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Env {
     Env::from_pairs(vars)
 }
 
-pub async fn start_payment(db: &TestDb, overrides: &[(&str, &str)]) -> Server {
+pub async fn start_payment(db: &TestDb, nats: &NatsServer, overrides: &[(&str, &str)]) -> Server {
     let limit = LIMIT.to_string();
     let cfg = payment::Config::from_env(env(
-        &[("DATABASE_URL", &db.url), ("DECLINE_OVER_MINOR", &limit)],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("NATS_URL", &nats.url),
+            ("DECLINE_OVER_MINOR", &limit),
+        ],
         overrides,
     ))
     .expect("payment config");
@@ -46,10 +51,16 @@ pub async fn start_payment(db: &TestDb, overrides: &[(&str, &str)]) -> Server {
         .await
 }
 
-pub async fn start_order(db: &TestDb, payment_url: &str, overrides: &[(&str, &str)]) -> Server {
+pub async fn start_order(
+    db: &TestDb,
+    nats: &NatsServer,
+    payment_url: &str,
+    overrides: &[(&str, &str)],
+) -> Server {
     let cfg = order::Config::from_env(env(
         &[
             ("DATABASE_URL", &db.url),
+            ("NATS_URL", &nats.url),
             ("PAYMENT_ADDR", payment_url),
             ("PAYMENT_TIMEOUT_MS", "1000"),
             ("SHUTDOWN_GRACE_MS", "2000"),
@@ -73,8 +84,9 @@ pub async fn spawn_with(
 ) -> App {
     let payment_db = TestDb::new(backend, "payment").await;
     let order_db = TestDb::new(backend, "order").await;
-    let payment_server = start_payment(&payment_db, payment_env).await;
-    let order_server = start_order(&order_db, &payment_server.url(), order_env).await;
+    let nats = NatsServer::start().await;
+    let payment_server = start_payment(&payment_db, &nats, payment_env).await;
+    let order_server = start_order(&order_db, &nats, &payment_server.url(), order_env).await;
     App {
         order: OrderServiceClient::connect(order_server.url())
             .await
@@ -84,8 +96,9 @@ pub async fn spawn_with(
             .expect("payment client"),
         order_server,
         order_db,
+        payment_db,
+        nats,
         _payment_server: payment_server,
-        _payment_db: payment_db,
     }
 }
 

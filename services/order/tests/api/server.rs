@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fd_testkit::{Backend, TestDb};
+use fd_testkit::{Backend, NatsServer, TestDb};
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -59,12 +59,20 @@ async fn health_reports_serving_and_reflection_lists_services() {
 async fn shutdown_reports_not_serving_and_finishes_in_flight_calls() {
     let payment_db = TestDb::new(Backend::Sqlite, "payment").await;
     let order_db = TestDb::new(Backend::Sqlite, "order").await;
+    let nats = NatsServer::start().await;
     let payment = start_payment(
         &payment_db,
+        &nats,
         &[("DRILL_LATENCY_MS", "600"), ("SHUTDOWN_GRACE_MS", "3000")],
     )
     .await;
-    let order = start_order(&order_db, &payment.url(), &[("PAYMENT_TIMEOUT_MS", "5000")]).await;
+    let order = start_order(
+        &order_db,
+        &nats,
+        &payment.url(),
+        &[("PAYMENT_TIMEOUT_MS", "5000")],
+    )
+    .await;
 
     let mut health = HealthClient::new(channel(&payment.url()).await);
     let mut watch = health

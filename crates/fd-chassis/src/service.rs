@@ -1,0 +1,95 @@
+//! Wiring shared by every service: database, NATS, the outbox relay, consumers and the gRPC
+//! server, all on one shutdown signal.
+//!
+//! ```text
+//! let svc = Service::start("store", &cfg.common, &MIGRATOR, shutdown).await?;
+//! svc.consume(ConsumerSpec::new(..), policy);
+//! svc.serve(GrpcServer::new().add_service(..), listener).await
+//! ```
+//!
+//! On shutdown the server drains first (in-flight calls finish), then consumers finish the
+//! message in hand and the relay makes a last attempt to flush the outbox.
+
+use std::future::Future;
+
+use async_nats::jetstream;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::CommonConfig;
+use crate::consumer::{ConsumerSpec, Policy};
+use crate::db::Db;
+use crate::outbox::{OutboxSignal, Relay, RelayConfig};
+use crate::server::GrpcServer;
+use crate::shutdown::Shutdown;
+
+/// A running service's shared resources.
+#[derive(Debug)]
+pub struct Service {
+    /// Its database.
+    pub db: Db,
+    /// JetStream.
+    pub js: jetstream::Context,
+    /// Wakes the relay after a commit that wrote outbox rows.
+    pub outbox: OutboxSignal,
+    /// The shutdown signal every task follows.
+    pub shutdown: Shutdown,
+    grace: std::time::Duration,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Opens the database (with migrations), connects to NATS (in the background if it is
+    /// down) and starts the outbox relay.
+    pub async fn start(
+        name: &str,
+        common: &CommonConfig,
+        migrator: &sqlx::migrate::Migrator,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&common.database_url, migrator).await?;
+        let client = crate::nats::connect(&common.nats_url, name).await?;
+        let js = jetstream::new(client);
+        let outbox = OutboxSignal::default();
+        let shutdown = Shutdown::from_future(shutdown);
+        let relay = Relay::new(
+            db.pool.clone(),
+            js.clone(),
+            RelayConfig::for_service(name),
+            outbox.clone(),
+        );
+        let tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
+        Ok(Self {
+            db,
+            js,
+            outbox,
+            shutdown,
+            grace: common.shutdown_grace,
+            tasks,
+        })
+    }
+
+    /// Starts a durable consumer running `policy`.
+    pub fn consume<P: Policy>(&mut self, spec: ConsumerSpec, policy: P) {
+        self.tasks.push(tokio::spawn(crate::consumer::run(
+            self.js.clone(),
+            self.db.pool.clone(),
+            spec,
+            policy,
+            self.outbox.clone(),
+            self.shutdown.clone(),
+        )));
+    }
+
+    /// Serves `server` on `listener` until shutdown, then waits for the background tasks.
+    pub async fn serve(self, server: GrpcServer, listener: TcpListener) -> anyhow::Result<()> {
+        let result = server
+            .serve(listener, self.shutdown.wait(), self.grace)
+            .await;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(self.grace, t).await;
+        }
+        self.db.pool.close().await;
+        result.map_err(Into::into)
+    }
+}

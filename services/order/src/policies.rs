@@ -1,0 +1,192 @@
+//! How the order context reacts to other contexts' events.
+//!
+//! - [`StatusProjection`]: every status event (store, delivery, payment) becomes a fact of the
+//!   order's status view. Facts form a set, so redeliveries and any arrival order converge.
+//! - [`CancelOnRejected`]: the second saga. A store's OrderRejected cancels the order and
+//!   publishes OrderCancelled, which makes payment refund it.
+
+use fd_chassis::consumer::{ConsumerSpec, Incoming, Policy, PolicyError};
+use fd_chassis::time::now_ms;
+use fd_proto::common::v1::EventMetadata;
+use fd_proto::{delivery, payment, store, Event};
+use sqlx::AnyConnection;
+
+use crate::db;
+use crate::domain::{Fact, Order};
+use crate::events;
+use crate::watch::Changes;
+
+fn occurred_ms(meta: Option<&EventMetadata>) -> i64 {
+    meta.and_then(|m| m.occurred_at.as_ref())
+        .map_or_else(now_ms, |t| {
+            t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
+        })
+}
+
+/// Loads the order an event is about, applies `change`, saves. `change` returns whether it
+/// changed anything.
+async fn update_order(
+    tx: &mut AnyConnection,
+    order_id: &str,
+    change: impl FnOnce(&mut Order) -> bool,
+) -> Result<Option<Order>, PolicyError> {
+    let mut order = db::get(&mut *tx, order_id)
+        .await
+        .map_err(|e| PolicyError::Transient(e.to_string()))?
+        .ok_or_else(|| PolicyError::Permanent(format!("unknown order {order_id}")))?;
+    let loaded = order.version;
+    if !change(&mut order) {
+        return Ok(None);
+    }
+    if !db::update(&mut *tx, &order, loaded).await? {
+        return Err(PolicyError::Transient(
+            "order changed concurrently; retrying".into(),
+        ));
+    }
+    Ok(Some(order))
+}
+
+/// Status events of other contexts → facts of the status view.
+#[derive(Debug, Clone)]
+pub struct StatusProjection {
+    /// Wakes WatchOrder streams.
+    pub changes: Changes,
+}
+
+impl StatusProjection {
+    /// The consumers this policy needs: one per source stream.
+    pub fn specs() -> Vec<ConsumerSpec> {
+        vec![
+            ConsumerSpec::new(
+                "order",
+                "status-from-store",
+                &[
+                    store::v1::OrderAccepted::TYPE,
+                    store::v1::CookingFinished::TYPE,
+                ],
+            ),
+            ConsumerSpec::new(
+                "order",
+                "status-from-delivery",
+                &[
+                    delivery::v1::DeliveryStarted::TYPE,
+                    delivery::v1::Delivered::TYPE,
+                    delivery::v1::DeliveryCancelled::TYPE,
+                ],
+            ),
+            ConsumerSpec::new(
+                "order",
+                "status-from-payment",
+                &[payment::v1::PaymentRefunded::TYPE],
+            ),
+        ]
+    }
+}
+
+fn fact_of(msg: &Incoming) -> Result<(Fact, String, i64, String), PolicyError> {
+    macro_rules! fact {
+        ($ty:ty, $fact:expr, $detail:expr) => {{
+            let e: $ty = msg.decode()?;
+            let detail: fn(&$ty) -> String = $detail;
+            (
+                $fact,
+                e.order_id.clone(),
+                occurred_ms(e.metadata.as_ref()),
+                detail(&e),
+            )
+        }};
+    }
+    Ok(match msg.subject.as_str() {
+        store::v1::OrderAccepted::TYPE => fact!(store::v1::OrderAccepted, Fact::Accepted, |_| {
+            "the store accepted the order".into()
+        }),
+        store::v1::CookingFinished::TYPE => {
+            fact!(store::v1::CookingFinished, Fact::CookingFinished, |_| {
+                "cooked; waiting for a rider".into()
+            })
+        }
+        delivery::v1::DeliveryStarted::TYPE => fact!(
+            delivery::v1::DeliveryStarted,
+            Fact::DeliveryStarted,
+            |e| format!("rider {} is on the way", e.rider_id)
+        ),
+        delivery::v1::Delivered::TYPE => {
+            fact!(delivery::v1::Delivered, Fact::Delivered, |_| "delivered"
+                .into())
+        }
+        delivery::v1::DeliveryCancelled::TYPE => fact!(
+            delivery::v1::DeliveryCancelled,
+            Fact::DeliveryCancelled,
+            |_| "delivery cancelled".into()
+        ),
+        payment::v1::PaymentRefunded::TYPE => fact!(
+            payment::v1::PaymentRefunded,
+            Fact::PaymentRefunded,
+            |e| format!("refunded: {}", e.reason)
+        ),
+        other => return Err(PolicyError::Permanent(format!("unexpected event {other}"))),
+    })
+}
+
+#[async_trait::async_trait]
+impl Policy for StatusProjection {
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+        let (fact, order_id, at, detail) = fact_of(msg)?;
+        update_order(tx, &order_id, |o| o.apply(fact, at, &detail)).await?;
+        Ok(())
+    }
+
+    fn after_commit(&self, msg: &Incoming) {
+        if let Ok((_, order_id, _, _)) = fact_of(msg) {
+            self.changes.changed(&order_id);
+        }
+    }
+}
+
+/// OrderRejected → the order is cancelled (and OrderCancelled published, in the same
+/// transaction).
+#[derive(Debug, Clone)]
+pub struct CancelOnRejected {
+    /// Wakes WatchOrder streams.
+    pub changes: Changes,
+}
+
+impl CancelOnRejected {
+    /// Its consumer.
+    pub fn spec() -> ConsumerSpec {
+        ConsumerSpec::new(
+            "order",
+            "cancel-on-rejected",
+            &[store::v1::OrderRejected::TYPE],
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Policy for CancelOnRejected {
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+        let e: store::v1::OrderRejected = msg.decode()?;
+        let at = occurred_ms(e.metadata.as_ref());
+        let reason = format!("rejected by the store: {}", e.reason);
+        let mut newly_cancelled = false;
+        let updated = update_order(tx, &e.order_id, |o| {
+            let rejected = o.apply(Fact::Rejected, at, &e.reason);
+            newly_cancelled = o.cancel(&reason, at) == Ok(true);
+            rejected || newly_cancelled
+        })
+        .await?;
+        if let (Some(order), true) = (updated, newly_cancelled) {
+            let event = events::order_cancelled(&order, fd_proto::order::v1::CancelledBy::Store);
+            fd_chassis::outbox::record(tx, &event, "")
+                .await
+                .map_err(|e| PolicyError::Transient(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn after_commit(&self, msg: &Incoming) {
+        if let Ok(e) = msg.decode::<store::v1::OrderRejected>() {
+            self.changes.changed(&e.order_id);
+        }
+    }
+}
