@@ -15,6 +15,7 @@
 //! - [`nats`]: JetStream connection, one stream per context, CloudEvents headers.
 //! - [`outbox`]: the transactional outbox and its relay to JetStream.
 //! - [`consumer`]: durable pull consumers with idempotent handlers and dead letters.
+//! - [`page`]: keyset pagination tokens.
 //! - [`service`]: the wiring every service shares (db, NATS, relay, consumers, server).
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 
@@ -26,6 +27,7 @@ pub mod errors;
 pub mod money;
 pub mod nats;
 pub mod outbox;
+pub mod page;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -15,7 +15,7 @@ use sqlx::AnyPool;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Code, Request, Response, Status};
 
-use crate::db::{self, Cursor};
+use crate::db;
 use crate::domain::{self, CancelError, NewOrder, Order, OrderState, RawItem, RawPlaceOrder};
 use crate::events;
 use crate::payment::{PaymentError, PaymentGateway};
@@ -23,9 +23,6 @@ use crate::watch::Changes;
 
 /// Error domain in `google.rpc.ErrorInfo`.
 const DOMAIN: &str = "order.fooddelivery";
-/// Default and largest ListOrders page.
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 100;
 
 /// The OrderService implementation.
 #[derive(Debug, Clone)]
@@ -363,38 +360,16 @@ impl pb::order_service_server::OrderService for OrderApi {
         if r.customer_id.trim().is_empty() {
             bad.push(Violation::new("customer_id", "required"));
         }
-        let limit = match usize::try_from(r.page_size) {
-            Ok(0) => DEFAULT_PAGE,
-            Ok(n) if n <= MAX_PAGE => n,
-            _ => {
-                bad.push(Violation::new(
-                    "page_size",
-                    format!("must be between 0 and {MAX_PAGE}"),
-                ));
-                DEFAULT_PAGE
-            }
-        };
-        let cursor = if r.page_token.is_empty() {
-            None
-        } else {
-            let c = Cursor::parse(&r.page_token);
-            if c.is_none() {
-                bad.push(Violation::new(
-                    "page_token",
-                    "not a token returned by ListOrders",
-                ));
-            }
-            c
-        };
+        let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
         if !bad.is_empty() {
             return Err(invalid_argument(&bad));
         }
-        let (orders, next) = db::list(&self.pool, &r.customer_id, cursor.as_ref(), limit)
+        let (orders, next_page_token) = db::list(&self.pool, &r.customer_id, &page)
             .await
             .map_err(|e| internal("listing orders failed", &e))?;
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(to_proto).collect(),
-            next_page_token: next.map(|c| c.token()).unwrap_or_default(),
+            next_page_token,
         }))
     }
 

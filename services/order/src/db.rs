@@ -6,6 +6,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::domain::{LineItem, NewOrder, Order, OrderState, TimelineEntry};
 use fd_chassis::db::Exec;
+use fd_chassis::page::{self, Cursor, PageRequest};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -164,64 +165,28 @@ pub async fn update<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Where a page of [`list`] starts: after the order placed at `created_at_ms` with id
-/// `order_id` (newest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// Creation time of the last order of the previous page.
-    pub created_at_ms: i64,
-    /// Its id.
-    pub order_id: String,
-}
-
-impl Cursor {
-    /// The opaque page token.
-    pub fn token(&self) -> String {
-        format!("{}.{}", self.created_at_ms, self.order_id)
-    }
-
-    /// Parses a page token.
-    pub fn parse(token: &str) -> Option<Self> {
-        let (ms, id) = token.split_once('.')?;
-        Some(Self {
-            created_at_ms: ms.parse().ok()?,
-            order_id: uuid::Uuid::parse_str(id).ok()?.to_string(),
-        })
-    }
-}
-
-/// A customer's orders, newest first, at most `limit`, after `after`; plus the cursor of the
-/// next page if there is one.
+/// A customer's orders, newest first: a page of `page.limit` and the next page's token.
 pub async fn list(
     pool: &AnyPool,
     customer_id: &str,
-    after: Option<&Cursor>,
-    limit: usize,
-) -> Result<(Vec<Order>, Option<Cursor>), DbError> {
-    let (ms, id) = after.map_or((i64::MAX, String::new()), |c| {
-        (c.created_at_ms, c.order_id.clone())
-    });
+    page: &PageRequest,
+) -> Result<(Vec<Order>, String), DbError> {
+    let (ms, id) = Cursor::bounds(page.after.as_ref());
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM orders WHERE customer_id = $1 \
-         AND (created_at_ms < $2 OR (created_at_ms = $2 AND order_id < $3) OR $4 = '') \
-         ORDER BY created_at_ms DESC, order_id DESC LIMIT $5"
+         AND (created_at_ms < $2 OR (created_at_ms = $2 AND order_id < $3)) \
+         ORDER BY created_at_ms DESC, order_id DESC LIMIT $4"
     ))
     .bind(customer_id)
     .bind(ms)
     .bind(&id)
-    .bind(&id)
-    .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+    .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
     let mut orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let next = if orders.len() > limit {
-        orders.truncate(limit);
-        orders.last().map(|o| Cursor {
-            created_at_ms: o.created_at_ms,
-            order_id: o.order_id.clone(),
-        })
-    } else {
-        None
-    };
+    let next = page::finish(&mut orders, page.limit, |o| Cursor {
+        created_at_ms: o.created_at_ms,
+        id: o.order_id.clone(),
+    });
     Ok((orders, next))
 }

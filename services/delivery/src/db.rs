@@ -1,0 +1,91 @@
+//! Storage of deliveries (portable SQL for SQLite and PostgreSQL).
+
+use fd_chassis::db::Exec;
+use sqlx::Row;
+
+use crate::domain::DeliveryState;
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivery_id: String,
+    pub order_id: String,
+    pub store_id: String,
+    pub customer_id: String,
+    pub rider_id: String,
+    pub state: DeliveryState,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+const COLUMNS: &str =
+    "delivery_id, order_id, store_id, customer_id, rider_id, state, created_at_ms, updated_at_ms";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Delivery, sqlx::Error> {
+    let state: String = r.try_get("state")?;
+    Ok(Delivery {
+        delivery_id: r.try_get("delivery_id")?,
+        order_id: r.try_get("order_id")?,
+        store_id: r.try_get("store_id")?,
+        customer_id: r.try_get("customer_id")?,
+        rider_id: r.try_get("rider_id")?,
+        state: DeliveryState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown state {state}").into()))?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+    })
+}
+
+/// The delivery of `order_id`.
+pub async fn by_order<'e>(
+    ex: impl Exec<'e>,
+    order_id: &str,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Inserts a delivery.
+pub async fn insert<'e>(ex: impl Exec<'e>, d: &Delivery) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO deliveries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&d.delivery_id)
+    .bind(&d.order_id)
+    .bind(&d.store_id)
+    .bind(&d.customer_id)
+    .bind(&d.rider_id)
+    .bind(d.state.as_str())
+    .bind(d.created_at_ms)
+    .bind(d.updated_at_ms)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Compare-and-set of the state (and rider). False if it was not in `from` any more.
+pub async fn transition<'e>(
+    ex: impl Exec<'e>,
+    d: &Delivery,
+    from: DeliveryState,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET state = $1, rider_id = $2, updated_at_ms = $3 \
+         WHERE delivery_id = $4 AND state = $5",
+    )
+    .bind(d.state.as_str())
+    .bind(&d.rider_id)
+    .bind(d.updated_at_ms)
+    .bind(&d.delivery_id)
+    .bind(from.as_str())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

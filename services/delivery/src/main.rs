@@ -1,0 +1,29 @@
+//! The delivery service binary: load config, start logging, run.
+
+use fd_chassis::config::Env;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cfg = match delivery::Config::from_env(Env::from_process()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("delivery: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    fd_chassis::telemetry::init(cfg.common.log_format);
+    let listener = match fd_chassis::server::bind(cfg.common.listen_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("delivery: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match delivery::run(cfg, listener, fd_chassis::shutdown::signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "delivery failed");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

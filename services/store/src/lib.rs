@@ -1,0 +1,54 @@
+//! The store context: the owner's tickets.
+//!
+//! Layout (hexagonal): [`domain`] is the ticket state machine, pure; [`db`] stores tickets;
+//! [`policies`] turns OrderPlaced into tickets and voids them on OrderCancelled; [`api`] is the
+//! owner's gRPC API (accept, reject, finish cooking; each publishes its event through the
+//! outbox). This file reads [`Config`] and wires them in [`run`].
+
+pub mod api;
+pub mod db;
+pub mod domain;
+pub mod policies;
+
+use std::future::Future;
+
+use fd_chassis::config::{CommonConfig, ConfigError, Env};
+use fd_chassis::server::GrpcServer;
+use fd_chassis::service::Service;
+use fd_proto::store::v1::store_service_server::StoreServiceServer;
+use tokio::net::TcpListener;
+
+/// Default gRPC port of the store service.
+pub const DEFAULT_PORT: u16 = 50053;
+
+/// The embedded migrations of the store database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Everything the store service can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address, database, NATS, shutdown grace, log format.
+    pub common: CommonConfig,
+}
+
+impl Config {
+    /// Reads the configuration from `env`, reporting every bad value.
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, "store", DEFAULT_PORT);
+        env.finish()?;
+        Ok(Self { common })
+    }
+}
+
+/// Runs the store service on `listener` until `shutdown` resolves.
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut svc = Service::start("store", &cfg.common, &MIGRATOR, shutdown).await?;
+    svc.consume(policies::Tickets::spec(), policies::Tickets);
+    let api = api::StoreApi::new(svc.db.pool.clone(), svc.outbox.clone());
+    let server = GrpcServer::new().add_service(StoreServiceServer::new(api));
+    svc.serve(server, listener).await
+}

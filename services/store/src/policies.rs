@@ -1,0 +1,101 @@
+//! OrderPlaced → a ticket for the store owner; OrderCancelled → the ticket is voided.
+//!
+//! Both events come through one consumer (one durable, stream order), and each handles the
+//! other arriving first: a cancellation without a ticket leaves a VOIDED tombstone that the
+//! late OrderPlaced finds and leaves alone.
+
+use fd_chassis::consumer::{ConsumerSpec, Incoming, Policy, PolicyError};
+use fd_chassis::time::now_ms;
+use fd_proto::order::v1 as order;
+use fd_proto::Event;
+use sqlx::AnyConnection;
+
+use crate::db::{self, Item, Ticket};
+use crate::domain::{self, TicketState};
+
+/// The ticket policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Tickets;
+
+impl Tickets {
+    /// Its consumer.
+    pub fn spec() -> ConsumerSpec {
+        ConsumerSpec::new(
+            "store",
+            "tickets",
+            &[order::OrderPlaced::TYPE, order::OrderCancelled::TYPE],
+        )
+    }
+}
+
+async fn insert_if_absent(tx: &mut AnyConnection, t: &Ticket) -> Result<bool, PolicyError> {
+    if db::get(&mut *tx, &t.order_id).await?.is_some() {
+        return Ok(false);
+    }
+    db::insert(&mut *tx, t).await?;
+    Ok(true)
+}
+
+#[async_trait::async_trait]
+impl Policy for Tickets {
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+        let now = now_ms();
+        match msg.subject.as_str() {
+            order::OrderPlaced::TYPE => {
+                let e: order::OrderPlaced = msg.decode()?;
+                let total = e.total.unwrap_or_default();
+                let ticket = Ticket {
+                    order_id: e.order_id,
+                    store_id: e.store_id,
+                    customer_id: e.customer_id,
+                    items: e
+                        .items
+                        .into_iter()
+                        .map(|i| Item {
+                            menu_item_id: i.menu_item_id,
+                            name: i.name,
+                            quantity: i.quantity,
+                        })
+                        .collect(),
+                    total_minor: total.amount_minor,
+                    currency_code: total.currency_code,
+                    state: TicketState::New,
+                    reject_reason: String::new(),
+                    created_at_ms: now,
+                    updated_at_ms: now,
+                };
+                if insert_if_absent(tx, &ticket).await? {
+                    tracing::info!(order_id = %ticket.order_id, store_id = %ticket.store_id, "new ticket");
+                }
+            }
+            order::OrderCancelled::TYPE => {
+                let e: order::OrderCancelled = msg.decode()?;
+                match db::get(&mut *tx, &e.order_id).await? {
+                    Some(t) => {
+                        if let Some(to) = domain::void(t.state) {
+                            db::transition(&mut *tx, &t.order_id, t.state, to, "", now).await?;
+                            tracing::info!(order_id = %t.order_id, "ticket voided");
+                        }
+                    }
+                    None => {
+                        let tombstone = Ticket {
+                            order_id: e.order_id,
+                            store_id: String::new(),
+                            customer_id: e.customer_id,
+                            items: Vec::new(),
+                            total_minor: 0,
+                            currency_code: String::new(),
+                            state: TicketState::Voided,
+                            reject_reason: String::new(),
+                            created_at_ms: now,
+                            updated_at_ms: now,
+                        };
+                        insert_if_absent(tx, &tombstone).await?;
+                    }
+                }
+            }
+            other => return Err(PolicyError::Permanent(format!("unexpected event {other}"))),
+        }
+        Ok(())
+    }
+}
