@@ -81,6 +81,12 @@ impl Service {
         )));
     }
 
+    /// Runs a background task of the service's own until shutdown (it must watch
+    /// [`Service::shutdown`]); `serve` waits for it before closing the database.
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
     /// Serves `server` on `listener` until shutdown, then waits for the background tasks.
     pub async fn serve(self, server: GrpcServer, listener: TcpListener) -> anyhow::Result<()> {
         let result = server

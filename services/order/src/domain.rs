@@ -372,8 +372,7 @@ impl Order {
             detail: detail.to_string(),
         });
         // A canonical order, independent of arrival order.
-        self.timeline
-            .sort_by(|a, b| (a.at_ms, a.fact).cmp(&(b.at_ms, b.fact)));
+        self.timeline.sort_by_key(|t| (t.at_ms, t.fact));
         self.version += 1;
         self.derive();
         true

@@ -18,8 +18,8 @@ pub struct App {
     pub payment: PaymentServiceClient<Channel>,
     pub order_server: Server,
     pub order_db: TestDb,
-    pub payment_db: TestDb,
-    pub nats: NatsServer,
+    _payment_db: TestDb,
+    _nats: NatsServer,
     _payment_server: Server,
 }
 
@@ -96,8 +96,8 @@ pub async fn spawn_with(
             .expect("payment client"),
         order_server,
         order_db,
-        payment_db,
-        nats,
+        _payment_db: payment_db,
+        _nats: nats,
         _payment_server: payment_server,
     }
 }

@@ -1,0 +1,151 @@
+//! Storage of notifications (portable SQL for SQLite and PostgreSQL).
+
+use fd_chassis::db::Exec;
+use fd_chassis::page::{self, Cursor, PageRequest};
+use sqlx::{AnyPool, Row};
+
+/// A stored notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub notification_id: String,
+    pub customer_id: String,
+    pub order_id: String,
+    pub source_event_type: String,
+    pub source_event_id: String,
+    pub message: String,
+    pub channel: String,
+    /// `PENDING` until the channel took it, then `SENT`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: String,
+    pub created_at_ms: i64,
+    pub sent_at_ms: i64,
+}
+
+const COLUMNS: &str = "notification_id, customer_id, order_id, source_event_type, \
+    source_event_id, message, channel, status, attempts, next_attempt_at_ms, last_error, \
+    created_at_ms, sent_at_ms";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
+    Ok(Notification {
+        notification_id: r.try_get("notification_id")?,
+        customer_id: r.try_get("customer_id")?,
+        order_id: r.try_get("order_id")?,
+        source_event_type: r.try_get("source_event_type")?,
+        source_event_id: r.try_get("source_event_id")?,
+        message: r.try_get("message")?,
+        channel: r.try_get("channel")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        sent_at_ms: r.try_get("sent_at_ms")?,
+    })
+}
+
+/// Stores a new PENDING notification unless one exists for its source event. Returns whether
+/// it was new.
+pub async fn insert_once<'e>(ex: impl Exec<'e>, n: &Notification) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO notifications ({COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (source_event_id) DO NOTHING"
+    ))
+    .bind(&n.notification_id)
+    .bind(&n.customer_id)
+    .bind(&n.order_id)
+    .bind(&n.source_event_type)
+    .bind(&n.source_event_id)
+    .bind(&n.message)
+    .bind(&n.channel)
+    .bind(&n.status)
+    .bind(n.attempts)
+    .bind(n.next_attempt_at_ms)
+    .bind(&n.last_error)
+    .bind(n.created_at_ms)
+    .bind(n.sent_at_ms)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// PENDING notifications due at `now_ms`, oldest first.
+pub async fn due(
+    pool: &AnyPool,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<Notification>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE status = 'PENDING' AND next_attempt_at_ms <= $1 \
+         ORDER BY created_at_ms, notification_id LIMIT $2"
+    ))
+    .bind(now_ms)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Marks a notification sent.
+pub async fn mark_sent<'e>(ex: impl Exec<'e>, id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE notifications SET status = 'SENT', sent_at_ms = $1, attempts = attempts + 1 \
+         WHERE notification_id = $2 AND status = 'PENDING'",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a failed attempt and when to try again.
+pub async fn mark_failed<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    error: &str,
+    next_attempt_at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE notifications SET attempts = attempts + 1, last_error = $1, \
+         next_attempt_at_ms = $2 WHERE notification_id = $3",
+    )
+    .bind(error)
+    .bind(next_attempt_at_ms)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// A customer's notifications, newest first, optionally for one order.
+pub async fn list(
+    pool: &AnyPool,
+    customer_id: &str,
+    order_id: &str,
+    page: &PageRequest,
+) -> Result<(Vec<Notification>, String), sqlx::Error> {
+    let (ms, id) = Cursor::bounds(page.after.as_ref());
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE customer_id = $1 AND ($2 = '' OR order_id = $2) \
+         AND (created_at_ms < $3 OR (created_at_ms = $3 AND notification_id < $4)) \
+         ORDER BY created_at_ms DESC, notification_id DESC LIMIT $5"
+    ))
+    .bind(customer_id)
+    .bind(order_id)
+    .bind(ms)
+    .bind(&id)
+    .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    let mut list = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = page::finish(&mut list, page.limit, |n| Cursor {
+        created_at_ms: n.created_at_ms,
+        id: n.notification_id.clone(),
+    });
+    Ok((list, next))
+}
