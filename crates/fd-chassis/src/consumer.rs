@@ -229,7 +229,7 @@ async fn process<P: Policy>(
         headers,
     };
     let result: Result<bool, PolicyError> = async {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let fresh = sqlx::query(
             "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)",
         )

@@ -146,6 +146,18 @@ async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
+/// reads and then writes fails at once with SQLITE_BUSY when another writer committed in
+/// between (the busy timeout does not apply to that case); taking the write lock up front
+/// makes concurrent writers wait their turn instead. On PostgreSQL it is a plain `BEGIN`.
+pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// Anything queries can run on: the pool, or a connection inside a transaction.
 pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
 impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}

@@ -258,7 +258,7 @@ impl Relay {
             return Ok(());
         }
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.pool).await?;
         for id in ids {
             sqlx::query("UPDATE fd_outbox SET sent_at_ms = $1 WHERE event_id = $2")
                 .bind(now)

@@ -48,7 +48,7 @@ fn placed(order_id: &str) -> OrderPlaced {
 
 async fn record(pool: &AnyPool, order_id: &str) -> OrderPlaced {
     let e = placed(order_id);
-    let mut tx = pool.begin().await.expect("tx");
+    let mut tx = fd_chassis::db::begin(pool).await.expect("tx");
     outbox::record(&mut tx, &e, "").await.expect("record");
     tx.commit().await.expect("commit");
     e

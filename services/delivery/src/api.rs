@@ -60,7 +60,7 @@ impl DeliveryApi {
         decide: impl FnOnce(&mut Delivery) -> Result<bool, domain::NotAllowed>,
         event: fn(&Delivery) -> E,
     ) -> Result<Delivery, Status> {
-        let mut tx = self.pool.begin().await.map_err(storage)?;
+        let mut tx = fd_chassis::db::begin(&self.pool).await.map_err(storage)?;
         let mut d = db::by_order(&mut *tx, order_id)
             .await
             .map_err(storage)?

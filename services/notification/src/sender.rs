@@ -49,7 +49,7 @@ impl Sender {
     }
 
     async fn mark_sent(&self, n: &Notification) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = fd_chassis::db::begin(&self.pool).await?;
         if db::mark_sent(&mut *tx, &n.notification_id, now_ms()).await? {
             let channel = match self.channel {
                 Channel::Log => pb::Channel::Log,

@@ -251,7 +251,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         let order = Order::place(order_id.clone(), cmd.clone(), payment.payment_id, now_ms());
         // The order and its OrderPlaced event commit together (transactional outbox).
         let stored: Result<(), sqlx::Error> = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = fd_chassis::db::begin(&self.pool).await?;
             db::insert(&mut *tx, &order).await?;
             outbox::record(&mut tx, &events::order_placed(&order), "")
                 .await
@@ -313,7 +313,7 @@ impl pb::order_service_server::OrderService for OrderApi {
                 Ok(true) => {
                     let event = events::order_cancelled(&order, pb::CancelledBy::Customer);
                     let written: Result<bool, sqlx::Error> = async {
-                        let mut tx = self.pool.begin().await?;
+                        let mut tx = fd_chassis::db::begin(&self.pool).await?;
                         if !db::update(&mut *tx, &order, loaded).await? {
                             return Ok(false);
                         }

@@ -143,7 +143,7 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             updated_at_ms: now,
         };
         let stored: Result<(), sqlx::Error> = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = fd_chassis::db::begin(&self.pool).await?;
             db::insert(&mut *tx, &row).await?;
             if row.state == PaymentState::Authorized {
                 let event = pb::PaymentAuthorized {
@@ -197,9 +197,7 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             return Err(invalid_argument(&errors));
         }
         let refunded: Result<PaymentRow, RefundFailure> = async {
-            let mut tx = self
-                .pool
-                .begin()
+            let mut tx = fd_chassis::db::begin(&self.pool)
                 .await
                 .map_err(|e| RefundFailure::Db(e.to_string()))?;
             let p = refunds::refund(&mut tx, &r.order_id, &r.reason).await?;

@@ -94,7 +94,7 @@ impl StoreApi {
         decide: Decide,
         event: impl FnOnce(&Ticket) -> E,
     ) -> Result<Ticket, CommandError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = fd_chassis::db::begin(&self.pool).await?;
         let conn: &mut AnyConnection = &mut tx;
         let t = db::get(&mut *conn, order_id)
             .await?
