@@ -1,26 +1,52 @@
 #!/usr/bin/env bash
-# Walks the scenarios that work today against the system `make run` started:
-# place a paid order, read it, see its payment, decline an unaffordable one, cancel.
+# Walks the eight scenarios of the domain against the system `make run` started, and prints
+# each order's timeline and notifications.
 set -euo pipefail
 BIN_DIR=${BIN_DIR:-target/release}
 fdctl() { "$BIN_DIR/fdctl" "$@"; }
-customer="demo-$(date +%s)"
+# Retries a command until it succeeds (events take a moment to travel), at most ~10 s.
+retry() { for _ in $(seq 100); do "$@" 2>/dev/null && return 0; sleep 0.1; done; "$@"; }
+# Waits until an order's status view shows a line matching $2.
+wait_for() { for _ in $(seq 100); do fdctl order get "$1" | grep -q "$2" && return 0; sleep 0.1; done; echo "timed out waiting for $2" >&2; return 1; }
+order_id() { awk '/^order /{print $2}'; }
+run=$(date +%s)
 
-echo "== 1+2. $customer places an order; payment is authorized synchronously"
-out=$(fdctl order place --customer "$customer" --item pizza:Margherita:2:1250 --item cola:Cola:1:400)
-echo "$out"
-order_id=$(awk '/^order /{print $2}' <<<"$out")
+echo "== 1+2. ada picks items and places an order; payment is authorized synchronously"
+happy=$(fdctl order place --customer "ada-$run" --item pizza:Margherita:2:1250 --item cola:Cola:1:400 | order_id)
+echo "order $happy"
+echo; echo "== 3. it reaches the store owner"
+retry fdctl store accept "$happy"
+echo "== 4. the owner accepts and cooks it; a rider delivers it"
+fdctl store finish "$happy"
+retry fdctl delivery pick-up "$happy" --rider rider-7
+fdctl delivery complete "$happy"
+wait_for "$happy" "^state    DELIVERED"
+echo; echo "== 7. ada looks at the order's status"
+fdctl order get "$happy"
 
-echo; echo "== the order, read back"
-fdctl order get "$order_id"
-echo; echo "== its payment"
-fdctl payment get --order "$order_id"
+echo; echo "== 5+6. bea cancels after cooking: delivery cancelled, payment refunded (saga)"
+cancel=$(fdctl order place --customer "bea-$run" --item pasta:Carbonara:1:1100 | order_id)
+retry fdctl store accept "$cancel" >/dev/null
+fdctl store finish "$cancel" >/dev/null
+retry fdctl delivery get "$cancel" >/dev/null
+fdctl order cancel "$cancel" --reason "changed my mind" >/dev/null
+wait_for "$cancel" "PAYMENT_STATUS_REFUNDED"
+fdctl order get "$cancel"
+fdctl payment get --order "$cancel"
+fdctl delivery get "$cancel"
+
+echo; echo "== the second saga: the store rejects cid's order; it is cancelled and refunded"
+rejected=$(fdctl order place --customer "cid-$run" --item soup:Minestrone:1:700 | order_id)
+retry fdctl store reject "$rejected" --reason "out of basil" >/dev/null
+wait_for "$rejected" "PAYMENT_STATUS_REFUNDED"
+fdctl order get "$rejected"
 
 echo; echo "== an order payment declines is never stored"
-fdctl order place --customer "$customer" --item caviar:Caviar:1:500000 2>&1 || true
+fdctl order place --customer "dan-$run" --item caviar:Caviar:1:500000 2>&1 || true
 
-echo; echo "== 5. the customer cancels"
-fdctl order cancel "$order_id" --reason "changed my mind"
-
-echo; echo "== 7. the customer's orders"
-fdctl order list --customer "$customer"
+echo; echo "== 8. every status change sent the customer one notification"
+sleep 1
+for c in "ada-$run" "bea-$run" "cid-$run"; do
+    echo "$c:"
+    fdctl notifications --customer "$c"
+done

@@ -7,8 +7,12 @@ work=$(mktemp -d)
 trap 'kill -TERM -- -$runner 2>/dev/null || true; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export ORDER_PORT=$(free_port) PAYMENT_PORT=$(free_port)
+export ORDER_PORT=$(free_port) PAYMENT_PORT=$(free_port) STORE_PORT=$(free_port)
+export DELIVERY_PORT=$(free_port) NOTIFICATION_PORT=$(free_port) NATS_PORT=$(free_port)
 export ORDER_ADDR=http://127.0.0.1:$ORDER_PORT PAYMENT_ADDR=http://127.0.0.1:$PAYMENT_PORT
+export STORE_ADDR=http://127.0.0.1:$STORE_PORT DELIVERY_ADDR=http://127.0.0.1:$DELIVERY_PORT
+export NOTIFICATION_ADDR=http://127.0.0.1:$NOTIFICATION_PORT
+unset NATS_URL
 
 set -m  # job control: the runner gets its own process group and default SIGINT, like a terminal
 env BIN_DIR="$BIN_DIR" DATA_DIR="$work/data" scripts/run.sh >"$work/run.log" 2>&1 &
@@ -25,7 +29,8 @@ example=$(grep -m1 "fdctl order place" "$work/run.log")
 out=$(eval "$example")
 grep -q "^state    PLACED" <<<"$out" || { echo "example did not place an order:"; echo "$out"; exit 1; }
 demo=$(BIN_DIR="$BIN_DIR" scripts/demo.sh)
-for expect in "state    PLACED" "PAYMENT_STATE_AUTHORIZED" "PAYMENT_DECLINED" "state    CANCELLED"; do
+for expect in "state    DELIVERED" "PAYMENT_STATE_REFUNDED" "CANCELLED" "rejected by the store: out of basil" \
+    "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded"; do
     grep -q "$expect" <<<"$demo" || { echo "demo output lacks '$expect':"; echo "$demo"; exit 1; }
 done
 
@@ -34,6 +39,7 @@ kill -INT -- -$runner
 for _ in $(seq 100); do kill -0 $runner 2>/dev/null || break; sleep 0.1; done
 if kill -0 $runner 2>/dev/null; then echo "run.sh did not stop on Ctrl-C"; exit 1; fi
 grep -q "stopped." "$work/run.log" || { cat "$work/run.log"; exit 1; }
-grep -q "in-flight calls finished" "$work/data/logs/order.log"
-grep -q "in-flight calls finished" "$work/data/logs/payment.log"
+for svc in order payment store delivery notification; do
+    grep -q "in-flight calls finished" "$work/data/logs/$svc.log" || { echo "$svc did not stop cleanly"; tail "$work/data/logs/$svc.log"; exit 1; }
+done
 echo "smoke: make run, its example, the demo and Ctrl-C all work"

@@ -283,3 +283,41 @@ async fn dead_letter(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fd_proto::order::v1::OrderPlaced;
+
+    #[test]
+    fn consumers_ignore_fields_they_do_not_know() {
+        // A newer producer added field 99 (additive change); this consumer predates it.
+        let mut payload = prost::Message::encode_to_vec(&OrderPlaced {
+            order_id: "o1".into(),
+            ..Default::default()
+        });
+        payload.extend_from_slice(&[0x98, 0x06, 0x2a]); // field 99, varint 42
+        let msg = Incoming {
+            subject: "fooddelivery.order.v1.OrderPlaced".into(),
+            event_id: "e1".into(),
+            payload: payload.into(),
+            headers: HeaderMap::new(),
+        };
+        let decoded: OrderPlaced = msg.decode().expect("unknown fields are skipped");
+        assert_eq!(decoded.order_id, "o1");
+    }
+
+    #[test]
+    fn garbage_is_a_permanent_error() {
+        let msg = Incoming {
+            subject: "fooddelivery.order.v1.OrderPlaced".into(),
+            event_id: "e1".into(),
+            payload: Bytes::from_static(&[0xff, 0xff, 0xff]),
+            headers: HeaderMap::new(),
+        };
+        assert!(matches!(
+            msg.decode::<OrderPlaced>(),
+            Err(PolicyError::Permanent(_))
+        ));
+    }
+}

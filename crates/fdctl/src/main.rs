@@ -39,6 +39,30 @@ struct Cli {
         global = true
     )]
     payment_addr: String,
+    /// Store service URL.
+    #[arg(
+        long,
+        env = "STORE_ADDR",
+        default_value = "http://127.0.0.1:50053",
+        global = true
+    )]
+    store_addr: String,
+    /// Delivery service URL.
+    #[arg(
+        long,
+        env = "DELIVERY_ADDR",
+        default_value = "http://127.0.0.1:50054",
+        global = true
+    )]
+    delivery_addr: String,
+    /// Notification service URL.
+    #[arg(
+        long,
+        env = "NOTIFICATION_ADDR",
+        default_value = "http://127.0.0.1:50055",
+        global = true
+    )]
+    notification_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +75,20 @@ enum Command {
     /// Payments: get.
     #[command(subcommand)]
     Payment(PaymentCmd),
+    /// The store owner: list, accept, reject, finish cooking.
+    #[command(subcommand)]
+    Store(StoreCmd),
+    /// The rider: get, pick up, complete.
+    #[command(subcommand)]
+    Delivery(DeliveryCmd),
+    /// Notifications sent to a customer.
+    Notifications {
+        #[arg(long)]
+        customer: String,
+        /// Only those about this order.
+        #[arg(long, default_value = "")]
+        order: String,
+    },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
         /// Service URL, e.g. http://127.0.0.1:50051.
@@ -95,6 +133,39 @@ enum OrderCmd {
     },
     /// Follows an order's status until it is final.
     Watch { order_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCmd {
+    /// Lists a store's tickets, newest first.
+    List {
+        #[arg(long, default_value = "store-1")]
+        store: String,
+    },
+    /// Accepts an order's ticket.
+    Accept { order_id: String },
+    /// Rejects an order's ticket (the order is then cancelled and refunded).
+    Reject {
+        order_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reports the food ready for pickup.
+    Finish { order_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeliveryCmd {
+    /// Shows an order's delivery.
+    Get { order_id: String },
+    /// A rider picks the food up.
+    PickUp {
+        order_id: String,
+        #[arg(long, default_value = "rider-1")]
+        rider: String,
+    },
+    /// The rider hands the food over.
+    Complete { order_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -267,6 +338,138 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 money(&p.amount),
                 p.state().as_str_name()
             );
+            Ok(())
+        }
+        Command::Store(cmd) => {
+            use fd_proto::store::v1 as st;
+            let mut c =
+                st::store_service_client::StoreServiceClient::new(channel(&cli.store_addr).await?);
+            let show = |t: &st::StoreOrder| {
+                println!(
+                    "ticket {}  {:<16} store {}  {} item(s)  {}",
+                    t.order_id,
+                    t.state().as_str_name().trim_start_matches("TICKET_STATE_"),
+                    t.store_id,
+                    t.items.len(),
+                    t.reject_reason
+                )
+            };
+            match cmd {
+                StoreCmd::List { store } => {
+                    let req = st::ListStoreOrdersRequest {
+                        store_id: store,
+                        state: 0,
+                        page_size: 100,
+                        page_token: String::new(),
+                    };
+                    for t in c
+                        .list_store_orders(req)
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .orders
+                    {
+                        show(&t);
+                    }
+                }
+                StoreCmd::Accept { order_id } => {
+                    let t = c
+                        .accept_order(st::AcceptOrderRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    show(&t.context("empty response")?);
+                }
+                StoreCmd::Reject { order_id, reason } => {
+                    let t = c
+                        .reject_order(st::RejectOrderRequest { order_id, reason })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    show(&t.context("empty response")?);
+                }
+                StoreCmd::Finish { order_id } => {
+                    let t = c
+                        .finish_cooking(st::FinishCookingRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    show(&t.context("empty response")?);
+                }
+            }
+            Ok(())
+        }
+        Command::Delivery(cmd) => {
+            use fd_proto::delivery::v1 as dv;
+            let mut c = dv::delivery_service_client::DeliveryServiceClient::new(
+                channel(&cli.delivery_addr).await?,
+            );
+            let d = match cmd {
+                DeliveryCmd::Get { order_id } => {
+                    c.get_delivery(dv::GetDeliveryRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .delivery
+                }
+                DeliveryCmd::PickUp { order_id, rider } => {
+                    c.pick_up(dv::PickUpRequest {
+                        order_id,
+                        rider_id: rider,
+                    })
+                    .await
+                    .map_err(explain)?
+                    .into_inner()
+                    .delivery
+                }
+                DeliveryCmd::Complete { order_id } => {
+                    c.complete_delivery(dv::CompleteDeliveryRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .delivery
+                }
+            };
+            let d = d.context("empty response")?;
+            println!(
+                "delivery {}  order {}  {}  rider {}",
+                d.delivery_id,
+                d.order_id,
+                d.state()
+                    .as_str_name()
+                    .trim_start_matches("DELIVERY_STATE_"),
+                if d.rider_id.is_empty() {
+                    "-"
+                } else {
+                    &d.rider_id
+                }
+            );
+            Ok(())
+        }
+        Command::Notifications { customer, order } => {
+            use fd_proto::notification::v1 as nt;
+            let mut c = nt::notification_service_client::NotificationServiceClient::new(
+                channel(&cli.notification_addr).await?,
+            );
+            let req = nt::ListNotificationsRequest {
+                customer_id: customer,
+                order_id: order,
+                page_size: 100,
+                page_token: String::new(),
+            };
+            let list = c
+                .list_notifications(req)
+                .await
+                .map_err(explain)?
+                .into_inner()
+                .notifications;
+            for n in list.iter().rev() {
+                let at = n.send_time.as_ref().map_or("(pending)".into(), rfc3339);
+                println!("  {at}  {}", n.message);
+            }
             Ok(())
         }
         Command::Order(cmd) => {

@@ -107,8 +107,8 @@ impl DeclineRule {
     pub fn decide(&self, amount: &Money) -> Decision {
         if amount.minor() > self.limit_minor {
             Decision::Declined(format!(
-                "amount of {} exceeds the limit of {} {}",
-                amount,
+                "amount {} exceeds the limit of {} (minor units of {})",
+                amount.minor(),
                 self.limit_minor,
                 amount.currency()
             ))

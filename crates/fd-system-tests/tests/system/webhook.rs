@@ -23,10 +23,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
             let mut buf = vec![0u8; 64 * 1024];
             let mut len = 0;
             // Read headers and the body (Content-Length) of one request.
-            loop {
-                let Ok(k) = sock.read(&mut buf[len..]).await else {
-                    break;
-                };
+            while let Ok(k) = sock.read(&mut buf[len..]).await {
                 if k == 0 {
                     break;
                 }
