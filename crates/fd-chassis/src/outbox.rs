@@ -282,6 +282,11 @@ impl Relay {
 
     /// Runs until `shutdown`, then makes one last attempt to flush what is pending.
     pub async fn run(self, shutdown: Shutdown) {
+        // Streams exist from the start, so consumers of other services find them even before
+        // the first event; if NATS is down now, the first publish creates them.
+        if let Err(e) = self.ensure_streams().await {
+            tracing::warn!(error = %e, "cannot create streams yet; will retry on publish");
+        }
         let mut backoff = Duration::from_millis(50);
         let mut last_prune = std::time::Instant::now();
         loop {

@@ -417,7 +417,28 @@ async fn consumer_is_idempotent_and_dead_letters_poison(backend: Backend) {
     assert_eq!(attempts.load(Ordering::SeqCst), 6);
 }
 
+async fn sent_rows_are_pruned_after_the_retention_period(backend: Backend) {
+    let nats = NatsServer::start().await;
+    let (_t, pool) = db(backend).await;
+    let js = js(&nats).await;
+    let mut cfg = RelayConfig::for_service("order");
+    cfg.retention = Duration::from_millis(50);
+    let relay = Relay::new(pool.clone(), js.clone(), cfg, OutboxSignal::default());
+    record(&pool, "old").await;
+    relay.relay_once().await.expect("published");
+    record(&pool, "unsent").await; // never published: must survive pruning
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(relay.prune().await.expect("prune"), 1);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fd_outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 1, "only the sent row was pruned");
+    assert_eq!(relay.pending().await.expect("pending"), 1);
+}
+
 both_backends!(
+    sent_rows_are_pruned_after_the_retention_period,
     relay_publishes_with_cloudevents_headers_and_marks_sent,
     nats_outage_keeps_events_until_it_returns_then_publishes_each_once,
     crash_between_publish_and_mark_sent_is_deduplicated,
