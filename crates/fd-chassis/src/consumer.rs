@@ -15,6 +15,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures::StreamExt;
 use sqlx::{AnyConnection, AnyPool};
+use tracing::Instrument;
 
 use crate::nats::DEAD_LETTER_PREFIX;
 use crate::outbox::OutboxSignal;
@@ -186,8 +187,15 @@ async fn consume<P: Policy>(
             return Err("message stream ended".into());
         };
         let msg = msg?;
-        // The message in hand is always finished, even if shutdown fires meanwhile.
-        let outcome = process(pool, spec, policy, &msg).await;
+        // The message in hand is always finished, even if shutdown fires meanwhile. Its
+        // processing span is a child of the publish span (see `process_span`).
+        let span = process_span(spec, &msg);
+        let outcome = process(pool, spec, policy, &msg)
+            .instrument(span.clone())
+            .await;
+        if matches!(outcome, Outcome::Retry(_) | Outcome::DeadLetter(_)) {
+            span.record("otel.status_code", "ERROR");
+        }
         let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
         match outcome {
             Outcome::Done => {
@@ -206,6 +214,38 @@ async fn consume<P: Policy>(
             }
         }
     }
+}
+
+/// The consumer span of one message, with the messaging semantic conventions.
+///
+/// Parent–child, not a span link: each delivery is caused by exactly one message, and making
+/// it a child keeps a whole saga (PlaceOrder → publish → store → publish → delivery → …) one
+/// trace tree that any trace viewer shows from its root. Links are for batches that consume
+/// many messages at once, which no policy here does.
+fn process_span(spec: &ConsumerSpec, msg: &jetstream::Message) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let event_id = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("ce-id"))
+        .map(|v| v.as_str().to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "nats.process",
+        otel.name = %format!("{} process", msg.subject),
+        otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
+        messaging.system = "nats",
+        messaging.destination.name = %msg.subject,
+        messaging.operation.type = "process",
+        messaging.operation.name = "process",
+        messaging.message.id = %event_id,
+        messaging.consumer.group.name = %spec.durable(),
+    );
+    if let Some(h) = &msg.headers {
+        let _ = span.set_parent(crate::telemetry::extract_nats(h));
+    }
+    span
 }
 
 async fn process<P: Policy>(

@@ -19,6 +19,26 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
 use crate::nats::{self, CloudEvent};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The producer span of one outbox row, with the messaging semantic conventions.
+fn publish_span(row: &Row_) -> tracing::Span {
+    let span = tracing::info_span!(
+        "nats.publish",
+        otel.name = %format!("{} publish", row.subject),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        messaging.system = "nats",
+        messaging.destination.name = %row.subject,
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.message.id = %row.event_id,
+    );
+    if !row.trace_context.is_empty() {
+        let _ = span.set_parent(crate::telemetry::context_from_json(&row.trace_context));
+    }
+    span
+}
 use crate::shutdown::Shutdown;
 use crate::time::{now_ms, timestamp};
 
@@ -44,12 +64,27 @@ pub enum RecordError {
 }
 
 /// Writes `event` to the outbox on `conn`, which must be inside the transaction that makes the
-/// state change. `trace_context` is the W3C traceparent of the writing request (or empty).
-pub async fn record<E: Event>(
+/// state change. The row keeps the current span's trace context, so the relay's publish span
+/// (and every consumer after it) continues the trace of the request that made the change.
+pub async fn record<E: Event>(conn: &mut AnyConnection, event: &E) -> Result<(), RecordError> {
+    record_with_context(conn, event, &crate::telemetry::current_context_json()).await
+}
+
+/// Like [`record`], with the trace context to continue given explicitly (a saga step done by a
+/// later command continues the saga's trace; see the store and delivery services). An empty
+/// context falls back to the current span's.
+pub async fn record_with_context<E: Event>(
     conn: &mut AnyConnection,
     event: &E,
     trace_context: &str,
 ) -> Result<(), RecordError> {
+    let current;
+    let trace_context = if trace_context.is_empty() {
+        current = crate::telemetry::current_context_json();
+        &current
+    } else {
+        trace_context
+    };
     let meta = event.metadata().ok_or(RecordError::NoMetadata(E::TYPE))?;
     let occurred = meta.occurred_at.as_ref().map_or_else(now_ms, |t| {
         t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
@@ -138,6 +173,7 @@ struct Row_ {
     aggregate_id: String,
     payload: Vec<u8>,
     occurred_at_ms: i64,
+    trace_context: String,
 }
 
 impl Relay {
@@ -182,7 +218,8 @@ impl Relay {
     /// Rows whose ack did not come stay unsent and are tried again next round.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let rows = sqlx::query(
-            "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms FROM fd_outbox \
+            "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms, trace_context \
+             FROM fd_outbox \
              WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1",
         )
         .bind(self.cfg.batch)
@@ -196,6 +233,7 @@ impl Relay {
                 aggregate_id: r.try_get("aggregate_id")?,
                 payload: r.try_get("payload")?,
                 occurred_at_ms: r.try_get("occurred_at_ms")?,
+                trace_context: r.try_get("trace_context")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -204,16 +242,21 @@ impl Relay {
         }
         self.ensure_streams().await?;
 
-        // Pipelined: send the whole batch, then collect the acks in order.
+        // Pipelined: send the whole batch, then collect the acks in order. Each message gets a
+        // producer span, child of the transaction that wrote it, ended when its ack arrives.
         let mut acks = Vec::with_capacity(rows.len());
+        let mut spans = Vec::with_capacity(rows.len());
         for row in &rows {
-            let headers = nats::headers(&CloudEvent {
+            let span = publish_span(row);
+            let mut headers = nats::headers(&CloudEvent {
                 id: &row.event_id,
                 source: &self.cfg.source,
                 event_type: &row.subject,
                 subject: &row.aggregate_id,
                 time_ms: row.occurred_at_ms,
             });
+            crate::telemetry::inject_nats(&span.context(), &mut headers);
+            spans.push(span);
             let sent = self
                 .js
                 .publish_with_headers(
@@ -232,19 +275,22 @@ impl Relay {
         }
         let mut acked = Vec::new();
         let mut failure = None;
-        for (row, ack) in rows.iter().zip(acks) {
+        for ((row, ack), span) in rows.iter().zip(acks).zip(&spans) {
             match tokio::time::timeout(self.cfg.ack_timeout, ack).await {
                 Ok(Ok(_)) => acked.push(row.event_id.as_str()),
                 Ok(Err(e)) => {
+                    span.record("otel.status_code", "ERROR");
                     failure = Some(e.to_string());
                     break;
                 }
                 Err(_) => {
+                    span.record("otel.status_code", "ERROR");
                     failure = Some("no ack in time".into());
                     break;
                 }
             }
         }
+        drop(spans);
         self.mark_sent(&acked).await?;
         match failure {
             Some(e) if acked.is_empty() => Err(RelayError::Publish(e)),

@@ -84,6 +84,8 @@ impl GrpcServer {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
+            // One server span per RPC, continuing the caller's W3C trace context.
+            .layer(GrpcTraceLayer)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_rx.await;
@@ -124,4 +126,89 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// Tower layer: a span per incoming RPC with the OpenTelemetry RPC semantic conventions
+/// (`rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`), child of the trace
+/// context in the request's metadata. Health checks and reflection are not traced.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcTraceLayer;
+
+impl<S> tower::Layer<S> for GrpcTraceLayer {
+    type Service = GrpcTrace<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcTrace { inner }
+    }
+}
+
+/// The service [`GrpcTraceLayer`] wraps around the routes.
+#[derive(Debug, Clone)]
+pub struct GrpcTrace<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for GrpcTrace<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let path = req.uri().path().trim_start_matches('/').to_string();
+        let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        if service.starts_with("grpc.health.") || service.starts_with("grpc.reflection.") {
+            return Box::pin(self.inner.call(req));
+        }
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %path,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let _ = span.set_parent(crate::telemetry::extract_http(req.headers()));
+        let fut = self.inner.call(req);
+        Box::pin(
+            async move {
+                let resp = fut.await?;
+                // Errors are answered "trailers-only", with grpc-status in the headers; a
+                // success carries grpc-status 0 in the trailers.
+                let code = resp
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                let current = tracing::Span::current();
+                current.record("rpc.grpc.status_code", code);
+                if server_error(code) {
+                    current.record("otel.status_code", "ERROR");
+                }
+                Ok(resp)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// gRPC codes that mean the server failed (per the RPC semantic conventions for servers).
+fn server_error(code: i64) -> bool {
+    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
 }

@@ -99,3 +99,61 @@ impl Service {
         result.map_err(Into::into)
     }
 }
+
+/// The whole `main` of a service binary: reads the configuration (a readable error and exit
+/// code 2 if it is bad), starts telemetry, binds the listen address, runs the service until
+/// SIGTERM/SIGINT, and flushes traces on the way out.
+///
+/// ```text
+/// fn main() -> ExitCode {
+///     fd_chassis::service::main("order", env!("CARGO_PKG_VERSION"), order::Config::from_env,
+///         |c| &c.common, |cfg, listener| order::run(cfg, listener, fd_chassis::shutdown::signal()))
+/// }
+/// ```
+pub fn main<C, R>(
+    name: &str,
+    version: &str,
+    load: impl FnOnce(crate::config::Env) -> Result<C, crate::config::ConfigError>,
+    common: impl Fn(&C) -> &CommonConfig,
+    run: impl FnOnce(C, TcpListener) -> R,
+) -> std::process::ExitCode
+where
+    R: Future<Output = anyhow::Result<()>>,
+{
+    use std::process::ExitCode;
+    let cfg = match load(crate::config::Env::from_process()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        let telemetry = crate::telemetry::init(name, version, common(&cfg).log_format);
+        let code = match crate::server::bind(common(&cfg).listen_addr).await {
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::from(1)
+            }
+            Ok(listener) => match run(cfg, listener).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "{name} failed");
+                    ExitCode::from(1)
+                }
+            },
+        };
+        telemetry.shutdown();
+        code
+    })
+}

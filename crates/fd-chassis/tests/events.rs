@@ -49,7 +49,7 @@ fn placed(order_id: &str) -> OrderPlaced {
 async fn record(pool: &AnyPool, order_id: &str) -> OrderPlaced {
     let e = placed(order_id);
     let mut tx = fd_chassis::db::begin(pool).await.expect("tx");
-    outbox::record(&mut tx, &e, "").await.expect("record");
+    outbox::record(&mut tx, &e).await.expect("record");
     tx.commit().await.expect("commit");
     e
 }

@@ -48,6 +48,17 @@ fn check_id(value: &str, field: &str, bad: &mut Vec<Violation>) {
     }
 }
 
+/// Links the current span to the saga whose trace context is `json`.
+fn link_to_saga(json: &str) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if json.is_empty() {
+        return;
+    }
+    let cx = fd_chassis::telemetry::context_from_json(json);
+    tracing::Span::current().add_link(cx.span().span_context().clone());
+}
+
 fn storage(e: impl std::fmt::Display) -> Status {
     internal("delivery storage failed", &e)
 }
@@ -74,7 +85,10 @@ impl DeliveryApi {
         if !db::transition(&mut *tx, &d, from).await.map_err(storage)? {
             return Err(Status::aborted("the delivery changed concurrently; retry"));
         }
-        outbox::record(&mut tx, &event(&d), "")
+        // The rider's command has a trace of its own; the event continues the order's trace
+        // (the saga) and the command's span links to it.
+        link_to_saga(&d.trace_context);
+        outbox::record_with_context(&mut tx, &event(&d), &d.trace_context)
             .await
             .map_err(storage)?;
         tx.commit().await.map_err(storage)?;

@@ -16,10 +16,13 @@ pub struct Delivery {
     pub state: DeliveryState,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Trace context of the saga (the CookingFinished processing), JSON.
+    pub trace_context: String,
 }
 
 const COLUMNS: &str =
-    "delivery_id, order_id, store_id, customer_id, rider_id, state, created_at_ms, updated_at_ms";
+    "delivery_id, order_id, store_id, customer_id, rider_id, state, created_at_ms, updated_at_ms, \
+     trace_context";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Delivery, sqlx::Error> {
     let state: String = r.try_get("state")?;
@@ -33,6 +36,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Delivery, sqlx::Error> {
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown state {state}").into()))?,
         created_at_ms: r.try_get("created_at_ms")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
+        trace_context: r.try_get("trace_context")?,
     })
 }
 
@@ -55,7 +59,7 @@ pub async fn by_order<'e>(
 /// Inserts a delivery.
 pub async fn insert<'e>(ex: impl Exec<'e>, d: &Delivery) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO deliveries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO deliveries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(&d.delivery_id)
     .bind(&d.order_id)
@@ -65,6 +69,7 @@ pub async fn insert<'e>(ex: impl Exec<'e>, d: &Delivery) -> Result<(), sqlx::Err
     .bind(d.state.as_str())
     .bind(d.created_at_ms)
     .bind(d.updated_at_ms)
+    .bind(&d.trace_context)
     .execute(ex)
     .await?;
     Ok(())

@@ -1,29 +1,11 @@
-//! The delivery service binary: load config, start logging, run.
+//! The delivery service binary: load config, start telemetry, run (see `fd_chassis::service::main`).
 
-use fd_chassis::config::Env;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cfg = match delivery::Config::from_env(Env::from_process()) {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("delivery: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    fd_chassis::telemetry::init(cfg.common.log_format);
-    let listener = match fd_chassis::server::bind(cfg.common.listen_addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("delivery: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    match delivery::run(cfg, listener, fd_chassis::shutdown::signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "delivery failed");
-            std::process::ExitCode::from(1)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    fd_chassis::service::main(
+        "delivery",
+        env!("CARGO_PKG_VERSION"),
+        delivery::Config::from_env,
+        |cfg| &cfg.common,
+        |cfg, listener| delivery::run(cfg, listener, fd_chassis::shutdown::signal()),
+    )
 }

@@ -59,6 +59,7 @@ fn new_delivery(
         state,
         created_at_ms: now,
         updated_at_ms: now,
+        trace_context: fd_chassis::telemetry::current_context_json(),
     }
 }
 
@@ -103,7 +104,7 @@ impl Policy for CancelOnOrderCancelled {
                         "delivery changed concurrently".into(),
                     ));
                 }
-                outbox::record(tx, &events::cancelled(&d), "")
+                outbox::record(tx, &events::cancelled(&d))
                     .await
                     .map_err(|e| PolicyError::Transient(e.to_string()))?;
                 tracing::info!(order_id = %d.order_id, "delivery cancelled");

@@ -63,7 +63,7 @@ impl Sender {
                 channel: channel.into(),
                 source_event_type: n.source_event_type.clone(),
             };
-            outbox::record(&mut tx, &event, "")
+            outbox::record(&mut tx, &event)
                 .await
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         }

@@ -253,7 +253,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         let stored: Result<(), sqlx::Error> = async {
             let mut tx = fd_chassis::db::begin(&self.pool).await?;
             db::insert(&mut *tx, &order).await?;
-            outbox::record(&mut tx, &events::order_placed(&order), "")
+            outbox::record(&mut tx, &events::order_placed(&order))
                 .await
                 .map_err(|e| match e {
                     outbox::RecordError::Sqlx(e) => e,
@@ -317,7 +317,7 @@ impl pb::order_service_server::OrderService for OrderApi {
                         if !db::update(&mut *tx, &order, loaded).await? {
                             return Ok(false);
                         }
-                        outbox::record(&mut tx, &event, "")
+                        outbox::record(&mut tx, &event)
                             .await
                             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
                         tx.commit().await?;

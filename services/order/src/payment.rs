@@ -73,7 +73,43 @@ impl PaymentGateway {
     }
 
     /// Authorizes `amount` for `order_id`. Returns the payment (AUTHORIZED or DECLINED).
+    /// The call is a client span (RPC semantic conventions) whose context travels in the
+    /// request's metadata, so payment's server span is its child.
     pub async fn authorize(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        amount: Money,
+    ) -> Result<pb::Payment, PaymentError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "grpc.client",
+            otel.name = "fooddelivery.payment.v1.PaymentService/Authorize",
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.service = "fooddelivery.payment.v1.PaymentService",
+            rpc.method = "Authorize",
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let result = self
+            .authorize_inner(order_id, customer_id, amount)
+            .instrument(span.clone())
+            .await;
+        let code = match &result {
+            Ok(_) => 0,
+            Err(PaymentError::Unavailable { .. }) => tonic::Code::Unavailable as i64,
+            Err(PaymentError::Conflict(_)) => tonic::Code::AlreadyExists as i64,
+            Err(PaymentError::Unexpected(s)) => s.code() as i64,
+        };
+        span.record("rpc.grpc.status_code", code);
+        if code != 0 {
+            span.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+
+    async fn authorize_inner(
         &self,
         order_id: &str,
         customer_id: &str,
@@ -92,6 +128,7 @@ impl PaymentGateway {
             amount: Some(amount.to_proto()),
         });
         req.set_timeout(self.timeout);
+        fd_chassis::telemetry::inject_grpc(&mut req);
         let mut client = self.client.clone();
         let outcome = tokio::time::timeout(self.timeout, client.authorize(req)).await;
         let retry_after = Duration::from_secs(1);

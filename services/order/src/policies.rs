@@ -177,7 +177,7 @@ impl Policy for CancelOnRejected {
         .await?;
         if let (Some(order), true) = (updated, newly_cancelled) {
             let event = events::order_cancelled(&order, fd_proto::order::v1::CancelledBy::Store);
-            fd_chassis::outbox::record(tx, &event, "")
+            fd_chassis::outbox::record(tx, &event)
                 .await
                 .map_err(|e| PolicyError::Transient(e.to_string()))?;
         }

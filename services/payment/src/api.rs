@@ -152,7 +152,7 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
                     order_id: row.order_id.clone(),
                     amount: Some(row.amount.to_proto()),
                 };
-                fd_chassis::outbox::record(&mut tx, &event, "")
+                fd_chassis::outbox::record(&mut tx, &event)
                     .await
                     .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             }

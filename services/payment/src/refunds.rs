@@ -56,7 +56,7 @@ pub async fn refund(
             amount: Some(p.amount.to_proto()),
             reason: reason.to_string(),
         };
-        outbox::record(tx, &event, "").await.map_err(db_err)?;
+        outbox::record(tx, &event).await.map_err(db_err)?;
         tracing::info!(payment_id = %p.payment_id, order_id, "payment refunded");
     }
     db::by_order(&mut *tx, order_id)

@@ -111,7 +111,10 @@ impl StoreApi {
         let changed = db::get(&mut *conn, order_id)
             .await?
             .ok_or_else(|| CommandError::NotFound(order_id.to_string()))?;
-        outbox::record(conn, &event(&changed), "")
+        // The owner's command has a trace of its own; the event continues the order's trace
+        // (the saga) and the command's span links to it, so both are found from either side.
+        link_to_saga(&t.trace_context);
+        outbox::record_with_context(conn, &event(&changed), &t.trace_context)
             .await
             .map_err(|e| CommandError::Db(sqlx::Error::Protocol(e.to_string())))?;
         tx.commit().await?;
@@ -119,6 +122,17 @@ impl StoreApi {
         tracing::info!(order_id, state = changed.state.as_str(), "ticket changed");
         Ok(changed)
     }
+}
+
+/// Links the current span to the saga whose trace context is `json`.
+fn link_to_saga(json: &str) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if json.is_empty() {
+        return;
+    }
+    let cx = fd_chassis::telemetry::context_from_json(json);
+    tracing::Span::current().add_link(cx.span().span_context().clone());
 }
 
 /// Event metadata; the ticket's position in its life is its aggregate version.

@@ -31,10 +31,12 @@ pub struct Ticket {
     pub reject_reason: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Trace context of the saga (the OrderPlaced processing), JSON.
+    pub trace_context: String,
 }
 
 const COLUMNS: &str = "order_id, store_id, customer_id, items_json, total_minor, currency_code, \
-                       state, reject_reason, created_at_ms, updated_at_ms";
+                       state, reject_reason, created_at_ms, updated_at_ms, trace_context";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Ticket, sqlx::Error> {
     let state: String = r.try_get("state")?;
@@ -51,6 +53,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Ticket, sqlx::Error> {
         reject_reason: r.try_get("reject_reason")?,
         created_at_ms: r.try_get("created_at_ms")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
+        trace_context: r.try_get("trace_context")?,
     })
 }
 
@@ -70,7 +73,7 @@ pub async fn get<'e>(ex: impl Exec<'e>, order_id: &str) -> Result<Option<Ticket>
 /// Inserts a ticket; a unique violation means it exists already.
 pub async fn insert<'e>(ex: impl Exec<'e>, t: &Ticket) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO tickets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO tickets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&t.order_id)
     .bind(&t.store_id)
@@ -82,6 +85,7 @@ pub async fn insert<'e>(ex: impl Exec<'e>, t: &Ticket) -> Result<(), sqlx::Error
     .bind(&t.reject_reason)
     .bind(t.created_at_ms)
     .bind(t.updated_at_ms)
+    .bind(&t.trace_context)
     .execute(ex)
     .await?;
     Ok(())

@@ -63,6 +63,7 @@ impl Policy for Tickets {
                     reject_reason: String::new(),
                     created_at_ms: now,
                     updated_at_ms: now,
+                    trace_context: fd_chassis::telemetry::current_context_json(),
                 };
                 if insert_if_absent(tx, &ticket).await? {
                     tracing::info!(order_id = %ticket.order_id, store_id = %ticket.store_id, "new ticket");
@@ -89,6 +90,7 @@ impl Policy for Tickets {
                             reject_reason: String::new(),
                             created_at_ms: now,
                             updated_at_ms: now,
+                            trace_context: String::new(),
                         };
                         insert_if_absent(tx, &tombstone).await?;
                     }
