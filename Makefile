@@ -37,6 +37,7 @@ demo:
 test: test-rust smoke
 
 test-rust: tools
+	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

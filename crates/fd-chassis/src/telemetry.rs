@@ -28,6 +28,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 
 use crate::config::LogFormat;
 
@@ -96,29 +97,40 @@ pub fn init(service: &str, version: &str, format: LogFormat) -> Telemetry {
     let tracer = provider.tracer(service.to_string());
     global::set_tracer_provider(provider.clone());
 
+    // Two filters: RUST_LOG quiets the logs without silently dropping spans (and so breaking
+    // traces); spans are recorded at info and above whatever the log level.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi && format == LogFormat::Text)
         .with_span_events(FmtSpan::NONE);
     let installed = match format {
         LogFormat::Text => tracing_subscriber::registry()
-            .with(filter)
             .with(otel)
-            .with(fmt.event_format(WithTraceIds {
-                inner: tracing_subscriber::fmt::format().with_target(false),
-                json: false,
-            }))
+            .with(
+                fmt.event_format(WithTraceIds {
+                    inner: tracing_subscriber::fmt::format().with_target(false),
+                    json: false,
+                })
+                .with_filter(filter),
+            )
             .try_init(),
         LogFormat::Json => tracing_subscriber::registry()
-            .with(filter)
             .with(otel)
-            .with(fmt.event_format(WithTraceIds {
-                inner: tracing_subscriber::fmt::format().json().flatten_event(true),
-                json: true,
-            }))
+            .with(
+                // Span fields must be recorded as JSON too, or the JSON formatter cannot
+                // embed them.
+                fmt.fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                    .event_format(WithTraceIds {
+                        inner: tracing_subscriber::fmt::format().json().flatten_event(true),
+                        json: true,
+                    })
+                    .with_filter(filter),
+            )
             .try_init(),
     };
     Telemetry {
