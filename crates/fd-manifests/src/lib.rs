@@ -222,7 +222,8 @@ impl Schemas {
             for e in std::fs::read_dir(d).into_iter().flatten().filter_map(Result::ok) {
                 let name = e.file_name().to_string_lossy().to_string();
                 if let Some(rest) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".json")) {
-                    out.push(rest.replacen('-', "/", 1));
+                    // "networking-v1" → "v1": the version after the group prefix
+                    out.push(rest.rsplit('-').next().unwrap_or(rest).to_string());
                 }
             }
         }
@@ -242,7 +243,7 @@ impl Schemas {
                 return Ok(Ok(vec![finding(
                     doc,
                     "/apiVersion",
-                    format!("{} is not a version of {}; known: {}", doc.api_version(), doc.kind(), known.join(", ")),
+                    format!("{} is not a known version of {}; known versions: {}", doc.api_version(), doc.kind(), known.join(", ")),
                 )]));
             }
             return Ok(Err(format!(
@@ -378,12 +379,34 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
         }
     }
 
-    // DestinationRule subsets select pods.
+    // Subsets some route sends traffic to (weight > 0 or unweighted).
+    let mut routed: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for d in of("VirtualService") {
+        for proto in ["http", "tcp", "tls"] {
+            for rule in arr(&d.value, &format!("/spec/{proto}")) {
+                for route in arr(rule, "/route") {
+                    let weight = route.get("weight").and_then(Value::as_i64).unwrap_or(1);
+                    let host = route.pointer("/destination/host").and_then(Value::as_str).unwrap_or("");
+                    let subset = route.pointer("/destination/subset").and_then(Value::as_str);
+                    if let (Some(subset), Some((ns, svc)), true) = (subset, service_of(host, d.namespace()), weight > 0) {
+                        routed.insert((ns, svc, subset.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    // DestinationRule subsets that receive traffic select pods. (A subset no route uses yet,
+    // like v2 before a rollout, may select nothing.)
     for d in of("DestinationRule") {
         let host = d.str_at("/spec/host");
         let Some((ns, svc)) = service_of(host, d.namespace()) else { continue };
         let selector = services.get(&(ns.clone(), svc.clone())).map(|s| labels(s.value.pointer("/spec/selector")));
         for (i, s) in arr(&d.value, "/spec/subsets").iter().enumerate() {
+            let name = s.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            if !routed.contains(&(ns.clone(), svc.clone(), name)) {
+                continue;
+            }
             let mut want = selector.clone().unwrap_or_default();
             want.extend(labels(s.get("labels")));
             if !selects(&pod_labels(&ns), &want) {

@@ -49,6 +49,10 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     for p in &paths {
         docs.extend(read(p)?);
     }
+    if docs.is_empty() {
+        eprintln!("fd-manifests: no documents in {}", paths.join(" "));
+        return Ok(ExitCode::from(1));
+    }
     let findings = match cmd.as_str() {
         "check" => {
             let mut schemas = if dirs.is_empty() { fd_manifests::Schemas::bundled() } else { fd_manifests::Schemas::new(dirs) };
