@@ -11,13 +11,14 @@ export NATS_SERVER_BIN ?= $(NATS_SERVER)
 DATA_DIR ?= $(CURDIR)/data
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
 	@echo "make demo    place, read and cancel an order against the running system"
 	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
 
 tools: $(NATS_SERVER)
 
@@ -34,7 +35,7 @@ run: build
 demo:
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: test-rust smoke
+test: test-rust smoke manifests-check
 
 test-rust: tools
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
@@ -45,6 +46,11 @@ test-rust: tools
 smoke:
 	$(CARGO) build --bins
 	BIN_DIR=target/debug scripts/smoke.sh
+
+# Kubernetes + Istio overlays and docker-compose.yml, validated offline (see istio/README.md).
+manifests-check:
+	$(CARGO) build -p fd-manifests
+	scripts/manifests-check.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -34,7 +34,10 @@ pub struct Doc {
 
 impl Doc {
     fn str_at(&self, pointer: &str) -> &str {
-        self.value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+        self.value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     /// `apiVersion`.
     pub fn api_version(&self) -> &str {
@@ -57,7 +60,17 @@ impl Doc {
     }
     /// `file#index Kind namespace/name`, used in every finding.
     pub fn label(&self) -> String {
-        format!("{}#{} {} {}/{}", self.source, self.index, self.kind(), self.namespace(), self.name())
+        if self.kind().is_empty() {
+            return format!("{}#{}", self.source, self.index);
+        }
+        format!(
+            "{}#{} {} {}/{}",
+            self.source,
+            self.index,
+            self.kind(),
+            self.namespace(),
+            self.name()
+        )
     }
 }
 
@@ -92,16 +105,34 @@ impl fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}: {}: {}: {}", self.doc, if self.path.is_empty() { "/" } else { &self.path }, self.message)
+        write!(
+            f,
+            "{level}: {}: {}: {}",
+            self.doc,
+            if self.path.is_empty() {
+                "/"
+            } else {
+                &self.path
+            },
+            self.message
+        )
     }
 }
 
 fn finding(doc: &Doc, path: impl Into<String>, message: impl Into<String>) -> Finding {
-    Finding { severity: Severity::Error, doc: doc.label(), path: path.into(), message: message.into() }
+    Finding {
+        severity: Severity::Error,
+        doc: doc.label(),
+        path: path.into(),
+        message: message.into(),
+    }
 }
 
 fn warning(doc: &Doc, path: impl Into<String>, message: impl Into<String>) -> Finding {
-    Finding { severity: Severity::Warning, ..finding(doc, path, message) }
+    Finding {
+        severity: Severity::Warning,
+        ..finding(doc, path, message)
+    }
 }
 
 /// An error if `managed` (these manifests own that namespace's objects of the kind, so a
@@ -110,7 +141,11 @@ fn missing(managed: bool, doc: &Doc, path: String, message: String) -> Finding {
     if managed {
         finding(doc, path, message)
     } else {
-        warning(doc, path, format!("{message} (not in these manifests; may exist in the cluster)"))
+        warning(
+            doc,
+            path,
+            format!("{message} (not in these manifests; may exist in the cluster)"),
+        )
     }
 }
 
@@ -119,14 +154,21 @@ pub fn parse(source: &str, text: &str) -> anyhow::Result<Vec<Doc>> {
     use serde::Deserialize;
     let mut docs = Vec::new();
     for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let yaml = serde_yaml::Value::deserialize(de)
+        let mut yaml = serde_yaml::Value::deserialize(de)
             .map_err(|e| anyhow::anyhow!("{source}#{index}: not YAML: {e}"))?;
+        // YAML merge keys (`<<: *anchor`) are resolved here, as Kubernetes and Compose do.
+        yaml.apply_merge()
+            .map_err(|e| anyhow::anyhow!("{source}#{index}: bad merge key: {e}"))?;
         if yaml.is_null() {
             continue;
         }
-        let value = serde_json::to_value(yaml)
-            .map_err(|e| anyhow::anyhow!("{source}#{index}: {e}"))?;
-        docs.push(Doc { source: source.to_string(), index, value });
+        let value =
+            serde_json::to_value(yaml).map_err(|e| anyhow::anyhow!("{source}#{index}: {e}"))?;
+        docs.push(Doc {
+            source: source.to_string(),
+            index,
+            value,
+        });
     }
     Ok(docs)
 }
@@ -156,7 +198,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
             collect(&e, out)?;
         }
     } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
-        && !path.file_stem().is_some_and(|s| s == "kustomization")
+        && path.file_stem().is_none_or(|s| s != "kustomization")
     {
         out.push(path.to_path_buf());
     } else if !path.exists() {
@@ -181,7 +223,10 @@ impl Schemas {
     /// Schemas from `dirs`, files named `<kind>-<group prefix>-<version>.json` (kubeconform's
     /// convention; the core group has no prefix: `service-v1.json`).
     pub fn new(dirs: Vec<PathBuf>) -> Self {
-        Self { dirs, compiled: HashMap::new() }
+        Self {
+            dirs,
+            compiled: HashMap::new(),
+        }
     }
 
     /// The vendored Kubernetes 1.35 and Istio 1.30 schemas of this crate.
@@ -202,7 +247,11 @@ impl Schemas {
         }
     }
 
-    fn validator(&mut self, api_version: &str, kind: &str) -> anyhow::Result<Option<&jsonschema::Validator>> {
+    fn validator(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+    ) -> anyhow::Result<Option<&jsonschema::Validator>> {
         let name = Self::file_name(api_version, kind);
         if !self.compiled.contains_key(&name) {
             let compiled = match self.dirs.iter().map(|d| d.join(&name)).find(|p| p.exists()) {
@@ -219,9 +268,16 @@ impl Schemas {
         let prefix = format!("{}-", kind.to_ascii_lowercase());
         let mut out = Vec::new();
         for d in &self.dirs {
-            for e in std::fs::read_dir(d).into_iter().flatten().filter_map(Result::ok) {
+            for e in std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+            {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(rest) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".json")) {
+                if let Some(rest) = name
+                    .strip_prefix(&prefix)
+                    .and_then(|r| r.strip_suffix(".json"))
+                {
                     // "networking-v1" → "v1": the version after the group prefix
                     out.push(rest.rsplit('-').next().unwrap_or(rest).to_string());
                 }
@@ -235,7 +291,11 @@ impl Schemas {
     /// checked offline), which callers may treat as an error or a warning.
     pub fn validate(&mut self, doc: &Doc) -> anyhow::Result<Result<Vec<Finding>, String>> {
         if doc.api_version().is_empty() || doc.kind().is_empty() {
-            return Ok(Ok(vec![finding(doc, "", "not a Kubernetes object: apiVersion and kind are required")]));
+            return Ok(Ok(vec![finding(
+                doc,
+                "",
+                "not a Kubernetes object: apiVersion and kind are required",
+            )]));
         }
         let Some(v) = self.validator(doc.api_version(), doc.kind())? else {
             let known = self.versions_of(doc.kind());
@@ -243,7 +303,12 @@ impl Schemas {
                 return Ok(Ok(vec![finding(
                     doc,
                     "/apiVersion",
-                    format!("{} is not a known version of {}; known versions: {}", doc.api_version(), doc.kind(), known.join(", ")),
+                    format!(
+                        "{} is not a known version of {}; known versions: {}",
+                        doc.api_version(),
+                        doc.kind(),
+                        known.join(", ")
+                    ),
                 )]));
             }
             return Ok(Err(format!(
@@ -288,7 +353,10 @@ pub struct Report {
 
 /// Schema validation of every document, then the semantic checks over the whole set.
 pub fn check(docs: &[Doc], schemas: &mut Schemas) -> anyhow::Result<Report> {
-    let mut report = Report { documents: docs.len(), ..Report::default() };
+    let mut report = Report {
+        documents: docs.len(),
+        ..Report::default()
+    };
     for d in docs {
         match schemas.validate(d)? {
             Ok(f) => report.findings.extend(f),
@@ -300,20 +368,29 @@ pub fn check(docs: &[Doc], schemas: &mut Schemas) -> anyhow::Result<Report> {
 }
 
 /// Istio's protocol prefixes for port names (`<protocol>[-<suffix>]`).
-const PROTOCOLS: [&str; 11] =
-    ["grpc", "grpc-web", "http", "http2", "https", "mongo", "mysql", "redis", "tcp", "tls", "udp"];
+const PROTOCOLS: [&str; 11] = [
+    "grpc", "grpc-web", "http", "http2", "https", "mongo", "mysql", "redis", "tcp", "tls", "udp",
+];
 
 fn port_name_ok(name: &str) -> bool {
-    PROTOCOLS.iter().any(|p| name == *p || name.starts_with(&format!("{p}-")))
+    PROTOCOLS
+        .iter()
+        .any(|p| name == *p || name.starts_with(&format!("{p}-")))
 }
 
 fn arr<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
-    v.pointer(pointer).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn labels(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -324,7 +401,9 @@ fn service_of(host: &str, namespace: &str) -> Option<(String, String)> {
     match parts.as_slice() {
         [name] => Some((namespace.to_string(), name.to_string())),
         [name, ns] => Some((ns.to_string(), name.to_string())),
-        [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] => Some((ns.to_string(), name.to_string())),
+        [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] => {
+            Some((ns.to_string(), name.to_string()))
+        }
         _ => None,
     }
 }
@@ -340,18 +419,33 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
         .collect();
     let deployments: Vec<&Doc> = of("Deployment").collect();
     let entry_hosts: BTreeSet<String> = of("ServiceEntry")
-        .flat_map(|d| arr(&d.value, "/spec/hosts").iter().filter_map(Value::as_str).map(str::to_string))
+        .flat_map(|d| {
+            arr(&d.value, "/spec/hosts")
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
-    let gateways: BTreeSet<(String, String)> =
-        of("Gateway").map(|d| (d.namespace().to_string(), d.name().to_string())).collect();
+    let gateways: BTreeSet<(String, String)> = of("Gateway")
+        .map(|d| (d.namespace().to_string(), d.name().to_string()))
+        .collect();
     // (namespace, service) → subsets → labels, from DestinationRules.
-    let mut subsets: HashMap<(String, String), HashMap<String, BTreeMap<String, String>>> = HashMap::new();
+    let mut subsets: HashMap<(String, String), HashMap<String, BTreeMap<String, String>>> =
+        HashMap::new();
     for d in of("DestinationRule") {
         let host = d.str_at("/spec/host");
-        let key = service_of(host, d.namespace()).unwrap_or_else(|| (String::new(), host.to_string()));
+        let key =
+            service_of(host, d.namespace()).unwrap_or_else(|| (String::new(), host.to_string()));
         for s in arr(&d.value, "/spec/subsets") {
-            let name = s.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            subsets.entry(key.clone()).or_default().insert(name, labels(s.get("labels")));
+            let name = s
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            subsets
+                .entry(key.clone())
+                .or_default()
+                .insert(name, labels(s.get("labels")));
         }
     }
     let pod_labels = |ns: &str| -> Vec<BTreeMap<String, String>> {
@@ -362,7 +456,8 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             .collect()
     };
     let selects = |pods: &[BTreeMap<String, String>], want: &BTreeMap<String, String>| {
-        pods.iter().any(|p| want.iter().all(|(k, v)| p.get(k) == Some(v)))
+        pods.iter()
+            .any(|p| want.iter().all(|(k, v)| p.get(k) == Some(v)))
     };
 
     // Service port names.
@@ -386,9 +481,14 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             for rule in arr(&d.value, &format!("/spec/{proto}")) {
                 for route in arr(rule, "/route") {
                     let weight = route.get("weight").and_then(Value::as_i64).unwrap_or(1);
-                    let host = route.pointer("/destination/host").and_then(Value::as_str).unwrap_or("");
+                    let host = route
+                        .pointer("/destination/host")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     let subset = route.pointer("/destination/subset").and_then(Value::as_str);
-                    if let (Some(subset), Some((ns, svc)), true) = (subset, service_of(host, d.namespace()), weight > 0) {
+                    if let (Some(subset), Some((ns, svc)), true) =
+                        (subset, service_of(host, d.namespace()), weight > 0)
+                    {
                         routed.insert((ns, svc, subset.to_string()));
                     }
                 }
@@ -400,10 +500,18 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
     // like v2 before a rollout, may select nothing.)
     for d in of("DestinationRule") {
         let host = d.str_at("/spec/host");
-        let Some((ns, svc)) = service_of(host, d.namespace()) else { continue };
-        let selector = services.get(&(ns.clone(), svc.clone())).map(|s| labels(s.value.pointer("/spec/selector")));
+        let Some((ns, svc)) = service_of(host, d.namespace()) else {
+            continue;
+        };
+        let selector = services
+            .get(&(ns.clone(), svc.clone()))
+            .map(|s| labels(s.value.pointer("/spec/selector")));
         for (i, s) in arr(&d.value, "/spec/subsets").iter().enumerate() {
-            let name = s.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = s
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             if !routed.contains(&(ns.clone(), svc.clone(), name)) {
                 continue;
             }
@@ -413,7 +521,10 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
                 out.push(warning(
                     d,
                     format!("/spec/subsets/{i}/labels"),
-                    format!("subset {:?} of {host} selects no Deployment's pods (labels {want:?})", s.get("name").and_then(Value::as_str).unwrap_or("")),
+                    format!(
+                        "subset {:?} of {host} selects no Deployment's pods (labels {want:?})",
+                        s.get("name").and_then(Value::as_str).unwrap_or("")
+                    ),
                 ));
             }
         }
@@ -430,7 +541,12 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             let (gns, gname) = g.split_once('/').unwrap_or((ns, g));
             if !gateways.contains(&(gns.to_string(), gname.to_string())) {
                 let managed = gateways.iter().any(|(n, _)| n == gns);
-                out.push(missing(managed, d, format!("/spec/gateways/{i}"), format!("gateway {g:?} does not exist")));
+                out.push(missing(
+                    managed,
+                    d,
+                    format!("/spec/gateways/{i}"),
+                    format!("gateway {g:?} does not exist"),
+                ));
             }
         }
         for proto in ["http", "tcp", "tls"] {
@@ -450,10 +566,17 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
                         any_weight = true;
                         match w.as_i64() {
                             Some(w) if w >= 0 => sum += w,
-                            _ => out.push(finding(d, format!("{path}/weight"), format!("weight {w} must be an integer >= 0"))),
+                            _ => out.push(finding(
+                                d,
+                                format!("{path}/weight"),
+                                format!("weight {w} must be an integer >= 0"),
+                            )),
                         }
                     }
-                    let host = route.pointer("/destination/host").and_then(Value::as_str).unwrap_or("");
+                    let host = route
+                        .pointer("/destination/host")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     let subset = route.pointer("/destination/subset").and_then(Value::as_str);
                     if host.is_empty() {
                         continue;
@@ -461,7 +584,9 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
                     let resolved = service_of(host, ns);
                     let is_service = resolved.as_ref().is_some_and(|k| services.contains_key(k));
                     if !is_service && !entry_hosts.contains(host) {
-                        let managed = resolved.as_ref().is_some_and(|(n, _)| services.keys().any(|(sn, _)| sn == n));
+                        let managed = resolved
+                            .as_ref()
+                            .is_some_and(|(n, _)| services.keys().any(|(sn, _)| sn == n));
                         out.push(missing(managed, d, format!("{path}/destination/host"), format!("destination host {host:?} is not a Service (nor a ServiceEntry host)")));
                         continue;
                     }
@@ -473,8 +598,12 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
                         }
                     }
                 }
-                if (any_weight || routes.len() > 1) && sum != 100 && !(routes.len() == 1 && !any_weight) {
-                    out.push(finding(d, format!("{base}/route"), format!("route weights sum to {sum}, not 100")));
+                if (any_weight || routes.len() > 1) && sum != 100 {
+                    out.push(finding(
+                        d,
+                        format!("{base}/route"),
+                        format!("route weights sum to {sum}, not 100"),
+                    ));
                 }
             }
         }
@@ -485,7 +614,11 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
         .iter()
         .map(|d| {
             let sa = d.str_at("/spec/template/spec/serviceAccountName");
-            format!("cluster.local/ns/{}/sa/{}", d.namespace(), if sa.is_empty() { "default" } else { sa })
+            format!(
+                "cluster.local/ns/{}/sa/{}",
+                d.namespace(),
+                if sa.is_empty() { "default" } else { sa }
+            )
         })
         .collect();
     for d in of("AuthorizationPolicy") {
@@ -520,15 +653,30 @@ mod tests {
     #[test]
     fn schema_file_names_follow_kubeconform() {
         assert_eq!(Schemas::file_name("v1", "Service"), "service-v1.json");
-        assert_eq!(Schemas::file_name("apps/v1", "Deployment"), "deployment-apps-v1.json");
-        assert_eq!(Schemas::file_name("networking.istio.io/v1", "VirtualService"), "virtualservice-networking-v1.json");
-        assert_eq!(Schemas::file_name("autoscaling/v2", "HorizontalPodAutoscaler"), "horizontalpodautoscaler-autoscaling-v2.json");
+        assert_eq!(
+            Schemas::file_name("apps/v1", "Deployment"),
+            "deployment-apps-v1.json"
+        );
+        assert_eq!(
+            Schemas::file_name("networking.istio.io/v1", "VirtualService"),
+            "virtualservice-networking-v1.json"
+        );
+        assert_eq!(
+            Schemas::file_name("autoscaling/v2", "HorizontalPodAutoscaler"),
+            "horizontalpodautoscaler-autoscaling-v2.json"
+        );
     }
 
     #[test]
     fn hosts_resolve_to_services() {
-        assert_eq!(service_of("payment", "fd"), Some(("fd".into(), "payment".into())));
-        assert_eq!(service_of("payment.fd.svc.cluster.local", "x"), Some(("fd".into(), "payment".into())));
+        assert_eq!(
+            service_of("payment", "fd"),
+            Some(("fd".into(), "payment".into()))
+        );
+        assert_eq!(
+            service_of("payment.fd.svc.cluster.local", "x"),
+            Some(("fd".into(), "payment".into()))
+        );
         assert_eq!(service_of("www.googleapis.com", "x"), None);
     }
 

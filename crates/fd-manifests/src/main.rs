@@ -28,7 +28,9 @@ fn read(path: &str) -> anyhow::Result<Vec<fd_manifests::Doc>> {
 }
 
 fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    let Some(cmd) = args.first() else { return Ok(usage()) };
+    let Some(cmd) = args.first() else {
+        return Ok(usage());
+    };
     let mut paths = Vec::new();
     let mut dirs = Vec::new();
     let mut schema = None;
@@ -36,8 +38,16 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--schemas" => dirs.push(PathBuf::from(it.next().ok_or_else(|| anyhow::anyhow!("--schemas needs a directory"))?)),
-            "--schema" => schema = Some(PathBuf::from(it.next().ok_or_else(|| anyhow::anyhow!("--schema needs a file"))?)),
+            "--schemas" => dirs
+                .push(PathBuf::from(it.next().ok_or_else(|| {
+                    anyhow::anyhow!("--schemas needs a directory")
+                })?)),
+            "--schema" => {
+                schema = Some(PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("--schema needs a file"))?,
+                ))
+            }
             "--strict" => strict = true,
             p => paths.push(p.to_string()),
         }
@@ -55,7 +65,11 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let findings = match cmd.as_str() {
         "check" => {
-            let mut schemas = if dirs.is_empty() { fd_manifests::Schemas::bundled() } else { fd_manifests::Schemas::new(dirs) };
+            let mut schemas = if dirs.is_empty() {
+                fd_manifests::Schemas::bundled()
+            } else {
+                fd_manifests::Schemas::new(dirs)
+            };
             let report = fd_manifests::check(&docs, &mut schemas)?;
             for w in &report.warnings {
                 eprintln!("{} {w}", if strict { "error:" } else { "warning:" });
@@ -67,9 +81,13 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             report.findings
         }
         "schema" => {
-            let Some(schema) = schema else { return Ok(usage()) };
+            let Some(schema) = schema else {
+                return Ok(usage());
+            };
             let v = fd_manifests::compile(&schema)?;
-            docs.iter().flat_map(|d| fd_manifests::schema_findings(&v, d)).collect()
+            docs.iter()
+                .flat_map(|d| fd_manifests::schema_findings(&v, d))
+                .collect()
         }
         _ => return Ok(usage()),
     };
@@ -79,7 +97,11 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let failing = findings
         .iter()
         .any(|f| strict || f.severity == fd_manifests::Severity::Error);
-    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,264 @@
+//! fd-manifests against manifests it has never seen (Istio's own samples), against the
+//! handmade one-defect variants, and against our overlays with defects injected.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fd_manifests::{check, load, parse, Doc, Finding, Schemas, Severity};
+use serde_json::{json, Value};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/istio-samples")
+}
+
+fn errors(docs: &[Doc]) -> Vec<Finding> {
+    let report = check(docs, &mut Schemas::bundled()).expect("check runs");
+    report
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect()
+}
+
+#[test]
+fn accepts_istios_own_valid_samples() {
+    for set in ["bookinfo", "helloworld", "handmade/vs-valid.yaml"] {
+        let docs = load(&samples().join(set)).expect("load");
+        assert!(!docs.is_empty(), "{set}");
+        let errs = errors(&docs);
+        assert!(
+            errs.is_empty(),
+            "{set} rejected:\n{}",
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // serviceentry-valid.yaml is left out: its `addresses: [1.2.3.4, 001:db8::]` is ambiguous
+    // YAML (a ':' before ']' in a flow sequence), which libyaml rejects as a syntax error.
+    for kind in [
+        "authz",
+        "destinationrule",
+        "peerauth",
+        "reqauth",
+        "telemetry",
+    ] {
+        let docs =
+            load(&samples().join(format!("validation-testdata/{kind}-valid.yaml"))).expect("load");
+        let errs = errors(&docs);
+        assert!(errs.is_empty(), "{kind}-valid rejected: {errs:#?}");
+    }
+}
+
+#[test]
+fn rejects_each_handmade_defect_naming_document_and_path() {
+    let cases = [
+        ("vs-bad-weight.yaml", "/spec/http/1/route/0/weight"),
+        ("vs-bad-unknown.yaml", "/spec/http/1/route/1"),
+        ("vs-bad-spec-unknown.yaml", "/spec"),
+        ("vs-bad-timeout.yaml", "/spec/http/1/timeout"),
+        ("vs-bad-retries.yaml", "/spec/http/1/retries/attempts"),
+        ("vs-bad-apiversion.yaml", "/apiVersion"),
+        ("k8s-bad.yaml", "/spec/template/spec/containers/0"),
+        ("k8s-bad.yaml", "/spec/ports/0/port"),
+    ];
+    for (file, path) in cases {
+        let docs = load(&samples().join("handmade").join(file)).expect("load");
+        let errs = errors(&docs);
+        assert!(
+            errs.iter().any(|f| f.path == path && f.doc.contains(file)),
+            "{file}: expected an error at {path}, got {errs:#?}"
+        );
+    }
+}
+
+fn rendered(overlay: &str) -> Vec<Doc> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../istio/overlays")
+        .join(overlay);
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .expect("kubectl kustomize (installed here; see .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse("<rendered>", &String::from_utf8_lossy(&out.stdout)).expect("YAML")
+}
+
+fn strict(docs: &[Doc]) -> Vec<Finding> {
+    check(docs, &mut Schemas::bundled())
+        .expect("check")
+        .findings // warnings count in --strict
+}
+
+fn doc_mut<'a>(docs: &'a mut [Doc], kind: &str, name: &str) -> &'a mut Value {
+    &mut docs
+        .iter_mut()
+        .find(|d| d.kind() == kind && d.name() == name)
+        .expect("document")
+        .value
+}
+
+#[test]
+fn our_overlays_are_valid() {
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        let docs = rendered(overlay);
+        let found = strict(&docs);
+        assert!(found.is_empty(), "{overlay}: {found:#?}");
+    }
+}
+
+fn assert_one(found: &[Finding], path: &str, doc: &str, words: &str) {
+    assert!(
+        found.iter().any(|f| f.path == path
+            && f.doc.contains(doc)
+            && f.message.contains(words)
+            && f.severity == Severity::Error),
+        "expected an error at {path} in {doc} mentioning {words:?}, got {found:#?}"
+    );
+}
+
+#[test]
+fn catches_a_missing_subset() {
+    let mut docs = rendered("stable");
+    doc_mut(&mut docs, "VirtualService", "payment")["spec"]["http"][0]["route"][0]["destination"]
+        ["subset"] = json!("v3");
+    assert_one(
+        &strict(&docs),
+        "/spec/http/0/route/0/destination/subset",
+        "VirtualService fooddelivery/payment",
+        "\"v3\"",
+    );
+}
+
+#[test]
+fn catches_an_unknown_field() {
+    let mut docs = rendered("stable");
+    doc_mut(&mut docs, "VirtualService", "order")["spec"]["http"][0]["route"][0]["weigth"] =
+        json!(100);
+    assert_one(
+        &strict(&docs),
+        "/spec/http/0/route/0",
+        "VirtualService fooddelivery/order",
+        "weigth",
+    );
+}
+
+#[test]
+fn catches_bad_weights() {
+    let mut docs = rendered("canary");
+    doc_mut(&mut docs, "VirtualService", "order")["spec"]["http"][0]["route"][1]["weight"] =
+        json!(20);
+    assert_one(
+        &strict(&docs),
+        "/spec/http/0/route",
+        "VirtualService fooddelivery/order",
+        "sum to 110",
+    );
+    let mut docs = rendered("canary");
+    doc_mut(&mut docs, "VirtualService", "order")["spec"]["http"][0]["route"][1]["weight"] =
+        json!(-10);
+    assert_one(
+        &strict(&docs),
+        "/spec/http/0/route/1/weight",
+        "VirtualService fooddelivery/order",
+        "",
+    );
+}
+
+#[test]
+fn catches_a_wrong_principal() {
+    let mut docs = rendered("stable");
+    doc_mut(&mut docs, "AuthorizationPolicy", "payment")["spec"]["rules"][0]["from"][0]["source"]
+        ["principals"][0] = json!("cluster.local/ns/fooddelivery/sa/ordr");
+    assert_one(
+        &strict(&docs),
+        "/spec/rules/0/from/0/source/principals/0",
+        "AuthorizationPolicy fooddelivery/payment",
+        "ordr",
+    );
+}
+
+#[test]
+fn catches_semantic_defects_of_routing() {
+    let mut docs = rendered("stable");
+    // A Service port not named for its protocol and without appProtocol.
+    let svc = doc_mut(&mut docs, "Service", "store");
+    svc["spec"]["ports"][0]["name"] = json!("api");
+    svc["spec"]["ports"][0]
+        .as_object_mut()
+        .expect("port")
+        .remove("appProtocol");
+    // A destination that is no Service, and a gateway that does not exist.
+    doc_mut(&mut docs, "VirtualService", "api-ingress")["spec"]["http"][1]["route"][0]
+        ["destination"]["host"] = json!("stor");
+    doc_mut(&mut docs, "VirtualService", "api-ingress")["spec"]["gateways"][0] =
+        json!("missing-gateway");
+    // A rule without a match before another rule.
+    let vs = doc_mut(&mut docs, "VirtualService", "order");
+    let default = vs["spec"]["http"][0].clone();
+    vs["spec"]["http"]
+        .as_array_mut()
+        .expect("http")
+        .push(default);
+    // A subset whose labels select no pods.
+    doc_mut(&mut docs, "DestinationRule", "delivery")["spec"]["subsets"][0]["labels"]["version"] =
+        json!("vl");
+    let found = strict(&docs);
+    let at = |path: &str, doc: &str| found.iter().any(|f| f.path == path && f.doc.contains(doc));
+    assert!(
+        at("/spec/ports/0/name", "Service fooddelivery/store"),
+        "{found:#?}"
+    );
+    assert!(
+        at("/spec/http/1/route/0/destination/host", "api-ingress"),
+        "{found:#?}"
+    );
+    assert!(at("/spec/gateways/0", "api-ingress"), "{found:#?}");
+    assert!(
+        at("/spec/http/0", "VirtualService fooddelivery/order"),
+        "{found:#?}"
+    );
+    assert!(
+        at(
+            "/spec/subsets/0/labels",
+            "DestinationRule fooddelivery/delivery"
+        ),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn compose_file_is_valid_and_typos_are_caught() {
+    let schema = fd_manifests::compile(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/compose/compose-spec.json"),
+    )
+    .expect("schema");
+    let compose = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docker-compose.yml"))
+        .expect("compose");
+    let found: Vec<_> = compose
+        .iter()
+        .flat_map(|d| fd_manifests::schema_findings(&schema, d))
+        .collect();
+    assert!(found.is_empty(), "{found:#?}");
+    let bad = parse(
+        "bad.yml",
+        "services:\n  a:\n    image: x\n    depend_on: [b]\n",
+    )
+    .expect("yaml");
+    let found: Vec<_> = bad
+        .iter()
+        .flat_map(|d| fd_manifests::schema_findings(&schema, d))
+        .collect();
+    assert!(
+        found
+            .iter()
+            .any(|f| f.path == "/services/a" && f.message.contains("depend_on")),
+        "{found:#?}"
+    );
+}
