@@ -94,44 +94,14 @@ pub fn headers(ce: &CloudEvent<'_>) -> HeaderMap {
     h.insert("ce-source", ce.source);
     h.insert("ce-type", ce.event_type);
     h.insert("ce-subject", ce.subject);
-    h.insert("ce-time", rfc3339(ce.time_ms).as_str());
+    h.insert("ce-time", crate::time::rfc3339(ce.time_ms).as_str());
     h.insert("content-type", "application/protobuf");
     h
-}
-
-/// RFC 3339 UTC time with milliseconds.
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_utc_milliseconds() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_795_603_333_663), "2026-11-25T10:42:13.663Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
 
     #[test]
     fn stream_of_a_context_captures_its_packages() {

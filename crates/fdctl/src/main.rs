@@ -215,26 +215,9 @@ fn money(m: &Option<Money>) -> String {
     })
 }
 
-/// `2026-11-25T10:42:13.663Z` from a protobuf timestamp (UTC; civil-from-days algorithm).
+/// `2026-11-25T10:42:13.663Z` from a protobuf timestamp.
 fn rfc3339(t: &prost_types::Timestamp) -> String {
-    let days = t.seconds.div_euclid(86_400);
-    let secs = t.seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        t.nanos / 1_000_000
-    )
+    fd_chassis::time::rfc3339(t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
 }
 
 fn print_order(o: &order::Order) {
@@ -573,27 +556,5 @@ async fn main() -> std::process::ExitCode {
             eprintln!("fdctl: {e:#}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_formats_utc() {
-        let t = prost_types::Timestamp {
-            seconds: 1_795_603_333,
-            nanos: 663_000_000,
-        };
-        assert_eq!(super::rfc3339(&t), "2026-11-25T10:42:13.663Z");
-        let epoch = prost_types::Timestamp {
-            seconds: 0,
-            nanos: 0,
-        };
-        assert_eq!(super::rfc3339(&epoch), "1970-01-01T00:00:00.000Z");
-        let leap = prost_types::Timestamp {
-            seconds: 951_782_400,
-            nanos: 0,
-        };
-        assert_eq!(super::rfc3339(&leap), "2000-02-29T00:00:00.000Z");
     }
 }
