@@ -140,6 +140,11 @@ pub struct CommonConfig {
     pub log_format: LogFormat,
     /// `NATS_URL`: the NATS server with JetStream.
     pub nats_url: String,
+    /// `MAX_IN_FLIGHT`: requests served at once; more are refused with RESOURCE_EXHAUSTED
+    /// instead of queueing without bound (health checks are exempt).
+    pub max_in_flight: usize,
+    /// `MAX_MESSAGE_BYTES`: largest request message accepted.
+    pub max_message_bytes: usize,
 }
 
 impl CommonConfig {
@@ -171,12 +176,22 @@ impl CommonConfig {
             nats_url.starts_with("nats://") || nats_url.starts_with("tls://"),
             "expected a URL such as nats://127.0.0.1:4222",
         );
+        let max_in_flight = env.parse("MAX_IN_FLIGHT", 1024usize);
+        env.check("MAX_IN_FLIGHT", max_in_flight > 0, "must be > 0");
+        let max_message_bytes = env.parse("MAX_MESSAGE_BYTES", 1024 * 1024usize);
+        env.check(
+            "MAX_MESSAGE_BYTES",
+            max_message_bytes >= 1024,
+            "must be >= 1024",
+        );
         Self {
             listen_addr,
             database_url,
             shutdown_grace,
             log_format,
             nats_url,
+            max_in_flight,
+            max_message_bytes,
         }
     }
 }

@@ -48,6 +48,15 @@ pub fn unavailable_retry(message: impl Into<String>, retry_after: Duration) -> S
     )
 }
 
+/// `RESOURCE_EXHAUSTED` (overload) with a `RetryInfo` telling the client how long to back off.
+pub fn resource_exhausted_retry(message: impl Into<String>, retry_after: Duration) -> Status {
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+    )
+}
+
 /// A status with an `ErrorInfo` carrying a machine-readable `reason` (e.g. `PAYMENT_DECLINED`).
 pub fn with_reason(code: Code, message: impl Into<String>, reason: &str, domain: &str) -> Status {
     Status::with_error_details(

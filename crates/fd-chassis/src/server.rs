@@ -35,12 +35,20 @@ pub enum ServeError {
 pub struct GrpcServer {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
+    max_in_flight: Option<usize>,
 }
 
 impl GrpcServer {
     /// A server with no services yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses requests beyond `max` in flight at once with RESOURCE_EXHAUSTED (load
+    /// shedding) instead of queueing them; health checks are never refused.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = Some(max);
+        self
     }
 
     /// Adds a tonic service (e.g. `OrderServiceServer::new(api)`).
@@ -86,6 +94,10 @@ impl GrpcServer {
         let server = tonic::transport::Server::builder()
             // One server span per RPC, continuing the caller's W3C trace context.
             .layer(GrpcTraceLayer)
+            // Beyond the in-flight maximum, refuse at once rather than queue without bound.
+            .layer(InFlightLimitLayer::new(
+                self.max_in_flight.unwrap_or(usize::MAX >> 4),
+            ))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_rx.await;
@@ -211,4 +223,84 @@ where
 fn server_error(code: i64) -> bool {
     // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
     matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+/// Tower layer: at most `max` requests in flight; the next ones get RESOURCE_EXHAUSTED at once
+/// (a client should back off and retry). Health checks pass regardless, so a busy pod is not
+/// mistaken for a dead one.
+#[derive(Debug, Clone)]
+pub struct InFlightLimitLayer {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl InFlightLimitLayer {
+    /// A limit of `max` requests.
+    pub fn new(max: usize) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for InFlightLimitLayer {
+    type Service = InFlightLimit<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightLimit {
+            inner,
+            limit: self.clone(),
+        }
+    }
+}
+
+/// The service [`InFlightLimitLayer`] wraps around the routes.
+#[derive(Debug, Clone)]
+pub struct InFlightLimit<S> {
+    inner: S,
+    limit: InFlightLimitLayer,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for InFlightLimit<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path().starts_with("/grpc.health.") {
+            return Box::pin(self.inner.call(req));
+        }
+        match self.limit.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let fut = self.inner.call(req);
+                Box::pin(async move {
+                    let resp = fut.await;
+                    drop(permit);
+                    resp
+                })
+            }
+            Err(_) => {
+                let status = crate::errors::resource_exhausted_retry(
+                    format!(
+                        "server overloaded: {} requests in flight; retry shortly",
+                        self.limit.max
+                    ),
+                    Duration::from_millis(200),
+                );
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
 }

@@ -35,6 +35,7 @@ pub struct Service {
     /// The shutdown signal every task follows.
     pub shutdown: Shutdown,
     grace: std::time::Duration,
+    max_in_flight: usize,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -65,6 +66,7 @@ impl Service {
             outbox,
             shutdown,
             grace: common.shutdown_grace,
+            max_in_flight: common.max_in_flight,
             tasks,
         })
     }
@@ -90,6 +92,7 @@ impl Service {
     /// Serves `server` on `listener` until shutdown, then waits for the background tasks.
     pub async fn serve(self, server: GrpcServer, listener: TcpListener) -> anyhow::Result<()> {
         let result = server
+            .max_in_flight(self.max_in_flight)
             .serve(listener, self.shutdown.wait(), self.grace)
             .await;
         for t in self.tasks {

@@ -57,6 +57,8 @@ pub async fn run(
         policies::CancelOnOrderCancelled,
     );
     let api = api::DeliveryApi::new(svc.db.pool.clone(), svc.outbox.clone());
-    let server = GrpcServer::new().add_service(DeliveryServiceServer::new(api));
+    let server = GrpcServer::new().add_service(
+        DeliveryServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
+    );
     svc.serve(server, listener).await
 }

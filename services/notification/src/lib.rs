@@ -92,6 +92,8 @@ pub async fn run(
     let shutdown = svc.shutdown.clone();
     svc.spawn(sender.run(shutdown));
     let api = api::NotificationApi::new(svc.db.pool.clone());
-    let server = GrpcServer::new().add_service(NotificationServiceServer::new(api));
+    let server = GrpcServer::new().add_service(
+        NotificationServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
+    );
     svc.serve(server, listener).await
 }

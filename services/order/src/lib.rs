@@ -109,6 +109,8 @@ pub async fn run(
         svc.outbox.clone(),
         svc.shutdown.clone(),
     );
-    let server = GrpcServer::new().add_service(OrderServiceServer::new(api));
+    let server = GrpcServer::new().add_service(
+        OrderServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
+    );
     svc.serve(server, listener).await
 }

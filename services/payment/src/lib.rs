@@ -82,6 +82,8 @@ pub async fn run(
         },
         cfg.drill,
     );
-    let server = GrpcServer::new().add_service(PaymentServiceServer::new(api));
+    let server = GrpcServer::new().add_service(
+        PaymentServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
+    );
     svc.serve(server, listener).await
 }

@@ -49,6 +49,8 @@ pub async fn run(
     let mut svc = Service::start("store", &cfg.common, &MIGRATOR, shutdown).await?;
     svc.consume(policies::Tickets::spec(), policies::Tickets);
     let api = api::StoreApi::new(svc.db.pool.clone(), svc.outbox.clone());
-    let server = GrpcServer::new().add_service(StoreServiceServer::new(api));
+    let server = GrpcServer::new().add_service(
+        StoreServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
+    );
     svc.serve(server, listener).await
 }

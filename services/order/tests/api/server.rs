@@ -124,3 +124,103 @@ fn bad_configuration_is_a_readable_error_and_exit_code_2() {
         assert!(stderr.contains(key), "{key} missing: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn oversized_requests_are_refused_and_store_nothing() {
+    let payment_db = TestDb::new(Backend::Sqlite, "payment").await;
+    let order_db = TestDb::new(Backend::Sqlite, "order").await;
+    let nats = NatsServer::start().await;
+    let payment = start_payment(&payment_db, &nats, &[]).await;
+    let order = start_order(
+        &order_db,
+        &nats,
+        &payment.url(),
+        &[("MAX_MESSAGE_BYTES", "65536")],
+    )
+    .await;
+    let mut client = fd_proto::order::v1::order_service_client::OrderServiceClient::new(
+        channel(&order.url()).await,
+    );
+    let mut req = place("oscar", "huge");
+    req.items[0].name = "x".repeat(100_000);
+    let err = client.place_order(req).await.expect_err("too large");
+    // tonic answers OUT_OF_RANGE here (the gRPC spec suggests RESOURCE_EXHAUSTED).
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
+    assert!(
+        err.message().contains("too large") && err.message().contains("65536"),
+        "{}",
+        err.message()
+    );
+    let list = client
+        .list_orders(fd_proto::order::v1::ListOrdersRequest {
+            customer_id: "oscar".into(),
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .expect("list");
+    assert!(list.into_inner().orders.is_empty());
+}
+
+#[tokio::test]
+async fn beyond_max_in_flight_requests_are_shed_but_health_answers() {
+    use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
+    use tonic_types::StatusExt;
+    let payment_db = TestDb::new(Backend::Sqlite, "payment").await;
+    let nats = NatsServer::start().await;
+    let payment = start_payment(
+        &payment_db,
+        &nats,
+        &[("DRILL_LATENCY_MS", "600"), ("MAX_IN_FLIGHT", "2")],
+    )
+    .await;
+    let ch = channel(&payment.url()).await;
+    let calls = (0..6).map(|i| {
+        let mut c = PaymentServiceClient::new(ch.clone());
+        async move {
+            let started = std::time::Instant::now();
+            let r = c
+                .authorize(fd_proto::payment::v1::AuthorizeRequest {
+                    order_id: format!("o{i}"),
+                    customer_id: "c".into(),
+                    amount: eur(100),
+                })
+                .await;
+            (r, started.elapsed())
+        }
+    });
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        HealthClient::new(channel(&payment.url()).await)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+    };
+    let (results, health) = tokio::join!(futures::future::join_all(calls), health);
+    assert_eq!(
+        health
+            .expect("health answers under load")
+            .into_inner()
+            .status(),
+        ServingStatus::Serving
+    );
+    let ok = results.iter().filter(|(r, _)| r.is_ok()).count();
+    let shed: Vec<_> = results
+        .iter()
+        .filter_map(|(r, took)| r.as_ref().err().map(|e| (e, *took)))
+        .collect();
+    assert_eq!(ok, 2, "two in flight are served");
+    assert_eq!(shed.len(), 4);
+    for (e, took) in shed {
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+        assert!(
+            e.get_error_details().retry_info().is_some(),
+            "tells the client when to retry"
+        );
+        assert!(
+            took < Duration::from_millis(400),
+            "refused at once, not queued: {took:?}"
+        );
+    }
+}
