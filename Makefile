@@ -11,7 +11,7 @@ export NATS_SERVER_BIN ?= $(NATS_SERVER)
 DATA_DIR ?= $(CURDIR)/data
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
+	@echo "make chaos   short chaos drill (in make test); make chaos-long: 10,000 orders, 30 faults"
 
 tools: $(NATS_SERVER)
 
@@ -35,7 +36,7 @@ run: build
 demo:
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: test-rust smoke manifests-check
+test: test-rust smoke manifests-check chaos
 
 test-rust: tools
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
@@ -46,6 +47,15 @@ test-rust: tools
 smoke:
 	$(CARGO) build --bins
 	BIN_DIR=target/debug scripts/smoke.sh
+
+# Chaos drills: the whole system as processes, kill -9 and restarts, then invariants.
+chaos: tools
+	$(CARGO) build --bins
+	target/debug/fd-chaos --orders 200 --faults 8 --seconds 20 --bin-dir target/debug
+
+chaos-long: tools
+	$(CARGO) build --release --bins
+	target/release/fd-chaos --orders 10000 --faults 30 --seconds 240 --workers 32 --bin-dir target/release
 
 # Kubernetes + Istio overlays and docker-compose.yml, validated offline (see istio/README.md).
 manifests-check:
