@@ -61,13 +61,19 @@ impl Clients {
         Ok(Self {
             order: order::order_service_client::OrderServiceClient::new(ch(order_url)?),
             store: store::store_service_client::StoreServiceClient::new(ch(store_url)?),
-            delivery: delivery::delivery_service_client::DeliveryServiceClient::new(ch(delivery_url)?),
+            delivery: delivery::delivery_service_client::DeliveryServiceClient::new(ch(
+                delivery_url,
+            )?),
         })
     }
 }
 
 /// Retries `call` until it succeeds, fails with a code in `stop_on`, or `deadline` passes.
-async fn retry<T, F, Fut>(deadline: Instant, stop_on: &[Code], mut call: F) -> Result<T, tonic::Status>
+async fn retry<T, F, Fut>(
+    deadline: Instant,
+    stop_on: &[Code],
+    mut call: F,
+) -> Result<T, tonic::Status>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, tonic::Status>>,
@@ -91,9 +97,19 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
     let fate = Fate::of(n);
     let customer = format!("chaos-{}", n % 97);
     let key = format!("order-{n}");
-    let mut out = Outcome { customer: customer.clone(), key: key.clone(), fate, order_id: None, completed: false };
+    let mut out = Outcome {
+        customer: customer.clone(),
+        key: key.clone(),
+        fate,
+        order_id: None,
+        completed: false,
+    };
     let deadline = Instant::now() + Duration::from_secs(90);
-    let price = if fate == Fate::Declined { limit + 1 } else { 1250 };
+    let price = if fate == Fate::Declined {
+        limit + 1
+    } else {
+        1250
+    };
     let req = order::PlaceOrderRequest {
         idempotency_key: key,
         customer_id: customer,
@@ -102,15 +118,22 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
             menu_item_id: "pizza".into(),
             name: "Margherita".into(),
             quantity: 1,
-            unit_price: Some(Money { amount_minor: price, currency_code: "EUR".into() }),
+            unit_price: Some(Money {
+                amount_minor: price,
+                currency_code: "EUR".into(),
+            }),
         }],
         delivery_address: "1 Main Street".into(),
     };
-    let placed = retry(deadline, &[Code::FailedPrecondition, Code::InvalidArgument], || {
-        let mut o = c.order.clone();
-        let req = req.clone();
-        async move { o.place_order(req).await }
-    })
+    let placed = retry(
+        deadline,
+        &[Code::FailedPrecondition, Code::InvalidArgument],
+        || {
+            let mut o = c.order.clone();
+            let req = req.clone();
+            async move { o.place_order(req).await }
+        },
+    )
     .await;
     let id = match placed {
         Ok(r) => match r.into_inner().order {
@@ -131,14 +154,26 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
         Fate::CancelledByCustomer => retry(deadline, &gone, || {
             let mut o = c.order.clone();
             let id = id.clone();
-            async move { o.cancel_order(order::CancelOrderRequest { order_id: id, reason: "chaos".into() }).await }
+            async move {
+                o.cancel_order(order::CancelOrderRequest {
+                    order_id: id,
+                    reason: "chaos".into(),
+                })
+                .await
+            }
         })
         .await
         .is_ok(),
         Fate::RejectedByStore => retry(deadline, &gone, || {
             let mut s = c.store.clone();
             let id = id.clone();
-            async move { s.reject_order(store::RejectOrderRequest { order_id: id, reason: "chaos".into() }).await }
+            async move {
+                s.reject_order(store::RejectOrderRequest {
+                    order_id: id,
+                    reason: "chaos".into(),
+                })
+                .await
+            }
         })
         .await
         .is_ok(),
@@ -147,25 +182,40 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
                 retry(deadline, &gone, || {
                     let mut s = c.store.clone();
                     let id = id.clone();
-                    async move { s.accept_order(store::AcceptOrderRequest { order_id: id }).await }
+                    async move {
+                        s.accept_order(store::AcceptOrderRequest { order_id: id })
+                            .await
+                    }
                 })
                 .await?;
                 retry(deadline, &gone, || {
                     let mut s = c.store.clone();
                     let id = id.clone();
-                    async move { s.finish_cooking(store::FinishCookingRequest { order_id: id }).await }
+                    async move {
+                        s.finish_cooking(store::FinishCookingRequest { order_id: id })
+                            .await
+                    }
                 })
                 .await?;
                 retry(deadline, &gone, || {
                     let mut d = c.delivery.clone();
                     let id = id.clone();
-                    async move { d.pick_up(delivery::PickUpRequest { order_id: id, rider_id: "rider-1".into() }).await }
+                    async move {
+                        d.pick_up(delivery::PickUpRequest {
+                            order_id: id,
+                            rider_id: "rider-1".into(),
+                        })
+                        .await
+                    }
                 })
                 .await?;
                 retry(deadline, &gone, || {
                     let mut d = c.delivery.clone();
                     let id = id.clone();
-                    async move { d.complete_delivery(delivery::CompleteDeliveryRequest { order_id: id }).await }
+                    async move {
+                        d.complete_delivery(delivery::CompleteDeliveryRequest { order_id: id })
+                            .await
+                    }
                 })
                 .await
             };

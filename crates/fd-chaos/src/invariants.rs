@@ -24,23 +24,28 @@ pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
     let mut unsent = 0;
     for name in ["order", "payment", "store", "delivery", "notification"] {
         let pool = open(sys, name).await?;
-        unsent += sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM fd_outbox WHERE sent_at_ms IS NULL")
-            .fetch_one(&pool)
-            .await?;
+        unsent +=
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM fd_outbox WHERE sent_at_ms IS NULL")
+                .fetch_one(&pool)
+                .await?;
         pool.close().await;
     }
     let client = async_nats::connect(sys.nats_url()).await?;
     let js = async_nats::jetstream::new(client);
     let mut pending = 0;
     for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY"] {
-        let Ok(mut s) = js.get_stream(stream).await else { continue };
+        let Ok(mut s) = js.get_stream(stream).await else {
+            continue;
+        };
         let names: Vec<String> = {
             use futures::TryStreamExt;
             s.consumer_names().try_collect().await.unwrap_or_default()
         };
         for n in names {
-            let mut c: async_nats::jetstream::consumer::PullConsumer =
-                s.get_consumer(&n).await.map_err(|e| anyhow::anyhow!("consumer {n}: {e}"))?;
+            let mut c: async_nats::jetstream::consumer::PullConsumer = s
+                .get_consumer(&n)
+                .await
+                .map_err(|e| anyhow::anyhow!("consumer {n}: {e}"))?;
             let info = c.info().await?;
             pending += info.num_pending + info.num_ack_pending as u64;
         }
@@ -88,22 +93,55 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
     let mut c = Counts::default();
     let mut v = Vec::new();
     let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json FROM orders").await?;
-    let payments: HashMap<String, (String, String)> = rows(&open(sys, "payment").await?, "SELECT order_id, payment_id, state FROM payments")
-        .await?
-        .iter()
-        .map(|r| (r.get::<String, _>(0), (r.get::<String, _>(1), r.get::<String, _>(2))))
-        .collect();
+    let payments: HashMap<String, (String, String)> = rows(
+        &open(sys, "payment").await?,
+        "SELECT order_id, payment_id, state FROM payments",
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        (
+            r.get::<String, _>(0),
+            (r.get::<String, _>(1), r.get::<String, _>(2)),
+        )
+    })
+    .collect();
     let mut tickets: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for r in rows(&open(sys, "store").await?, "SELECT order_id, state, store_id FROM tickets").await? {
-        tickets.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    for r in rows(
+        &open(sys, "store").await?,
+        "SELECT order_id, state, store_id FROM tickets",
+    )
+    .await?
+    {
+        tickets
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2)));
     }
     let mut deliveries: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for r in rows(&open(sys, "delivery").await?, "SELECT order_id, state, store_id FROM deliveries").await? {
-        deliveries.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    for r in rows(
+        &open(sys, "delivery").await?,
+        "SELECT order_id, state, store_id FROM deliveries",
+    )
+    .await?
+    {
+        deliveries
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2)));
     }
     let mut notes: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
-    for r in rows(&open(sys, "notification").await?, "SELECT order_id, source_event_type FROM notifications").await? {
-        *notes.entry(r.get(0)).or_default().entry(r.get(1)).or_default() += 1;
+    for r in rows(
+        &open(sys, "notification").await?,
+        "SELECT order_id, source_event_type FROM notifications",
+    )
+    .await?
+    {
+        *notes
+            .entry(r.get(0))
+            .or_default()
+            .entry(r.get(1))
+            .or_default() += 1;
         c.notifications += 1;
     }
 
@@ -111,22 +149,33 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
         let id: String = o.get(0);
         let state: String = o.get(1);
         let payment_id: String = o.get(2);
-        let (view_payment, view_store, view_delivery): (String, String, String) = (o.get(3), o.get(4), o.get(5));
+        let (view_payment, view_store, view_delivery): (String, String, String) =
+            (o.get(3), o.get(4), o.get(5));
         let timeline: String = o.get(6);
         c.orders += 1;
         // No order without an authorized payment.
         match payments.get(&id) {
-            Some((pid, pstate)) if *pid == payment_id && (pstate == "AUTHORIZED" || pstate == "REFUNDED") => {
+            Some((pid, pstate))
+                if *pid == payment_id && (pstate == "AUTHORIZED" || pstate == "REFUNDED") =>
+            {
                 // Every cancelled (or rejected) order has exactly one refund; others none.
-                let want = if state == "CANCELLED" { "REFUNDED" } else { "AUTHORIZED" };
+                let want = if state == "CANCELLED" {
+                    "REFUNDED"
+                } else {
+                    "AUTHORIZED"
+                };
                 if pstate != want {
                     v.push(format!("{id}: order {state} but payment {pstate}"));
                 }
                 if view_payment != *pstate {
-                    v.push(format!("{id}: view says payment {view_payment}, payment says {pstate}"));
+                    v.push(format!(
+                        "{id}: view says payment {view_payment}, payment says {pstate}"
+                    ));
                 }
             }
-            other => v.push(format!("{id}: order without an authorized payment ({other:?})")),
+            other => v.push(format!(
+                "{id}: order without an authorized payment ({other:?})"
+            )),
         }
         // Exactly one store ticket.
         let t = tickets.get(&id).cloned().unwrap_or_default();
@@ -140,7 +189,9 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
             };
             if let Some(e) = expected_view {
                 if view_store != e {
-                    v.push(format!("{id}: view says store {view_store:?}, ticket is {tstate}"));
+                    v.push(format!(
+                        "{id}: view says store {view_store:?}, ticket is {tstate}"
+                    ));
                 }
             }
             if state == "CANCELLED" && !(tstate == "VOIDED" || tstate == "REJECTED") {
@@ -155,7 +206,9 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
         }
         if let Some((dstate, _)) = real.first() {
             if view_delivery != *dstate {
-                v.push(format!("{id}: view says delivery {view_delivery:?}, delivery is {dstate}"));
+                v.push(format!(
+                    "{id}: view says delivery {view_delivery:?}, delivery is {dstate}"
+                ));
             }
             if state == "CANCELLED" && dstate != "CANCELLED" {
                 v.push(format!("{id}: cancelled order's delivery is {dstate}"));
@@ -164,27 +217,46 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
         if state == "DELIVERED" {
             c.delivered += 1;
             if real.first().map(|(s, _)| s.as_str()) != Some("DELIVERED") {
-                v.push(format!("{id}: delivered order without a delivered delivery"));
+                v.push(format!(
+                    "{id}: delivered order without a delivered delivery"
+                ));
             }
         }
         if state == "CANCELLED" {
             c.cancelled += 1;
         }
         // Exactly one notification per customer-visible status change.
-        let visible = ["PLACED", "ACCEPTED", "COOKING_FINISHED", "DELIVERY_STARTED", "DELIVERED", "CANCELLED"];
-        let facts: usize = visible.iter().filter(|f| timeline.contains(&format!("\"{f}\""))).count();
+        let visible = [
+            "PLACED",
+            "ACCEPTED",
+            "COOKING_FINISHED",
+            "DELIVERY_STARTED",
+            "DELIVERED",
+            "CANCELLED",
+        ];
+        let facts: usize = visible
+            .iter()
+            .filter(|f| timeline.contains(&format!("\"{f}\"")))
+            .count();
         let sent = notes.get(&id).cloned().unwrap_or_default();
         if sent.values().any(|n| *n != 1) || sent.len() != facts {
-            v.push(format!("{id}: {facts} visible changes but notifications {sent:?}"));
+            v.push(format!(
+                "{id}: {facts} visible changes but notifications {sent:?}"
+            ));
         }
     }
     // What the clients were told.
-    let stored: std::collections::HashSet<String> = orders.iter().map(|o| o.get::<String, _>(0)).collect();
+    let stored: std::collections::HashSet<String> =
+        orders.iter().map(|o| o.get::<String, _>(0)).collect();
     for out in outcomes {
         let derived = order::domain::order_id_for(&out.customer, &out.key).to_string();
         match (&out.order_id, out.fate) {
-            (Some(id), _) if !stored.contains(id) => v.push(format!("{id}: the client got it placed, but it is not stored")),
-            (_, Fate::Declined) if stored.contains(&derived) => v.push(format!("{derived}: declined payment, order stored")),
+            (Some(id), _) if !stored.contains(id) => v.push(format!(
+                "{id}: the client got it placed, but it is not stored"
+            )),
+            (_, Fate::Declined) if stored.contains(&derived) => {
+                v.push(format!("{derived}: declined payment, order stored"))
+            }
             _ => {}
         }
         if out.fate == Fate::Declined {

@@ -86,7 +86,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     // Load: workers take order numbers until all are placed and driven.
     let next = Arc::new(AtomicU64::new(0));
-    let clients = Arc::new(drive::Clients::new(&sys.url("order"), &sys.url("store"), &sys.url("delivery"))?);
+    let clients = Arc::new(drive::Clients::new(
+        &sys.url("order"),
+        &sys.url("store"),
+        &sys.url("delivery"),
+    )?);
     let mut load = Vec::new();
     for _ in 0..args.workers {
         let (next, clients, total) = (next.clone(), clients.clone(), args.orders);
@@ -106,7 +110,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let mut rng = Rng(args.seed.max(1));
     let mut injected = Vec::new();
     for i in 0..args.faults {
-        let at = Duration::from_millis(args.seconds * 1000 * (2 * u64::from(i) + 1) / (2 * u64::from(args.faults.max(1))));
+        let at = Duration::from_millis(
+            args.seconds * 1000 * (2 * u64::from(i) + 1) / (2 * u64::from(args.faults.max(1))),
+        );
         let jitter = Duration::from_millis(rng.next() % 400);
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + at + jitter)).await;
         let target = system::TARGETS[(rng.next() % system::TARGETS.len() as u64) as usize];
@@ -114,7 +120,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
         sys.restart(target).await?;
         injected.push(target);
-        println!("fault {}/{}: kill -9 {target}, restarted", i + 1, args.faults);
+        println!(
+            "fault {}/{}: kill -9 {target}, restarted",
+            i + 1,
+            args.faults
+        );
     }
 
     let mut outcomes = Vec::new();
@@ -122,7 +132,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         outcomes.extend(l.await?);
     }
     let incomplete = outcomes.iter().filter(|o| !o.completed).count();
-    println!("load done: {} orders in {:.1} s ({} not driven to their fate)", outcomes.len(), started.elapsed().as_secs_f64(), incomplete);
+    println!(
+        "load done: {} orders in {:.1} s ({} not driven to their fate)",
+        outcomes.len(),
+        started.elapsed().as_secs_f64(),
+        incomplete
+    );
 
     invariants::quiesce(&sys, Duration::from_secs(120)).await?;
     let counts = invariants::check(&sys, &outcomes).await?;

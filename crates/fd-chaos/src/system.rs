@@ -9,7 +9,14 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// Everything that can be killed.
-pub const TARGETS: [&str; 6] = ["order", "payment", "store", "delivery", "notification", "nats"];
+pub const TARGETS: [&str; 6] = [
+    "order",
+    "payment",
+    "store",
+    "delivery",
+    "notification",
+    "nats",
+];
 
 /// The running system.
 #[derive(Debug)]
@@ -22,7 +29,9 @@ pub struct System {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl System {
@@ -93,12 +102,18 @@ impl System {
         self.children.insert(name, child);
         // Wait until it listens.
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        anyhow::bail!("{name} did not start; see {}", self.dir.join("logs").display())
+        anyhow::bail!(
+            "{name} did not start; see {}",
+            self.dir.join("logs").display()
+        )
     }
 
     /// SIGKILL: no shutdown, no flush — a crash.
@@ -119,7 +134,11 @@ impl System {
         for name in TARGETS {
             if let Some(mut c) = self.children.remove(name) {
                 if let Some(pid) = c.id() {
-                    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                    let _ = Command::new("kill")
+                        .arg("-TERM")
+                        .arg(pid.to_string())
+                        .status()
+                        .await;
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
             }

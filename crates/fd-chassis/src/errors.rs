@@ -25,17 +25,31 @@ impl Violation {
     }
 }
 
-/// `INVALID_ARGUMENT` with one `BadRequest` field violation per bad field. The message names
-/// every field too, for clients that only read the message.
+/// Most field violations reported in one status. Details travel base64-encoded in a trailer,
+/// and HTTP/2 peers refuse header blocks over 16 KiB: a request with hundreds of bad fields
+/// must still get its INVALID_ARGUMENT, not a protocol error.
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// `INVALID_ARGUMENT` with one `BadRequest` field violation per bad field (the first
+/// [`MAX_VIOLATIONS`], then one saying how many more). The message names the fields too, for
+/// clients that only read the message.
 pub fn invalid_argument(violations: &[Violation]) -> Status {
-    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-    let message = format!("invalid request: {}", fields.join(", "));
-    let details = ErrorDetails::with_bad_request(
-        violations
-            .iter()
-            .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
-            .collect::<Vec<_>>(),
-    );
+    let shown = &violations[..violations.len().min(MAX_VIOLATIONS)];
+    let more = violations.len() - shown.len();
+    let fields: Vec<&str> = shown.iter().map(|v| v.field.as_str()).collect();
+    let mut message = format!("invalid request: {}", fields.join(", "));
+    let mut list: Vec<FieldViolation> = shown
+        .iter()
+        .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
+        .collect();
+    if more > 0 {
+        message.push_str(&format!(" and {more} more"));
+        list.push(FieldViolation::new(
+            "",
+            format!("{more} more problems not listed"),
+        ));
+    }
+    let details = ErrorDetails::with_bad_request(list);
     Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
@@ -92,6 +106,28 @@ mod tests {
             .collect();
         assert_eq!(fields, ["customer_id", "items[0].quantity"]);
         assert!(s.message().contains("items[0].quantity"));
+    }
+
+    #[test]
+    fn huge_violation_lists_are_capped() {
+        let many: Vec<_> = (0..500)
+            .map(|i| Violation::new(format!("items[{i}].name"), "required"))
+            .collect();
+        let s = invalid_argument(&many);
+        let bad = s
+            .get_error_details()
+            .bad_request()
+            .cloned()
+            .expect("details");
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert!(s.message().ends_with("and 480 more"));
+        let encoded = s.into_http::<tonic::body::Body>();
+        let size: usize = encoded
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        assert!(size < 8 * 1024, "header block {size} bytes");
     }
 
     #[test]

@@ -686,4 +686,77 @@ mod tests {
             }
         }
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                "[a-z0-9-]{1,10}",
+                "\\PC{0,80}", // any printable unicode
+                ".{0,20}",    // includes control characters
+                (0usize..3).prop_map(|k| "é".repeat(MAX_TEXT_LEN + k)), // multi-byte, at the bound
+            ]
+        }
+
+        fn money() -> impl Strategy<Value = (i64, String)> {
+            (
+                prop_oneof![
+                    Just(i64::MIN),
+                    Just(i64::MAX),
+                    Just(0i64),
+                    Just(-1i64),
+                    Just(fd_chassis::money::MAX_MINOR),
+                    1i64..5000
+                ],
+                prop_oneof![
+                    Just("EUR".to_string()),
+                    Just("USD".to_string()),
+                    "[A-Za-z]{0,4}"
+                ],
+            )
+        }
+
+        proptest! {
+            /// Whatever arrives, parsing either rejects it with field violations or yields an
+            /// order that keeps every rule: bounded sizes, positive prices, one currency, and a
+            /// total that is exactly the sum (no overflow).
+            #[test]
+            fn any_request_is_rejected_or_valid(
+                key in text(), customer in text(), store in text(), address in text(),
+                items in proptest::collection::vec((text(), text(), any::<i32>(), money()), 0..60),
+            ) {
+                let raw = RawPlaceOrder {
+                    idempotency_key: &key,
+                    customer_id: &customer,
+                    store_id: &store,
+                    delivery_address: &address,
+                    items: items.iter().enumerate().map(|(i, (id, name, q, (minor, cur)))| RawItem {
+                        menu_item_id: id,
+                        name,
+                        quantity: *q,
+                        unit_price: Money::parse(Some(&P { amount_minor: *minor, currency_code: cur.clone() }), &format!("items[{i}].unit_price")),
+                    }).collect(),
+                };
+                match NewOrder::parse(raw) {
+                    Err(violations) => prop_assert!(!violations.is_empty()),
+                    Ok(o) => {
+                        prop_assert!((1..=MAX_ITEMS).contains(&o.items.len()));
+                        prop_assert!(o.customer_id.chars().count() <= MAX_ID_LEN && !o.customer_id.trim().is_empty());
+                        prop_assert!(o.delivery_address.chars().count() <= MAX_TEXT_LEN);
+                        let mut sum = 0i128;
+                        for i in &o.items {
+                            prop_assert!((1..=MAX_QUANTITY).contains(&i.quantity));
+                            prop_assert!(i.unit_price.minor() > 0);
+                            prop_assert_eq!(i.unit_price.currency(), o.total.currency());
+                            sum += i128::from(i.unit_price.minor()) * i128::from(i.quantity);
+                        }
+                        prop_assert_eq!(sum, i128::from(o.total.minor()));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -264,3 +264,83 @@ both_backends!(
     retry_after_a_lost_reply_charges_once,
     list_orders_pages_newest_first,
 );
+
+/// Hostile input over the wire: random and boundary values, huge strings and lists, odd
+/// unicode, negative and overflowing money. Every answer is INVALID_ARGUMENT (naming fields)
+/// or a valid paid order; the server never fails otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let app = spawn(Backend::Sqlite).await;
+    // Mostly plausible values with hostile ones mixed in, so both outcomes are reached.
+    let text = prop_oneof![
+        6 => "[a-z0-9]{1,8}",
+        1 => Just(String::new()),
+        1 => "\\PC{0,40}",
+        1 => ".{0,12}",
+        1 => (0usize..2).prop_map(|k| "ß".repeat(64 + k)),
+    ];
+    let minor = prop_oneof![6 => 1i64..3000, 1 => Just(i64::MIN), 1 => Just(i64::MAX), 1 => Just(0i64), 1 => Just(-5i64)];
+    let quantity = prop_oneof![6 => 1i32..5, 1 => any::<i32>()];
+    let currency = prop_oneof![6 => Just("EUR".to_string()), 1 => "[A-Za-z]{0,4}"];
+    let item = (text.clone(), text.clone(), quantity, minor, currency).prop_map(
+        |(id, name, quantity, amount_minor, currency_code)| pb::LineItem {
+            menu_item_id: id,
+            name,
+            quantity,
+            unit_price: Some(fd_proto::common::v1::Money {
+                amount_minor,
+                currency_code,
+            }),
+        },
+    );
+    let items = prop_oneof![6 => proptest::collection::vec(item.clone(), 1..4), 1 => proptest::collection::vec(item, 0..55)];
+    let request = (text.clone(), text.clone(), text.clone(), items, text).prop_map(
+        |(key, customer, store, items, address)| pb::PlaceOrderRequest {
+            idempotency_key: key,
+            customer_id: customer,
+            store_id: store,
+            items,
+            delivery_address: address,
+        },
+    );
+    let mut runner = TestRunner::deterministic();
+    let (mut rejected, mut placed) = (0, 0);
+    for _ in 0..150 {
+        let req = request.new_tree(&mut runner).expect("value").current();
+        let mut c = app.order.clone();
+        match c.place_order(req.clone()).await {
+            Ok(r) => {
+                placed += 1;
+                let o = r.into_inner().order.expect("order");
+                let sum: i128 = req
+                    .items
+                    .iter()
+                    .map(|i| {
+                        i128::from(i.quantity)
+                            * i128::from(i.unit_price.as_ref().map_or(0, |m| m.amount_minor))
+                    })
+                    .sum();
+                assert_eq!(
+                    i128::from(o.total.as_ref().map_or(0, |m| m.amount_minor)),
+                    sum
+                );
+                assert!((1..=50).contains(&o.items.len()));
+            }
+            Err(s) if s.code() == Code::InvalidArgument => {
+                rejected += 1;
+                assert!(!violated_fields(&s).is_empty());
+            }
+            // Valid but over the payment limit, or the same key reused for another request.
+            Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::AlreadyExists) => {}
+            Err(s) => panic!("unexpected answer {s:?} for {req:?}"),
+        }
+    }
+    assert!(
+        rejected > 0 && placed > 0,
+        "the generator reaches both outcomes: {rejected} rejected, {placed} placed"
+    );
+}
