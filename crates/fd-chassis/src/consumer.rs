@@ -348,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn truncated_protobuf_is_a_permanent_error() {
+        let full = prost::Message::encode_to_vec(&OrderPlaced {
+            order_id: "o1".into(),
+            customer_id: "a-customer-with-a-long-id".into(),
+            ..Default::default()
+        });
+        for cut in 1..full.len() {
+            let msg = Incoming {
+                subject: "fooddelivery.order.v1.OrderPlaced".into(),
+                event_id: "e1".into(),
+                payload: Bytes::copy_from_slice(&full[..cut]),
+                headers: HeaderMap::new(),
+            };
+            // A cut inside a field is undecodable; a cut between fields decodes to less.
+            if let Err(e) = msg.decode::<OrderPlaced>() {
+                assert!(matches!(e, PolicyError::Permanent(_)), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
     fn garbage_is_a_permanent_error() {
         let msg = Incoming {
             subject: "fooddelivery.order.v1.OrderPlaced".into(),

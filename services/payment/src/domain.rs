@@ -181,4 +181,29 @@ mod tests {
             assert_eq!(PaymentState::parse(s.as_str()), Some(s));
         }
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any Authorize request is rejected with field violations or parsed into one with
+            /// bounded ids and a positive amount in an ISO-shaped currency.
+            #[test]
+            fn any_authorize_is_rejected_or_valid(
+                order in "\\PC{0,80}",
+                customer in ".{0,70}",
+                minor in any::<i64>(),
+                currency in "[A-Za-z]{0,4}",
+            ) {
+                match Authorize::parse(&order, &customer, Some(&P { amount_minor: minor, currency_code: currency })) {
+                    Err(v) => prop_assert!(!v.is_empty()),
+                    Ok(a) => {
+                        prop_assert!(!a.order_id.trim().is_empty() && a.order_id.chars().count() <= MAX_ID_LEN);
+                        prop_assert!(a.amount.minor() > 0 && a.amount.minor() <= fd_chassis::money::MAX_MINOR);
+                    }
+                }
+            }
+        }
+    }
 }
