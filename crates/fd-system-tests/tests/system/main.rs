@@ -4,5 +4,6 @@
 
 mod faults;
 mod harness;
+mod hostile;
 mod scenarios;
 mod webhook;
