@@ -167,38 +167,6 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// Helpers for tests that need a database of their own.
-pub mod testing {
-    use sqlx::Connection;
-
-    /// Creates a new, empty PostgreSQL database on the server of `admin_url` (a URL of an
-    /// existing database, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and returns
-    /// the URL of the new one. Names are unique per call.
-    pub async fn fresh_postgres(admin_url: &str, prefix: &str) -> Result<String, sqlx::Error> {
-        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-        let name = format!(
-            "{prefix}_{}_{}",
-            std::process::id(),
-            super::super::time::now_ms().rem_euclid(1_000_000_000)
-        );
-        let name = format!(
-            "{name}_{}",
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(admin_url);
-        Ok(format!("{base}/{name}"))
-    }
-
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,9 +95,8 @@ impl Service {
             .max_in_flight(self.max_in_flight)
             .serve(listener, self.shutdown.wait(), self.grace)
             .await;
-        for t in self.tasks {
-            let _ = tokio::time::timeout(self.grace, t).await;
-        }
+        // Consumers finish the message in hand, the relay flushes: all within one grace period.
+        let _ = tokio::time::timeout(self.grace, futures::future::join_all(self.tasks)).await;
         self.db.pool.close().await;
         result.map_err(Into::into)
     }

@@ -54,15 +54,14 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
-                let url =
-                    fd_chassis::db::testing::fresh_postgres(&admin, &format!("fdtest_{name}"))
-                        .await
-                        .unwrap_or_else(|e| {
-                            panic!(
+                let url = fresh_postgres(&admin, &format!("fdtest_{name}"))
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
                             "PostgreSQL tests need a server at {admin} (set TEST_POSTGRES_URL; \
                              .ci/run starts one): {e}"
                         )
-                        });
+                    });
                 let pg_name = url.rsplit('/').next().map(str::to_string);
                 Self {
                     url,
@@ -72,6 +71,25 @@ impl TestDb {
             }
         }
     }
+}
+
+/// Creates a new, empty PostgreSQL database on the server of `admin_url` (the URL of an
+/// existing database) and returns its URL. Names are unique per call.
+pub async fn fresh_postgres(admin_url: &str, prefix: &str) -> Result<String, sqlx::Error> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    let name = format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        fd_chassis::time::now_ms().rem_euclid(1_000_000_000),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
 }
 
 impl Drop for TestDb {
