@@ -25,6 +25,15 @@ impl Violation {
     }
 }
 
+/// Checks a required text field (an id, a reason): not blank, at most `max` characters.
+pub fn require_text(value: &str, field: &str, max: usize, errors: &mut Vec<Violation>) {
+    if value.trim().is_empty() {
+        errors.push(Violation::new(field, "required"));
+    } else if value.chars().count() > max {
+        errors.push(Violation::new(field, format!("at most {max} characters")));
+    }
+}
+
 /// Most field violations reported in one status. Details travel base64-encoded in a trailer,
 /// and HTTP/2 peers refuse header blocks over 16 KiB: a request with hundreds of bad fields
 /// must still get its INVALID_ARGUMENT, not a protocol error.

@@ -41,11 +41,7 @@ fn to_proto(d: &Delivery) -> pb::Delivery {
 }
 
 fn check_id(value: &str, field: &str, bad: &mut Vec<Violation>) {
-    if value.trim().is_empty() {
-        bad.push(Violation::new(field, "required"));
-    } else if value.len() > 64 {
-        bad.push(Violation::new(field, "at most 64 characters"));
-    }
+    fd_chassis::errors::require_text(value, field, 64, bad);
 }
 
 /// Links the current span to the saga whose trace context is `json`.

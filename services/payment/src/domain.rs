@@ -53,14 +53,7 @@ pub struct Authorize {
 
 /// Checks an id field: present and at most [`MAX_ID_LEN`] characters.
 pub fn check_id(value: &str, field: &str, errors: &mut Vec<Violation>) {
-    if value.trim().is_empty() {
-        errors.push(Violation::new(field, "required"));
-    } else if value.chars().count() > MAX_ID_LEN {
-        errors.push(Violation::new(
-            field,
-            format!("at most {MAX_ID_LEN} characters"),
-        ));
-    }
+    fd_chassis::errors::require_text(value, field, MAX_ID_LEN, errors);
 }
 
 impl Authorize {

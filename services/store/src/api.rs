@@ -53,11 +53,7 @@ fn to_proto(t: &Ticket) -> pb::StoreOrder {
 }
 
 fn require_id(value: &str, field: &str, errors: &mut Vec<Violation>) {
-    if value.trim().is_empty() {
-        errors.push(Violation::new(field, "required"));
-    } else if value.len() > 64 {
-        errors.push(Violation::new(field, "at most 64 characters"));
-    }
+    fd_chassis::errors::require_text(value, field, 64, errors);
 }
 
 /// Why a command failed.
