@@ -159,5 +159,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         println!("VIOLATION {v}");
     }
     sys.stop().await;
-    Ok(counts.violations.is_empty())
+    let clean = counts.violations.is_empty();
+    if clean && args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir); // keep the logs only when there is something to see
+    } else {
+        println!("data and logs kept in {}", dir.display());
+    }
+    Ok(clean)
 }
