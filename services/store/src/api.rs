@@ -56,6 +56,17 @@ fn require_id(value: &str, field: &str, errors: &mut Vec<Violation>) {
     fd_chassis::errors::require_text(value, field, 64, errors);
 }
 
+/// INVALID_ARGUMENT unless `order_id` is a plausible id (commands that take only that).
+fn valid_order_id(order_id: &str) -> Result<(), Status> {
+    let mut bad = Vec::new();
+    require_id(order_id, "order_id", &mut bad);
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid_argument(&bad))
+    }
+}
+
 /// Why a command failed.
 enum CommandError {
     NotFound(String),
@@ -173,11 +184,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::AcceptOrderRequest>,
     ) -> Result<Response<pb::AcceptOrderResponse>, Status> {
         let r = req.into_inner();
-        let mut bad = Vec::new();
-        require_id(&r.order_id, "order_id", &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
+        valid_order_id(&r.order_id)?;
         let t = self
             .command(&r.order_id, "", domain::accept, |t| pb::OrderAccepted {
                 metadata: meta(t),
@@ -198,14 +205,8 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.order_id, "order_id", &mut bad);
-        if r.reason.trim().is_empty() {
-            bad.push(Violation::new(
-                "reason",
-                "required: the customer is told why",
-            ));
-        } else if r.reason.chars().count() > 500 {
-            bad.push(Violation::new("reason", "at most 500 characters"));
-        }
+        // Required: the customer is told why.
+        fd_chassis::errors::require_text(&r.reason, "reason", 500, &mut bad);
         if !bad.is_empty() {
             return Err(invalid_argument(&bad));
         }
@@ -230,11 +231,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::FinishCookingRequest>,
     ) -> Result<Response<pb::FinishCookingResponse>, Status> {
         let r = req.into_inner();
-        let mut bad = Vec::new();
-        require_id(&r.order_id, "order_id", &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
+        valid_order_id(&r.order_id)?;
         let t = self
             .command(&r.order_id, "", domain::finish, |t| pb::CookingFinished {
                 metadata: meta(t),
