@@ -1,0 +1,195 @@
+//! `contract-gate`: fails (exit 100) when a proto tree changed in a way that is not additive.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fd_contract_gate::{check, report, LoadError, Options, Tree};
+
+#[derive(Parser, Debug)]
+#[command(name = "contract-gate", version, about = "Reports every change to a proto tree that is not additive (buf's PACKAGE rules and more).")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Compare INPUT with a baseline: a directory, a git ref, or the released lock.
+    Check {
+        /// The proto tree to check.
+        #[arg(default_value = "proto")]
+        input: PathBuf,
+        /// Baseline directory.
+        #[arg(long, conflicts_with = "against_git")]
+        against: Option<PathBuf>,
+        /// Baseline at a git ref (like buf's `--against .git#ref=...`): INPUT's path at REF.
+        #[arg(long, value_name = "REF")]
+        against_git: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        error_format: Format,
+        /// Only buf's PACKAGE rules (no version-suffix or event rules).
+        #[arg(long)]
+        buf_only: bool,
+        /// Ignore findings in alpha/beta/test packages.
+        #[arg(long)]
+        ignore_unstable_packages: bool,
+    },
+    /// Record INPUT as the released contracts in LOCK, only if it passes the gate against LOCK.
+    Release {
+        #[arg(default_value = "proto")]
+        input: PathBuf,
+        /// The lock directory (a copy of the released .proto files).
+        #[arg(long)]
+        lock: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(dir: &Path) -> Result<Tree, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    Tree::load_dir(dir).map_err(|e: LoadError| format!("{}", prefix(dir, e)))
+}
+
+fn prefix(dir: &Path, mut e: LoadError) -> LoadError {
+    if !Path::new(&e.path).is_absolute() && !e.path.starts_with(&*dir.to_string_lossy()) {
+        e.path = dir.join(&e.path).display().to_string();
+    }
+    e
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    match cli.cmd {
+        Cmd::Check { input, against, against_git, error_format, buf_only, ignore_unstable_packages } => {
+            let cur = load(&input)?;
+            let (prev, _tmp) = match (against, against_git) {
+                (Some(dir), None) => (load(&dir)?, None),
+                (None, Some(r)) => {
+                    let tmp = git_export(&r, &input)?;
+                    (load(&tmp.0)?, Some(tmp))
+                }
+                _ => return Err("contract-gate check: give --against DIR or --against-git REF".into()),
+            };
+            let opts = Options { project_rules: !buf_only, ignore_unstable_packages };
+            let findings = check(&prev, &cur, opts).map_err(|e| e.to_string())?;
+            for f in &findings {
+                match error_format {
+                    Format::Text => println!("{}", report::text(&prefixed(f, &input))),
+                    Format::Json => println!("{}", report::json(f)),
+                }
+            }
+            Ok(if findings.is_empty() { 0 } else { 100 })
+        }
+        Cmd::Release { input, lock } => {
+            let cur = load(&input)?;
+            if lock.is_dir() {
+                let prev = load(&lock)?;
+                let findings = check(&prev, &cur, Options::default()).map_err(|e| e.to_string())?;
+                if !findings.is_empty() {
+                    for f in &findings {
+                        eprintln!("{}", report::text(&prefixed(f, &input)));
+                    }
+                    eprintln!("not released: {} breaking change(s) against {}", findings.len(), lock.display());
+                    return Ok(100);
+                }
+            }
+            copy_protos(&input, &lock).map_err(|e| format!("{}: {e}", lock.display()))?;
+            println!("released {} file(s) of {} into {}", cur.files.len(), input.display(), lock.display());
+            Ok(0)
+        }
+    }
+}
+
+fn prefixed(f: &fd_contract_gate::Finding, input: &Path) -> fd_contract_gate::Finding {
+    let mut f = f.clone();
+    f.path = f.path.map(|p| input.join(p).display().to_string());
+    f
+}
+
+/// Replaces the .proto files under `lock` with those under `input`.
+fn copy_protos(input: &Path, lock: &Path) -> std::io::Result<()> {
+    if lock.exists() {
+        std::fs::remove_dir_all(lock)?;
+    }
+    fn walk(src: &Path, dst: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dst)?;
+        for e in std::fs::read_dir(src)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                walk(&p, &dst.join(e.file_name()))?;
+            } else if p.extension().is_some_and(|x| x == "proto" || x == "yaml") {
+                std::fs::copy(&p, dst.join(e.file_name()))?;
+            }
+        }
+        Ok(())
+    }
+    walk(input, lock)
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes INPUT's files as of git ref `r` into a temporary directory.
+fn git_export(r: &str, input: &Path) -> Result<TempDir, String> {
+    let git = |args: &[&str]| -> Result<Vec<u8>, String> {
+        let out = Command::new("git").args(args).output().map_err(|e| format!("git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(out.stdout)
+    };
+    let abs = std::fs::canonicalize(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let top = String::from_utf8_lossy(&git(&["-C", &abs.to_string_lossy(), "rev-parse", "--show-toplevel"])?).trim().to_string();
+    let rel = abs.strip_prefix(&top).map_err(|_| "input is not inside the git work tree".to_string())?;
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    let list = git(&["-C", &top, "ls-tree", "-r", "--name-only", r, "--", &rel])?;
+    let tmp = TempDir(std::env::temp_dir().join(format!("contract-gate-{}-{}", std::process::id(), r.replace(['/', ':'], "_"))));
+    std::fs::create_dir_all(&tmp.0).map_err(|e| e.to_string())?;
+    for name in String::from_utf8_lossy(&list).lines() {
+        if !name.ends_with(".proto") {
+            continue;
+        }
+        let body = git(&["-C", &top, "show", &format!("{r}:{name}")])?;
+        let local = name.strip_prefix(&format!("{rel}/")).unwrap_or(name);
+        let dst = tmp.0.join(local);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&dst, body).map_err(|e| e.to_string())?;
+    }
+    Ok(tmp)
+}

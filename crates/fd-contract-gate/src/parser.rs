@@ -1,0 +1,745 @@
+//! A recursive-descent parser for proto2, proto3 and editions files.
+//!
+//! It keeps exactly the spans `buf breaking` reports (declarations, names, numbers, types,
+//! options), counted the way protoc's SourceCodeInfo counts them.
+
+use crate::ast::*;
+use crate::lexer::{tokenize, Pos, Span, SyntaxError, Tok, Token};
+
+pub fn parse_file(path: &str, src: &str) -> Result<File, SyntaxError> {
+    let toks = tokenize(src)?;
+    let mut p = Parser { toks, i: 0 };
+    p.file(path)
+}
+
+struct Parser {
+    toks: Vec<Token>,
+    i: usize,
+}
+
+type R<T> = Result<T, SyntaxError>;
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i).map(|t| &t.tok)
+    }
+    fn peek_at(&self, n: usize) -> Option<&Tok> {
+        self.toks.get(self.i + n).map(|t| &t.tok)
+    }
+    fn span(&self) -> Span {
+        match self.toks.get(self.i) {
+            Some(t) => t.span,
+            None => {
+                let end = self.toks.last().map(|t| t.span.end).unwrap_or_default();
+                Span { start: end, end }
+            }
+        }
+    }
+    fn prev_span(&self) -> Span {
+        self.toks.get(self.i.wrapping_sub(1)).map(|t| t.span).unwrap_or_default()
+    }
+    fn err<T>(&self, msg: impl Into<String>) -> R<T> {
+        Err(SyntaxError { pos: self.span().start, message: msg.into() })
+    }
+    fn unexpected<T>(&self, what: &str) -> R<T> {
+        match self.peek() {
+            Some(t) => self.err(format!("expected {what}, found {t}")),
+            None => self.err(format!("expected {what}, found end of file")),
+        }
+    }
+    fn bump(&mut self) -> Span {
+        let s = self.span();
+        self.i += 1;
+        s
+    }
+    fn is_punct(&self, c: char) -> bool {
+        matches!(self.peek(), Some(Tok::Punct(p)) if *p == c)
+    }
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(s)) if s == kw)
+    }
+    fn eat_punct(&mut self, c: char) -> bool {
+        if self.is_punct(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_punct(&mut self, c: char) -> R<Span> {
+        if self.is_punct(c) {
+            Ok(self.bump())
+        } else {
+            self.unexpected(&format!("'{c}'"))
+        }
+    }
+    fn expect_kw(&mut self, kw: &str) -> R<Span> {
+        if self.is_kw(kw) {
+            Ok(self.bump())
+        } else {
+            self.unexpected(&format!("'{kw}'"))
+        }
+    }
+    fn ident(&mut self) -> R<(String, Span)> {
+        match self.peek() {
+            Some(Tok::Ident(s)) => {
+                let s = s.clone();
+                Ok((s, self.bump()))
+            }
+            _ => self.unexpected("an identifier"),
+        }
+    }
+    /// `[.]a.b.c`
+    fn type_name(&mut self) -> R<(String, Span)> {
+        let start = self.span();
+        let mut s = String::new();
+        if self.eat_punct('.') {
+            s.push('.');
+        }
+        let (id, mut end) = self.ident()?;
+        s.push_str(&id);
+        while self.is_punct('.') && matches!(self.peek_at(1), Some(Tok::Ident(_))) {
+            self.bump();
+            let (id, sp) = self.ident()?;
+            s.push('.');
+            s.push_str(&id);
+            end = sp;
+        }
+        Ok((s, start.to(end)))
+    }
+    fn string(&mut self) -> R<(Vec<u8>, Span)> {
+        let start = self.span();
+        let mut out = Vec::new();
+        let mut any = false;
+        while let Some(Tok::Str(b)) = self.peek() {
+            out.extend_from_slice(b);
+            self.bump();
+            any = true;
+        }
+        if !any {
+            return self.unexpected("a string");
+        }
+        Ok((out, start.to(self.prev_span())))
+    }
+    fn int(&mut self) -> R<(i64, Span)> {
+        let start = self.span();
+        let neg = self.eat_punct('-');
+        match self.peek() {
+            Some(Tok::Int(s)) => {
+                let v = parse_int(s).ok_or_else(|| SyntaxError { pos: start.start, message: format!("bad integer {s}") })?;
+                let sp = self.bump();
+                let v = if neg { -(v as i128) } else { v as i128 };
+                let v = i64::try_from(v).map_err(|_| SyntaxError { pos: start.start, message: "integer out of range".into() })?;
+                Ok((v, start.to(sp)))
+            }
+            _ => self.unexpected("an integer"),
+        }
+    }
+
+    fn file(&mut self, path: &str) -> R<File> {
+        let mut f = File {
+            path: path.to_string(),
+            display: path.to_string(),
+            syntax: Syntax::Proto2,
+            syntax_span: None,
+            package: String::new(),
+            package_span: None,
+            imports: vec![],
+            options: vec![],
+            messages: vec![],
+            enums: vec![],
+            services: vec![],
+            extensions: vec![],
+        };
+        if self.is_kw("syntax") || self.is_kw("edition") {
+            let is_edition = self.is_kw("edition");
+            let start = self.bump();
+            self.expect_punct('=')?;
+            let (s, _) = self.string()?;
+            let end = self.expect_punct(';')?;
+            let s = String::from_utf8_lossy(&s).into_owned();
+            f.syntax = if is_edition {
+                Syntax::Editions(s)
+            } else {
+                match s.as_str() {
+                    "proto2" => Syntax::Proto2,
+                    "proto3" => Syntax::Proto3,
+                    other => return Err(SyntaxError { pos: start.start, message: format!("unknown syntax \"{other}\"") }),
+                }
+            };
+            f.syntax_span = Some(start.to(end));
+        }
+        let editions = matches!(f.syntax, Syntax::Editions(_));
+        while self.peek().is_some() {
+            if self.eat_punct(';') {
+                continue;
+            }
+            match self.peek() {
+                Some(Tok::Ident(kw)) => match kw.as_str() {
+                    "package" => {
+                        let start = self.bump();
+                        let (name, _) = self.type_name()?;
+                        let end = self.expect_punct(';')?;
+                        f.package = name;
+                        f.package_span = Some(start.to(end));
+                    }
+                    "import" => {
+                        self.bump();
+                        if self.is_kw("public") || self.is_kw("weak") {
+                            self.bump();
+                        }
+                        let (s, _) = self.string()?;
+                        self.expect_punct(';')?;
+                        f.imports.push(String::from_utf8_lossy(&s).into_owned());
+                    }
+                    "option" => f.options.push(self.option_stmt()?),
+                    "message" => {
+                        let (m, mut extra) = self.message(editions)?;
+                        f.messages.push(m);
+                        f.messages.append(&mut extra);
+                    }
+                    "enum" => f.enums.push(self.enum_decl()?),
+                    "service" => f.services.push(self.service()?),
+                    "extend" => {
+                        let (exts, groups) = self.extend(editions)?;
+                        f.extensions.extend(exts);
+                        f.messages.extend(groups);
+                    }
+                    _ => return self.unexpected("a top-level declaration"),
+                },
+                _ => return self.unexpected("a top-level declaration"),
+            }
+        }
+        Ok(f)
+    }
+
+    /// `option name = value;`
+    fn option_stmt(&mut self) -> R<OptionEntry> {
+        let start = self.expect_kw("option")?;
+        let (name, value) = self.option_body()?;
+        let end = self.expect_punct(';')?;
+        Ok(OptionEntry { name, value, span: start.to(end) })
+    }
+
+    fn option_body(&mut self) -> R<(Vec<String>, OptValue)> {
+        let mut name = Vec::new();
+        loop {
+            if self.eat_punct('(') {
+                let (n, _) = self.type_name()?;
+                self.expect_punct(')')?;
+                name.push(format!("({})", n.trim_start_matches('.')));
+            } else {
+                let (n, _) = self.ident()?;
+                name.push(n);
+            }
+            if !self.eat_punct('.') {
+                break;
+            }
+        }
+        self.expect_punct('=')?;
+        let value = self.option_value()?;
+        Ok((name, value))
+    }
+
+    fn option_value(&mut self) -> R<OptValue> {
+        if self.is_punct('{') {
+            self.skip_braces()?;
+            return Ok(OptValue::Aggregate);
+        }
+        let neg = self.eat_punct('-');
+        if !neg {
+            self.eat_punct('+');
+        }
+        let v = match self.peek().cloned() {
+            Some(Tok::Int(s)) => {
+                self.bump();
+                let v = parse_int(&s).ok_or_else(|| SyntaxError { pos: self.prev_span().start, message: format!("bad integer {s}") })? as i128;
+                OptValue::Int(if neg { -v } else { v })
+            }
+            Some(Tok::Float(s)) => {
+                self.bump();
+                let v: f64 = s.trim_end_matches(['f', 'F']).parse().map_err(|_| SyntaxError { pos: self.prev_span().start, message: format!("bad float {s}") })?;
+                OptValue::Float(if neg { -v } else { v })
+            }
+            Some(Tok::Ident(s)) => {
+                self.bump();
+                if neg {
+                    match s.as_str() {
+                        "inf" | "infinity" => OptValue::Float(f64::NEG_INFINITY),
+                        "nan" => OptValue::Float(f64::NAN),
+                        _ => return self.err("bad negative value"),
+                    }
+                } else {
+                    OptValue::Ident(s)
+                }
+            }
+            Some(Tok::Str(_)) => {
+                let (b, _) = self.string()?;
+                OptValue::Str(b)
+            }
+            _ => return self.unexpected("an option value"),
+        };
+        Ok(v)
+    }
+
+    fn skip_braces(&mut self) -> R<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return self.err("unterminated '{'"),
+                Some(Tok::Punct('{')) => depth += 1,
+                Some(Tok::Punct('}')) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.bump();
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+    }
+
+    /// `[a = 1, b = 2]`
+    fn bracket_options(&mut self) -> R<Vec<OptionEntry>> {
+        let mut out = Vec::new();
+        if !self.eat_punct('[') {
+            return Ok(out);
+        }
+        loop {
+            let start = self.span();
+            let (name, value) = self.option_body()?;
+            out.push(OptionEntry { name, value, span: start.to(self.prev_span()) });
+            if self.eat_punct(',') {
+                continue;
+            }
+            self.expect_punct(']')?;
+            return Ok(out);
+        }
+    }
+
+    /// Returns the message and the map-entry / group messages it does not nest itself (none).
+    fn message(&mut self, editions: bool) -> R<(Message, Vec<Message>)> {
+        let start = self.expect_kw("message")?;
+        let (name, _) = self.ident()?;
+        let mut m = Message { name, ..Default::default() };
+        self.expect_punct('{')?;
+        self.message_body(&mut m, editions)?;
+        let end = self.expect_punct('}')?;
+        m.span = start.to(end);
+        Ok((m, vec![]))
+    }
+
+    fn message_body(&mut self, m: &mut Message, editions: bool) -> R<()> {
+        loop {
+            if self.is_punct('}') || self.peek().is_none() {
+                return Ok(());
+            }
+            if self.eat_punct(';') {
+                continue;
+            }
+            let kw = match self.peek() {
+                Some(Tok::Ident(s)) => s.clone(),
+                _ => return self.unexpected("a message element"),
+            };
+            let next_is_name = matches!(self.peek_at(1), Some(Tok::Ident(_)));
+            match kw.as_str() {
+                "option" => m.options.push(self.option_stmt()?),
+                "message" if next_is_name => {
+                    let (n, extra) = self.message(editions)?;
+                    m.messages.push(n);
+                    m.messages.extend(extra);
+                }
+                "enum" if next_is_name => m.enums.push(self.enum_decl()?),
+                "extend" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    let (exts, groups) = self.extend(editions)?;
+                    m.extensions.extend(exts);
+                    m.messages.extend(groups);
+                }
+                "extensions" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    self.bump();
+                    let ranges = self.ranges(536_870_911)?;
+                    self.bracket_options()?;
+                    self.expect_punct(';')?;
+                    m.extension_ranges.extend(ranges);
+                }
+                "reserved" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    self.bump();
+                    self.reserved(&mut m.reserved_ranges, &mut m.reserved_names, 536_870_911)?;
+                }
+                "oneof" if next_is_name => {
+                    let start = self.bump();
+                    let (name, _) = self.ident()?;
+                    let idx = m.oneofs.len();
+                    m.oneofs.push(Oneof { name, span: start, options: vec![] });
+                    self.expect_punct('{')?;
+                    loop {
+                        if self.eat_punct(';') {
+                            continue;
+                        }
+                        if self.is_punct('}') {
+                            break;
+                        }
+                        if self.is_kw("option") {
+                            let o = self.option_stmt()?;
+                            m.oneofs[idx].options.push(o);
+                            continue;
+                        }
+                        let (mut f, group) = self.field(editions, true)?;
+                        f.oneof = Some(idx);
+                        m.fields.push(f);
+                        if let Some(g) = group {
+                            m.messages.push(g);
+                        }
+                    }
+                    let end = self.expect_punct('}')?;
+                    m.oneofs[idx].span = start.to(end);
+                }
+                _ => {
+                    let (f, group) = self.field(editions, false)?;
+                    m.fields.push(f);
+                    if let Some(g) = group {
+                        m.messages.push(g);
+                    }
+                }
+            }
+        }
+    }
+
+    fn ranges(&mut self, max: i64) -> R<Vec<Range>> {
+        let mut out = Vec::new();
+        loop {
+            let (start, _) = self.int()?;
+            let end = if self.is_kw("to") {
+                self.bump();
+                if self.is_kw("max") {
+                    self.bump();
+                    max
+                } else {
+                    self.int()?.0
+                }
+            } else {
+                start
+            };
+            out.push(Range { start, end });
+            if !self.eat_punct(',') {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn reserved(&mut self, ranges: &mut Vec<Range>, names: &mut Vec<String>, max: i64) -> R<()> {
+        match self.peek() {
+            Some(Tok::Str(_)) => loop {
+                let (s, _) = self.string()?;
+                names.push(String::from_utf8_lossy(&s).into_owned());
+                if !self.eat_punct(',') {
+                    break;
+                }
+            },
+            Some(Tok::Ident(_)) => loop {
+                let (s, _) = self.ident()?;
+                names.push(s);
+                if !self.eat_punct(',') {
+                    break;
+                }
+            },
+            _ => ranges.extend(self.ranges(max)?),
+        }
+        self.expect_punct(';')?;
+        Ok(())
+    }
+
+    /// A field, map field or group. Returns the group's message if it is one.
+    fn field(&mut self, editions: bool, in_oneof: bool) -> R<(Field, Option<Message>)> {
+        let start = self.span();
+        let label = match self.peek() {
+            Some(Tok::Ident(s)) if !in_oneof || s == "optional" || s == "required" || s == "repeated" => match s.as_str() {
+                "optional" if !matches!(self.peek_at(1), Some(Tok::Punct('.'))) && !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    self.bump();
+                    Label::Optional
+                }
+                "required" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    self.bump();
+                    Label::Required
+                }
+                "repeated" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                    self.bump();
+                    Label::Repeated
+                }
+                _ => Label::None,
+            },
+            _ => Label::None,
+        };
+        // map<K, V>
+        if self.is_kw("map") && matches!(self.peek_at(1), Some(Tok::Punct('<'))) {
+            let tstart = self.bump();
+            self.expect_punct('<')?;
+            let (k, kspan) = self.type_name()?;
+            self.expect_punct(',')?;
+            let (v, vspan) = self.type_name()?;
+            let tend = self.expect_punct('>')?;
+            let type_span = tstart.to(tend);
+            let (name, name_span) = self.ident()?;
+            self.expect_punct('=')?;
+            let (number, number_span) = self.int()?;
+            let options = self.bracket_options()?;
+            let end = self.expect_punct(';')?;
+            let span = start.to(end);
+            let entry_name = format!("{}Entry", camel_case_upper(&name));
+            // protoc gives the synthesized entry's fields the map field's span.
+            let _ = (kspan, vspan);
+            let mk = |n: &str, num: i64, t: &str, ts: Span| Field {
+                name: n.to_string(),
+                name_span: ts,
+                number: num,
+                number_span: ts,
+                label: Label::None,
+                ty: match Scalar::from_name(t) {
+                    Some(s) => TypeRef::Scalar(s),
+                    None => TypeRef::Named(t.to_string()),
+                },
+                type_span: ts,
+                span: ts,
+                options: vec![],
+                oneof: None,
+                extendee: None,
+                is_map: false,
+            };
+            let entry = Message {
+                name: entry_name.clone(),
+                span: type_span,
+                // The entry inherits the map field's features (protoc resolves them so).
+                options: options.iter().filter(|o| o.name.first().is_some_and(|n| n == "features")).cloned().collect(),
+                fields: vec![mk("key", 1, &k, type_span), mk("value", 2, &v, type_span)],
+                is_map_entry: true,
+                ..Default::default()
+            };
+            let f = Field {
+                name,
+                name_span,
+                number,
+                number_span,
+                label: Label::Repeated,
+                ty: TypeRef::Named(entry_name),
+                type_span,
+                span,
+                options,
+                oneof: None,
+                extendee: None,
+                is_map: true,
+            };
+            return Ok((f, Some(entry)));
+        }
+        if self.is_kw("group") && matches!(self.peek_at(1), Some(Tok::Ident(_))) && !editions {
+            let tspan = self.bump();
+            let (gname, gname_span) = self.ident()?;
+            self.expect_punct('=')?;
+            let (number, number_span) = self.int()?;
+            let options = self.bracket_options()?;
+            let gstart = self.expect_punct('{')?;
+            let mut g = Message { name: gname.clone(), ..Default::default() };
+            self.message_body(&mut g, editions)?;
+            let end = self.expect_punct('}')?;
+            g.span = start.to(end);
+            let _ = gstart;
+            let f = Field {
+                name: gname.to_lowercase(),
+                name_span: gname_span,
+                number,
+                number_span,
+                label,
+                ty: TypeRef::Group(gname),
+                type_span: tspan,
+                span: start.to(end),
+                options,
+                oneof: None,
+                extendee: None,
+                is_map: false,
+            };
+            return Ok((f, Some(g)));
+        }
+        let (tname, type_span) = self.type_name()?;
+        let ty = match Scalar::from_name(&tname) {
+            Some(s) => TypeRef::Scalar(s),
+            None => TypeRef::Named(tname),
+        };
+        let (name, name_span) = self.ident()?;
+        self.expect_punct('=')?;
+        let (number, number_span) = self.int()?;
+        let options = self.bracket_options()?;
+        let end = self.expect_punct(';')?;
+        Ok((
+            Field {
+                name,
+                name_span,
+                number,
+                number_span,
+                label,
+                ty,
+                type_span,
+                span: start.to(end),
+                options,
+                oneof: None,
+                extendee: None,
+                is_map: false,
+            },
+            None,
+        ))
+    }
+
+    fn extend(&mut self, editions: bool) -> R<(Vec<Field>, Vec<Message>)> {
+        self.expect_kw("extend")?;
+        let (extendee, _) = self.type_name()?;
+        self.expect_punct('{')?;
+        let mut fields = Vec::new();
+        let mut groups = Vec::new();
+        loop {
+            if self.eat_punct(';') {
+                continue;
+            }
+            if self.is_punct('}') {
+                break;
+            }
+            let (mut f, g) = self.field(editions, false)?;
+            f.extendee = Some(extendee.clone());
+            fields.push(f);
+            groups.extend(g);
+        }
+        self.expect_punct('}')?;
+        Ok((fields, groups))
+    }
+
+    fn enum_decl(&mut self) -> R<Enum> {
+        let start = self.expect_kw("enum")?;
+        let (name, _) = self.ident()?;
+        let mut e = Enum { name, ..Default::default() };
+        self.expect_punct('{')?;
+        loop {
+            if self.eat_punct(';') {
+                continue;
+            }
+            if self.is_punct('}') {
+                break;
+            }
+            if self.is_kw("option") && !matches!(self.peek_at(1), Some(Tok::Punct('='))) {
+                e.options.push(self.option_stmt()?);
+                continue;
+            }
+            if self.is_kw("reserved") && !matches!(self.peek_at(1), Some(Tok::Punct('='))) {
+                self.bump();
+                self.reserved(&mut e.reserved_ranges, &mut e.reserved_names, 2_147_483_647)?;
+                continue;
+            }
+            let (name, vstart) = self.ident()?;
+            self.expect_punct('=')?;
+            let (number, number_span) = self.int()?;
+            self.bracket_options()?;
+            let end = self.expect_punct(';')?;
+            e.values.push(EnumValue { name, number, number_span, span: vstart.to(end) });
+        }
+        let end = self.expect_punct('}')?;
+        e.span = start.to(end);
+        Ok(e)
+    }
+
+    fn service(&mut self) -> R<Service> {
+        let start = self.expect_kw("service")?;
+        let (name, _) = self.ident()?;
+        let mut s = Service { name, span: start, options: vec![], methods: vec![] };
+        self.expect_punct('{')?;
+        loop {
+            if self.eat_punct(';') {
+                continue;
+            }
+            if self.is_punct('}') {
+                break;
+            }
+            if self.is_kw("option") {
+                s.options.push(self.option_stmt()?);
+                continue;
+            }
+            let mstart = self.expect_kw("rpc")?;
+            let (mname, _) = self.ident()?;
+            self.expect_punct('(')?;
+            let client_streaming = self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
+            if client_streaming {
+                self.bump();
+            }
+            let (input, input_span) = self.type_name()?;
+            self.expect_punct(')')?;
+            self.expect_kw("returns")?;
+            self.expect_punct('(')?;
+            let server_streaming = self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
+            if server_streaming {
+                self.bump();
+            }
+            let (output, output_span) = self.type_name()?;
+            self.expect_punct(')')?;
+            let mut options = Vec::new();
+            let end = if self.is_punct('{') {
+                self.bump();
+                loop {
+                    if self.eat_punct(';') {
+                        continue;
+                    }
+                    if self.is_punct('}') {
+                        break;
+                    }
+                    options.push(self.option_stmt()?);
+                }
+                // protoc's span for an RPC with a body ends at '}' (a trailing ';' is separate).
+                self.expect_punct('}')?
+            } else {
+                self.expect_punct(';')?
+            };
+            s.methods.push(Method {
+                name: mname,
+                span: mstart.to(end),
+                input,
+                input_span,
+                output,
+                output_span,
+                client_streaming,
+                server_streaming,
+                options,
+            });
+        }
+        let end = self.expect_punct('}')?;
+        s.span = start.to(end);
+        Ok(s)
+    }
+}
+
+fn parse_int(s: &str) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u64::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// `foo_bar` → `FooBar` (how protoc names a map entry).
+pub fn camel_case_upper(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = true;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A position helper for errors raised after parsing.
+pub fn pos_of(span: Span) -> Pos {
+    span.start
+}
