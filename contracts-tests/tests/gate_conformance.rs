@@ -45,13 +45,20 @@ fn every_buf_breaking_case_gives_bufs_findings() {
         .collect();
     cases.sort();
     assert_eq!(cases.len(), 58, "buf's corpus has 58 cases");
-    let opts = Options { project_rules: false, ignore_unstable_packages: false };
+    let opts = Options {
+        project_rules: false,
+        ignore_unstable_packages: false,
+    };
     let mut passed = 0;
     let mut findings = 0;
     let mut report_lines = Vec::new();
     for case in &cases {
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let expected_text = std::fs::read_to_string(case.join("expected.package.json")).expect("expected.package.json");
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let expected_text = std::fs::read_to_string(case.join("expected.package.json"))
+            .expect("expected.package.json");
         let expected = multiset(expected_text.lines().map(str::to_string));
         let got = match check_dirs(&case.join("previous"), &case.join("current"), opts) {
             Ok(f) => multiset(f.iter().map(report::json)),
@@ -80,6 +87,14 @@ fn every_buf_breaking_case_gives_bufs_findings() {
         }
         report_lines.push(format!("{name}:\n{}", diff.join("\n")));
     }
-    println!("buf breaking conformance: {passed}/{} cases, {findings} expected findings", cases.len());
-    assert!(report_lines.is_empty(), "{passed}/{} cases match buf:\n{}", cases.len(), report_lines.join("\n"));
+    println!(
+        "buf breaking conformance: {passed}/{} cases, {findings} expected findings",
+        cases.len()
+    );
+    assert!(
+        report_lines.is_empty(),
+        "{passed}/{} cases match buf:\n{}",
+        cases.len(),
+        report_lines.join("\n")
+    );
 }

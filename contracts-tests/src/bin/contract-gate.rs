@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fd_contract_gate::{check, report, LoadError, Options, Tree};
 
 #[derive(Parser, Debug)]
-#[command(name = "contract-gate", version, about = "Reports every change to a proto tree that is not additive (buf's PACKAGE rules and more).")]
+#[command(
+    name = "contract-gate",
+    version,
+    about = "Reports every change to a proto tree that is not additive (buf's PACKAGE rules and more)."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -58,7 +62,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(1),
             };
         }
@@ -76,7 +82,64 @@ fn load(dir: &Path) -> Result<Tree, String> {
     if !dir.is_dir() {
         return Err(format!("{}: not a directory", dir.display()));
     }
+    verify_lock(dir)?;
     Tree::load_dir(dir).map_err(|e: LoadError| format!("{}", prefix(dir, e)))
+}
+
+const LOCK_FILE: &str = "contracts.lock";
+
+/// 64-bit FNV-1a: enough to notice a hand edit of a released file.
+fn fnv64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn proto_files(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(d)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                walk(root, &p, out)?;
+            } else if p.extension().is_some_and(|x| x == "proto") {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((rel, std::fs::read(&p)?));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn lock_manifest(files: &[(String, Vec<u8>)]) -> String {
+    let mut s = String::from("# Released contracts: written by `make contracts-release` (contract-gate release) only\n# when proto/ passes the gate against this directory. Do not edit by hand.\n");
+    for (p, body) in files {
+        s.push_str(&format!("{:016x}  {p}\n", fnv64(body)));
+    }
+    s
+}
+
+/// A directory with a `contracts.lock` must hold exactly the files it lists, unchanged.
+fn verify_lock(dir: &Path) -> Result<(), String> {
+    let Ok(manifest) = std::fs::read_to_string(dir.join(LOCK_FILE)) else {
+        return Ok(());
+    };
+    let files = proto_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if lock_manifest(&files) != manifest {
+        return Err(format!(
+            "{}: the released contracts differ from {LOCK_FILE}: the lock was edited by hand. Restore it (git checkout) and release with `make contracts-release`.",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 fn prefix(dir: &Path, mut e: LoadError) -> LoadError {
@@ -88,7 +151,14 @@ fn prefix(dir: &Path, mut e: LoadError) -> LoadError {
 
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.cmd {
-        Cmd::Check { input, against, against_git, error_format, buf_only, ignore_unstable_packages } => {
+        Cmd::Check {
+            input,
+            against,
+            against_git,
+            error_format,
+            buf_only,
+            ignore_unstable_packages,
+        } => {
             let cur = load(&input)?;
             let (prev, _tmp) = match (against, against_git) {
                 (Some(dir), None) => (load(&dir)?, None),
@@ -96,9 +166,16 @@ fn run(cli: Cli) -> Result<u8, String> {
                     let tmp = git_export(&r, &input)?;
                     (load(&tmp.0)?, Some(tmp))
                 }
-                _ => return Err("contract-gate check: give --against DIR or --against-git REF".into()),
+                _ => {
+                    return Err(
+                        "contract-gate check: give --against DIR or --against-git REF".into(),
+                    )
+                }
             };
-            let opts = Options { project_rules: !buf_only, ignore_unstable_packages };
+            let opts = Options {
+                project_rules: !buf_only,
+                ignore_unstable_packages,
+            };
             let findings = check(&prev, &cur, opts).map_err(|e| e.to_string())?;
             for f in &findings {
                 match error_format {
@@ -117,12 +194,24 @@ fn run(cli: Cli) -> Result<u8, String> {
                     for f in &findings {
                         eprintln!("{}", report::text(&prefixed(f, &input)));
                     }
-                    eprintln!("not released: {} breaking change(s) against {}", findings.len(), lock.display());
+                    eprintln!(
+                        "not released: {} breaking change(s) against {}",
+                        findings.len(),
+                        lock.display()
+                    );
                     return Ok(100);
                 }
             }
             copy_protos(&input, &lock).map_err(|e| format!("{}: {e}", lock.display()))?;
-            println!("released {} file(s) of {} into {}", cur.files.len(), input.display(), lock.display());
+            let files = proto_files(&lock).map_err(|e| format!("{}: {e}", lock.display()))?;
+            std::fs::write(lock.join(LOCK_FILE), lock_manifest(&files))
+                .map_err(|e| format!("{}: {e}", lock.display()))?;
+            println!(
+                "released {} file(s) of {} into {}",
+                cur.files.len(),
+                input.display(),
+                lock.display()
+            );
             Ok(0)
         }
     }
@@ -166,18 +255,38 @@ impl Drop for TempDir {
 /// Writes INPUT's files as of git ref `r` into a temporary directory.
 fn git_export(r: &str, input: &Path) -> Result<TempDir, String> {
     let git = |args: &[&str]| -> Result<Vec<u8>, String> {
-        let out = Command::new("git").args(args).output().map_err(|e| format!("git: {e}"))?;
+        let out = Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| format!("git: {e}"))?;
         if !out.status.success() {
-            return Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
         Ok(out.stdout)
     };
     let abs = std::fs::canonicalize(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let top = String::from_utf8_lossy(&git(&["-C", &abs.to_string_lossy(), "rev-parse", "--show-toplevel"])?).trim().to_string();
-    let rel = abs.strip_prefix(&top).map_err(|_| "input is not inside the git work tree".to_string())?;
+    let top = String::from_utf8_lossy(&git(&[
+        "-C",
+        &abs.to_string_lossy(),
+        "rev-parse",
+        "--show-toplevel",
+    ])?)
+    .trim()
+    .to_string();
+    let rel = abs
+        .strip_prefix(&top)
+        .map_err(|_| "input is not inside the git work tree".to_string())?;
     let rel = rel.to_string_lossy().replace('\\', "/");
     let list = git(&["-C", &top, "ls-tree", "-r", "--name-only", r, "--", &rel])?;
-    let tmp = TempDir(std::env::temp_dir().join(format!("contract-gate-{}-{}", std::process::id(), r.replace(['/', ':'], "_"))));
+    let tmp = TempDir(std::env::temp_dir().join(format!(
+        "contract-gate-{}-{}",
+        std::process::id(),
+        r.replace(['/', ':'], "_")
+    )));
     std::fs::create_dir_all(&tmp.0).map_err(|e| e.to_string())?;
     for name in String::from_utf8_lossy(&list).lines() {
         if !name.ends_with(".proto") {

@@ -51,7 +51,9 @@ pub struct OptionEntry {
 }
 
 pub fn find_option<'a>(opts: &'a [OptionEntry], name: &[&str]) -> Option<&'a OptionEntry> {
-    opts.iter().rev().find(|o| o.name.len() == name.len() && o.name.iter().zip(name).all(|(a, b)| a == b))
+    opts.iter()
+        .rev()
+        .find(|o| o.name.len() == name.len() && o.name.iter().zip(name).all(|(a, b)| a == b))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //!
 //! * `PACKAGE_VERSION_SUFFIX`: every package ends in a version (`v1`, `v1beta1`, `v2alpha3`);
 //!   a new major version is a new package, so `v2` may differ freely from `v1`.
-//! * `EVENT_NO_DELETE`: a message that was published as an event (marked with an option whose
-//!   name ends in `event`, here `(fooddelivery.common.v1.event) = true`) must still exist.
+//! * `EVENT_NO_DELETE`: a message that was published as an event (marked with a message option
+//!   whose name ends in `event`, here `option (fooddelivery.common.v1.event) = {...}`) must
+//!   still exist.
 //! * `EVENT_SAME_MARKER`: an event keeps its marker (subscribers find events by it).
 
 use std::collections::BTreeMap;
@@ -12,7 +13,11 @@ use crate::ast::{OptValue, OptionEntry};
 use crate::model::{Index, MsgInfo};
 use crate::rules::Finding;
 
-pub const PROJECT_RULES: &[&str] = &["PACKAGE_VERSION_SUFFIX", "EVENT_NO_DELETE", "EVENT_SAME_MARKER"];
+pub const PROJECT_RULES: &[&str] = &[
+    "PACKAGE_VERSION_SUFFIX",
+    "EVENT_NO_DELETE",
+    "EVENT_SAME_MARKER",
+];
 
 /// `v1`, `v2`, `v1alpha1`, `v1beta2`, `v1test`.
 pub fn version_suffix(package: &str) -> Option<&str> {
@@ -25,7 +30,10 @@ pub fn version_suffix(package: &str) -> Option<&str> {
     let tail = &rest[digits..];
     let ok = tail.is_empty()
         || tail == "test"
-        || ["alpha", "beta", "test"].iter().any(|k| tail.strip_prefix(k).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())));
+        || ["alpha", "beta", "test"].iter().any(|k| {
+            tail.strip_prefix(k)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        });
     ok.then_some(last)
 }
 
@@ -41,7 +49,8 @@ fn is_event(opts: &[OptionEntry]) -> bool {
         o.name.len() == 1
             && o.name[0].starts_with('(')
             && o.name[0].trim_end_matches(')').rsplit('.').next() == Some("event")
-            && matches!(&o.value, OptValue::Ident(v) if v == "true")
+            && (o.value == OptValue::Aggregate
+                || matches!(&o.value, OptValue::Ident(v) if v == "true"))
     })
 }
 
@@ -60,7 +69,8 @@ pub fn check(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
             });
         }
     }
-    let cur_by_name: BTreeMap<&str, &MsgInfo<'_>> = cur.messages.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let cur_by_name: BTreeMap<&str, &MsgInfo<'_>> =
+        cur.messages.iter().map(|(k, v)| (k.as_str(), v)).collect();
     for (name, pm) in &prev.messages {
         if !is_event(&pm.msg.options) {
             continue;
@@ -86,7 +96,18 @@ pub fn check(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
 
 /// Whether a finding concerns an unstable (alpha/beta/test) package on either side.
 pub fn finding_in_unstable_package(f: &Finding, prev: &Index<'_>, cur: &Index<'_>) -> bool {
-    let pkg_of = |ix: &Index<'_>| f.path.as_deref().and_then(|p| ix.files.values().find(|x| x.display == p)).map(|x| x.package.clone());
-    let quoted_pkg = f.message.rsplit_once("package \"").map(|(_, r)| r.trim_end_matches(['"', '.']).to_string());
-    [pkg_of(cur), pkg_of(prev), quoted_pkg].into_iter().flatten().any(|p| is_unstable(&p))
+    let pkg_of = |ix: &Index<'_>| {
+        f.path
+            .as_deref()
+            .and_then(|p| ix.files.values().find(|x| x.display == p))
+            .map(|x| x.package.clone())
+    };
+    let quoted_pkg = f
+        .message
+        .rsplit_once("package \"")
+        .map(|(_, r)| r.trim_end_matches(['"', '.']).to_string());
+    [pkg_of(cur), pkg_of(prev), quoted_pkg]
+        .into_iter()
+        .flatten()
+        .any(|p| is_unstable(&p))
 }

@@ -19,7 +19,10 @@ pub struct Span {
 
 impl Span {
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start, end: other.end }
+        Span {
+            start: self.start,
+            end: other.end,
+        }
     }
 }
 
@@ -80,7 +83,10 @@ impl Cursor<'_> {
 
 /// Splits `src` into tokens, dropping whitespace and comments.
 pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
-    let mut cur = Cursor { chars: src.chars().peekable(), pos: Pos::default() };
+    let mut cur = Cursor {
+        chars: src.chars().peekable(),
+        pos: Pos::default(),
+    };
     let mut out = Vec::new();
     while let Some(c) = cur.peek() {
         let start = cur.pos;
@@ -118,7 +124,13 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
                     continue;
                 }
                 _ => {
-                    out.push(Token { tok: Tok::Punct('/'), span: Span { start, end: cur.pos } });
+                    out.push(Token {
+                        tok: Tok::Punct('/'),
+                        span: Span {
+                            start,
+                            end: cur.pos,
+                        },
+                    });
                     continue;
                 }
             }
@@ -143,7 +155,9 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
                     && !s.starts_with("0x")
                     && !s.starts_with("0X");
                 if c.is_ascii_alphanumeric() || c == '.' || exp_sign {
-                    if c == '.' || ((c == 'e' || c == 'E') && !s.starts_with("0x") && !s.starts_with("0X")) {
+                    if c == '.'
+                        || ((c == 'e' || c == 'E') && !s.starts_with("0x") && !s.starts_with("0X"))
+                    {
                         float = true;
                     }
                     s.push(c);
@@ -165,7 +179,13 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
             cur.bump();
             Tok::Punct(c)
         };
-        out.push(Token { tok, span: Span { start, end: cur.pos } });
+        out.push(Token {
+            tok,
+            span: Span {
+                start,
+                end: cur.pos,
+            },
+        });
     }
     Ok(out)
 }
@@ -180,7 +200,10 @@ fn next_is_digit(src: &str, cur: &Cursor<'_>) -> bool {
 
 fn lex_string(cur: &mut Cursor<'_>, quote: char, start: Pos) -> Result<Vec<u8>, SyntaxError> {
     let mut out = Vec::new();
-    let err = |m: &str| SyntaxError { pos: start, message: m.into() };
+    let err = |m: &str| SyntaxError {
+        pos: start,
+        message: m.into(),
+    };
     loop {
         let c = cur.bump().ok_or_else(|| err("unterminated string"))?;
         if c == quote {
@@ -239,7 +262,10 @@ fn lex_string(cur: &mut Cursor<'_>, quote: char, start: Pos) -> Result<Vec<u8>, 
                 let len = if e == 'u' { 4 } else { 8 };
                 let mut v = 0u32;
                 for _ in 0..len {
-                    let d = cur.peek().and_then(|c| c.to_digit(16)).ok_or_else(|| err("bad unicode escape"))?;
+                    let d = cur
+                        .peek()
+                        .and_then(|c| c.to_digit(16))
+                        .ok_or_else(|| err("bad unicode escape"))?;
                     v = v * 16 + d;
                     cur.bump();
                 }

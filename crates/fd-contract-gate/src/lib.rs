@@ -34,7 +34,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { project_rules: true, ignore_unstable_packages: false }
+        Options {
+            project_rules: true,
+            ignore_unstable_packages: false,
+        }
     }
 }
 

@@ -18,7 +18,14 @@ pub struct LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.pos {
-            Some(p) => write!(f, "{}:{}:{}: {}", self.path, p.line + 1, p.col + 1, self.message),
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path,
+                p.line + 1,
+                p.col + 1,
+                self.message
+            ),
             None => write!(f, "{}: {}", self.path, self.message),
         }
     }
@@ -40,11 +47,27 @@ impl Tree {
         let mut displays = std::collections::HashMap::new();
         for root in roots {
             let mut found = Vec::new();
-            collect(&root, &mut found).map_err(|e| LoadError { path: root.display().to_string(), pos: None, message: e.to_string() })?;
+            collect(&root, &mut found).map_err(|e| LoadError {
+                path: root.display().to_string(),
+                pos: None,
+                message: e.to_string(),
+            })?;
             for p in found {
-                let rel = p.strip_prefix(&root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                let text = std::fs::read_to_string(&p).map_err(|e| LoadError { path: p.display().to_string(), pos: None, message: e.to_string() })?;
-                let shown = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read_to_string(&p).map_err(|e| LoadError {
+                    path: p.display().to_string(),
+                    pos: None,
+                    message: e.to_string(),
+                })?;
+                let shown = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 displays.insert(rel.clone(), shown);
                 sources.push((rel, text));
             }
@@ -63,7 +86,11 @@ impl Tree {
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         let mut files = Vec::with_capacity(sources.len());
         for (path, text) in &sources {
-            let f = parse_file(path, text).map_err(|e| LoadError { path: path.clone(), pos: Some(e.pos), message: e.message })?;
+            let f = parse_file(path, text).map_err(|e| LoadError {
+                path: path.clone(),
+                pos: Some(e.pos),
+                message: e.message,
+            })?;
             files.push(f);
         }
         let tree = Tree { files };
@@ -230,7 +257,14 @@ impl<'a> Index<'a> {
             }
             for s in &f.services {
                 let full = join(&f.package, &s.name);
-                ix.services.insert(full.clone(), ServiceInfo { file: f, svc: s, full_name: full });
+                ix.services.insert(
+                    full.clone(),
+                    ServiceInfo {
+                        file: f,
+                        svc: s,
+                        full_name: full,
+                    },
+                );
             }
         }
         // Extensions need all symbols first.
@@ -254,7 +288,11 @@ impl<'a> Index<'a> {
             for m in &s.svc.methods {
                 for (t, sp) in [(&m.input, m.input_span), (&m.output, m.output_span)] {
                     if ix.resolve(t, &s.full_name).is_none() {
-                        return Err(LoadError { path: s.file.path.clone(), pos: Some(sp.start), message: format!("{t} is not defined") });
+                        return Err(LoadError {
+                            path: s.file.path.clone(),
+                            pos: Some(sp.start),
+                            message: format!("{t} is not defined"),
+                        });
                     }
                 }
             }
@@ -262,11 +300,27 @@ impl<'a> Index<'a> {
         Ok(ix)
     }
 
-    fn add_message(&mut self, f: &'a File, m: &'a Message, scope: &str, nested_scope: &str, chain: &[&'a [OptionEntry]]) -> Result<(), LoadError> {
+    fn add_message(
+        &mut self,
+        f: &'a File,
+        m: &'a Message,
+        scope: &str,
+        nested_scope: &str,
+        chain: &[&'a [OptionEntry]],
+    ) -> Result<(), LoadError> {
         let full = join(scope, &m.name);
         let nested = join(nested_scope, &m.name);
-        if self.symbols.insert(full.clone(), SymKind::Message).is_some() && self.messages.contains_key(&full) {
-            return Err(LoadError { path: f.path.clone(), pos: Some(m.span.start), message: format!("\"{full}\" is already defined") });
+        if self
+            .symbols
+            .insert(full.clone(), SymKind::Message)
+            .is_some()
+            && self.messages.contains_key(&full)
+        {
+            return Err(LoadError {
+                path: f.path.clone(),
+                pos: Some(m.span.start),
+                message: format!("\"{full}\" is already defined"),
+            });
         }
         let mut chain = chain.to_vec();
         chain.push(&m.options);
@@ -276,19 +330,48 @@ impl<'a> Index<'a> {
         for e in &m.enums {
             self.add_enum(f, e, &full, &nested, &chain)?;
         }
-        self.messages.insert(full.clone(), MsgInfo { file: f, msg: m, full_name: full, nested_name: nested, chain });
+        self.messages.insert(
+            full.clone(),
+            MsgInfo {
+                file: f,
+                msg: m,
+                full_name: full,
+                nested_name: nested,
+                chain,
+            },
+        );
         Ok(())
     }
 
-    fn add_enum(&mut self, f: &'a File, e: &'a Enum, scope: &str, nested_scope: &str, chain: &[&'a [OptionEntry]]) -> Result<(), LoadError> {
+    fn add_enum(
+        &mut self,
+        f: &'a File,
+        e: &'a Enum,
+        scope: &str,
+        nested_scope: &str,
+        chain: &[&'a [OptionEntry]],
+    ) -> Result<(), LoadError> {
         let full = join(scope, &e.name);
         if self.enums.contains_key(&full) || self.messages.contains_key(&full) {
-            return Err(LoadError { path: f.path.clone(), pos: Some(e.span.start), message: format!("\"{full}\" is already defined") });
+            return Err(LoadError {
+                path: f.path.clone(),
+                pos: Some(e.span.start),
+                message: format!("\"{full}\" is already defined"),
+            });
         }
         self.symbols.insert(full.clone(), SymKind::Enum);
         let mut chain = chain.to_vec();
         chain.push(&e.options);
-        self.enums.insert(full.clone(), EnumInfo { file: f, en: e, full_name: full, nested_name: join(nested_scope, &e.name), chain });
+        self.enums.insert(
+            full.clone(),
+            EnumInfo {
+                file: f,
+                en: e,
+                full_name: full,
+                nested_name: join(nested_scope, &e.name),
+                chain,
+            },
+        );
         Ok(())
     }
 
@@ -313,8 +396,19 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn resolve_field(&self, f: &'a File, x: &'a Field, parent: Option<&'a Message>, scope: &str, chain: &[&'a [OptionEntry]]) -> Result<FieldInfo<'a>, LoadError> {
-        let err = |sp: Span, what: &str| LoadError { path: f.path.clone(), pos: Some(sp.start), message: format!("{what} is not defined") };
+    fn resolve_field(
+        &self,
+        f: &'a File,
+        x: &'a Field,
+        parent: Option<&'a Message>,
+        scope: &str,
+        chain: &[&'a [OptionEntry]],
+    ) -> Result<FieldInfo<'a>, LoadError> {
+        let err = |sp: Span, what: &str| LoadError {
+            path: f.path.clone(),
+            pos: Some(sp.start),
+            message: format!("{what} is not defined"),
+        };
         let (type_name, kind) = match &x.ty {
             TypeRef::Scalar(s) => (None, Kind::Scalar(*s)),
             TypeRef::Group(g) => (Some(format!(".{}", join(scope, g))), Kind::Group),
@@ -349,7 +443,11 @@ impl<'a> Index<'a> {
             kind,
             chain,
         };
-        if fi.kind == Kind::Message && !x.is_map && matches!(f.syntax, Syntax::Editions(_)) && feature(&fi.chain, f, "message_encoding") == "DELIMITED" {
+        if fi.kind == Kind::Message
+            && !x.is_map
+            && matches!(f.syntax, Syntax::Editions(_))
+            && feature(&fi.chain, f, "message_encoding") == "DELIMITED"
+        {
             fi.kind = Kind::Group;
         }
         Ok(fi)
@@ -435,7 +533,12 @@ fn feature_default(syntax: &Syntax, name: &str) -> &'static str {
 }
 
 /// A language feature extension (`(pb.cpp)`, `(pb.java)`) resolved along the chain.
-pub fn lang_feature(chain: &[&[OptionEntry]], file: &File, ext: &str, name: &str) -> Option<String> {
+pub fn lang_feature(
+    chain: &[&[OptionEntry]],
+    file: &File,
+    ext: &str,
+    name: &str,
+) -> Option<String> {
     if let Syntax::Editions(_) = file.syntax {
         for opts in chain.iter().rev() {
             if let Some(o) = find_option(opts, &["features", ext, name]) {
@@ -451,25 +554,92 @@ pub fn lang_feature(chain: &[&[OptionEntry]], file: &File, ext: &str, name: &str
 /// Names from imports outside the module that protoc ships (google/protobuf/*.proto).
 fn well_known_symbols() -> HashMap<String, SymKind> {
     let messages = [
-        "Any", "Api", "Method", "Mixin", "BoolValue", "BytesValue", "DoubleValue", "Duration", "Empty", "Field", "FieldMask",
-        "FloatValue", "Int32Value", "Int64Value", "ListValue", "Option", "SourceContext", "StringValue", "Struct", "Timestamp",
-        "Type", "UInt32Value", "UInt64Value", "Value", "Enum", "EnumValue", "FileDescriptorSet", "FileDescriptorProto",
-        "DescriptorProto", "DescriptorProto.ExtensionRange", "DescriptorProto.ReservedRange", "ExtensionRangeOptions",
-        "ExtensionRangeOptions.Declaration", "FieldDescriptorProto", "OneofDescriptorProto", "EnumDescriptorProto",
-        "EnumDescriptorProto.EnumReservedRange", "EnumValueDescriptorProto", "ServiceDescriptorProto", "MethodDescriptorProto",
-        "FileOptions", "MessageOptions", "FieldOptions", "FieldOptions.EditionDefault", "FieldOptions.FeatureSupport",
-        "OneofOptions", "EnumOptions", "EnumValueOptions", "ServiceOptions", "MethodOptions", "UninterpretedOption",
-        "UninterpretedOption.NamePart", "FeatureSet", "FeatureSetDefaults", "FeatureSetDefaults.FeatureSetEditionDefault",
-        "SourceCodeInfo", "SourceCodeInfo.Location", "GeneratedCodeInfo", "GeneratedCodeInfo.Annotation", "CppFeatures",
+        "Any",
+        "Api",
+        "Method",
+        "Mixin",
+        "BoolValue",
+        "BytesValue",
+        "DoubleValue",
+        "Duration",
+        "Empty",
+        "Field",
+        "FieldMask",
+        "FloatValue",
+        "Int32Value",
+        "Int64Value",
+        "ListValue",
+        "Option",
+        "SourceContext",
+        "StringValue",
+        "Struct",
+        "Timestamp",
+        "Type",
+        "UInt32Value",
+        "UInt64Value",
+        "Value",
+        "Enum",
+        "EnumValue",
+        "FileDescriptorSet",
+        "FileDescriptorProto",
+        "DescriptorProto",
+        "DescriptorProto.ExtensionRange",
+        "DescriptorProto.ReservedRange",
+        "ExtensionRangeOptions",
+        "ExtensionRangeOptions.Declaration",
+        "FieldDescriptorProto",
+        "OneofDescriptorProto",
+        "EnumDescriptorProto",
+        "EnumDescriptorProto.EnumReservedRange",
+        "EnumValueDescriptorProto",
+        "ServiceDescriptorProto",
+        "MethodDescriptorProto",
+        "FileOptions",
+        "MessageOptions",
+        "FieldOptions",
+        "FieldOptions.EditionDefault",
+        "FieldOptions.FeatureSupport",
+        "OneofOptions",
+        "EnumOptions",
+        "EnumValueOptions",
+        "ServiceOptions",
+        "MethodOptions",
+        "UninterpretedOption",
+        "UninterpretedOption.NamePart",
+        "FeatureSet",
+        "FeatureSetDefaults",
+        "FeatureSetDefaults.FeatureSetEditionDefault",
+        "SourceCodeInfo",
+        "SourceCodeInfo.Location",
+        "GeneratedCodeInfo",
+        "GeneratedCodeInfo.Annotation",
+        "CppFeatures",
         "JavaFeatures",
     ];
     let enums = [
-        "NullValue", "Syntax", "Field.Kind", "Field.Cardinality", "Edition", "FieldDescriptorProto.Type",
-        "FieldDescriptorProto.Label", "FileOptions.OptimizeMode", "FieldOptions.CType", "FieldOptions.JSType",
-        "FieldOptions.OptionRetention", "FieldOptions.OptionTargetType", "MethodOptions.IdempotencyLevel",
-        "FeatureSet.FieldPresence", "FeatureSet.EnumType", "FeatureSet.RepeatedFieldEncoding", "FeatureSet.Utf8Validation",
-        "FeatureSet.MessageEncoding", "FeatureSet.JsonFormat", "ExtensionRangeOptions.VerificationState",
-        "GeneratedCodeInfo.Annotation.Semantic", "CppFeatures.StringType", "JavaFeatures.Utf8Validation",
+        "NullValue",
+        "Syntax",
+        "Field.Kind",
+        "Field.Cardinality",
+        "Edition",
+        "FieldDescriptorProto.Type",
+        "FieldDescriptorProto.Label",
+        "FileOptions.OptimizeMode",
+        "FieldOptions.CType",
+        "FieldOptions.JSType",
+        "FieldOptions.OptionRetention",
+        "FieldOptions.OptionTargetType",
+        "MethodOptions.IdempotencyLevel",
+        "FeatureSet.FieldPresence",
+        "FeatureSet.EnumType",
+        "FeatureSet.RepeatedFieldEncoding",
+        "FeatureSet.Utf8Validation",
+        "FeatureSet.MessageEncoding",
+        "FeatureSet.JsonFormat",
+        "ExtensionRangeOptions.VerificationState",
+        "GeneratedCodeInfo.Annotation.Semantic",
+        "CppFeatures.StringType",
+        "JavaFeatures.Utf8Validation",
     ];
     let mut m = HashMap::new();
     for n in messages {

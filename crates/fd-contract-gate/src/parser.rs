@@ -36,10 +36,16 @@ impl Parser {
         }
     }
     fn prev_span(&self) -> Span {
-        self.toks.get(self.i.wrapping_sub(1)).map(|t| t.span).unwrap_or_default()
+        self.toks
+            .get(self.i.wrapping_sub(1))
+            .map(|t| t.span)
+            .unwrap_or_default()
     }
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
-        Err(SyntaxError { pos: self.span().start, message: msg.into() })
+        Err(SyntaxError {
+            pos: self.span().start,
+            message: msg.into(),
+        })
     }
     fn unexpected<T>(&self, what: &str) -> R<T> {
         match self.peek() {
@@ -126,10 +132,16 @@ impl Parser {
         let neg = self.eat_punct('-');
         match self.peek() {
             Some(Tok::Int(s)) => {
-                let v = parse_int(s).ok_or_else(|| SyntaxError { pos: start.start, message: format!("bad integer {s}") })?;
+                let v = parse_int(s).ok_or_else(|| SyntaxError {
+                    pos: start.start,
+                    message: format!("bad integer {s}"),
+                })?;
                 let sp = self.bump();
                 let v = if neg { -(v as i128) } else { v as i128 };
-                let v = i64::try_from(v).map_err(|_| SyntaxError { pos: start.start, message: "integer out of range".into() })?;
+                let v = i64::try_from(v).map_err(|_| SyntaxError {
+                    pos: start.start,
+                    message: "integer out of range".into(),
+                })?;
                 Ok((v, start.to(sp)))
             }
             _ => self.unexpected("an integer"),
@@ -164,7 +176,12 @@ impl Parser {
                 match s.as_str() {
                     "proto2" => Syntax::Proto2,
                     "proto3" => Syntax::Proto3,
-                    other => return Err(SyntaxError { pos: start.start, message: format!("unknown syntax \"{other}\"") }),
+                    other => {
+                        return Err(SyntaxError {
+                            pos: start.start,
+                            message: format!("unknown syntax \"{other}\""),
+                        })
+                    }
                 }
             };
             f.syntax_span = Some(start.to(end));
@@ -218,7 +235,11 @@ impl Parser {
         let start = self.expect_kw("option")?;
         let (name, value) = self.option_body()?;
         let end = self.expect_punct(';')?;
-        Ok(OptionEntry { name, value, span: start.to(end) })
+        Ok(OptionEntry {
+            name,
+            value,
+            span: start.to(end),
+        })
     }
 
     fn option_body(&mut self) -> R<(Vec<String>, OptValue)> {
@@ -253,12 +274,21 @@ impl Parser {
         let v = match self.peek().cloned() {
             Some(Tok::Int(s)) => {
                 self.bump();
-                let v = parse_int(&s).ok_or_else(|| SyntaxError { pos: self.prev_span().start, message: format!("bad integer {s}") })? as i128;
+                let v = parse_int(&s).ok_or_else(|| SyntaxError {
+                    pos: self.prev_span().start,
+                    message: format!("bad integer {s}"),
+                })? as i128;
                 OptValue::Int(if neg { -v } else { v })
             }
             Some(Tok::Float(s)) => {
                 self.bump();
-                let v: f64 = s.trim_end_matches(['f', 'F']).parse().map_err(|_| SyntaxError { pos: self.prev_span().start, message: format!("bad float {s}") })?;
+                let v: f64 = s
+                    .trim_end_matches(['f', 'F'])
+                    .parse()
+                    .map_err(|_| SyntaxError {
+                        pos: self.prev_span().start,
+                        message: format!("bad float {s}"),
+                    })?;
                 OptValue::Float(if neg { -v } else { v })
             }
             Some(Tok::Ident(s)) => {
@@ -310,7 +340,11 @@ impl Parser {
         loop {
             let start = self.span();
             let (name, value) = self.option_body()?;
-            out.push(OptionEntry { name, value, span: start.to(self.prev_span()) });
+            out.push(OptionEntry {
+                name,
+                value,
+                span: start.to(self.prev_span()),
+            });
             if self.eat_punct(',') {
                 continue;
             }
@@ -323,7 +357,10 @@ impl Parser {
     fn message(&mut self, editions: bool) -> R<(Message, Vec<Message>)> {
         let start = self.expect_kw("message")?;
         let (name, _) = self.ident()?;
-        let mut m = Message { name, ..Default::default() };
+        let mut m = Message {
+            name,
+            ..Default::default()
+        };
         self.expect_punct('{')?;
         self.message_body(&mut m, editions)?;
         let end = self.expect_punct('}')?;
@@ -372,7 +409,11 @@ impl Parser {
                     let start = self.bump();
                     let (name, _) = self.ident()?;
                     let idx = m.oneofs.len();
-                    m.oneofs.push(Oneof { name, span: start, options: vec![] });
+                    m.oneofs.push(Oneof {
+                        name,
+                        span: start,
+                        options: vec![],
+                    });
                     self.expect_punct('{')?;
                     loop {
                         if self.eat_punct(';') {
@@ -455,21 +496,28 @@ impl Parser {
     fn field(&mut self, editions: bool, in_oneof: bool) -> R<(Field, Option<Message>)> {
         let start = self.span();
         let label = match self.peek() {
-            Some(Tok::Ident(s)) if !in_oneof || s == "optional" || s == "required" || s == "repeated" => match s.as_str() {
-                "optional" if !matches!(self.peek_at(1), Some(Tok::Punct('.'))) && !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
-                    self.bump();
-                    Label::Optional
+            Some(Tok::Ident(s))
+                if !in_oneof || s == "optional" || s == "required" || s == "repeated" =>
+            {
+                match s.as_str() {
+                    "optional"
+                        if !matches!(self.peek_at(1), Some(Tok::Punct('.')))
+                            && !matches!(self.peek_at(2), Some(Tok::Punct('='))) =>
+                    {
+                        self.bump();
+                        Label::Optional
+                    }
+                    "required" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                        self.bump();
+                        Label::Required
+                    }
+                    "repeated" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
+                        self.bump();
+                        Label::Repeated
+                    }
+                    _ => Label::None,
                 }
-                "required" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
-                    self.bump();
-                    Label::Required
-                }
-                "repeated" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
-                    self.bump();
-                    Label::Repeated
-                }
-                _ => Label::None,
-            },
+            }
             _ => Label::None,
         };
         // map<K, V>
@@ -511,7 +559,11 @@ impl Parser {
                 name: entry_name.clone(),
                 span: type_span,
                 // The entry inherits the map field's features (protoc resolves them so).
-                options: options.iter().filter(|o| o.name.first().is_some_and(|n| n == "features")).cloned().collect(),
+                options: options
+                    .iter()
+                    .filter(|o| o.name.first().is_some_and(|n| n == "features"))
+                    .cloned()
+                    .collect(),
                 fields: vec![mk("key", 1, &k, type_span), mk("value", 2, &v, type_span)],
                 is_map_entry: true,
                 ..Default::default()
@@ -539,7 +591,10 @@ impl Parser {
             let (number, number_span) = self.int()?;
             let options = self.bracket_options()?;
             let gstart = self.expect_punct('{')?;
-            let mut g = Message { name: gname.clone(), ..Default::default() };
+            let mut g = Message {
+                name: gname.clone(),
+                ..Default::default()
+            };
             self.message_body(&mut g, editions)?;
             let end = self.expect_punct('}')?;
             g.span = start.to(end);
@@ -614,7 +669,10 @@ impl Parser {
     fn enum_decl(&mut self) -> R<Enum> {
         let start = self.expect_kw("enum")?;
         let (name, _) = self.ident()?;
-        let mut e = Enum { name, ..Default::default() };
+        let mut e = Enum {
+            name,
+            ..Default::default()
+        };
         self.expect_punct('{')?;
         loop {
             if self.eat_punct(';') {
@@ -637,7 +695,12 @@ impl Parser {
             let (number, number_span) = self.int()?;
             self.bracket_options()?;
             let end = self.expect_punct(';')?;
-            e.values.push(EnumValue { name, number, number_span, span: vstart.to(end) });
+            e.values.push(EnumValue {
+                name,
+                number,
+                number_span,
+                span: vstart.to(end),
+            });
         }
         let end = self.expect_punct('}')?;
         e.span = start.to(end);
@@ -647,7 +710,12 @@ impl Parser {
     fn service(&mut self) -> R<Service> {
         let start = self.expect_kw("service")?;
         let (name, _) = self.ident()?;
-        let mut s = Service { name, span: start, options: vec![], methods: vec![] };
+        let mut s = Service {
+            name,
+            span: start,
+            options: vec![],
+            methods: vec![],
+        };
         self.expect_punct('{')?;
         loop {
             if self.eat_punct(';') {
@@ -663,7 +731,8 @@ impl Parser {
             let mstart = self.expect_kw("rpc")?;
             let (mname, _) = self.ident()?;
             self.expect_punct('(')?;
-            let client_streaming = self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
+            let client_streaming =
+                self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
             if client_streaming {
                 self.bump();
             }
@@ -671,7 +740,8 @@ impl Parser {
             self.expect_punct(')')?;
             self.expect_kw("returns")?;
             self.expect_punct('(')?;
-            let server_streaming = self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
+            let server_streaming =
+                self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
             if server_streaming {
                 self.bump();
             }

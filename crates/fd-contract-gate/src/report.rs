@@ -4,7 +4,12 @@ use crate::rules::Finding;
 
 fn coords(f: &Finding) -> (u32, u32, u32, u32) {
     match f.span {
-        Some(s) => (s.start.line + 1, s.start.col + 1, s.end.line + 1, s.end.col + 1),
+        Some(s) => (
+            s.start.line + 1,
+            s.start.col + 1,
+            s.end.line + 1,
+            s.end.col + 1,
+        ),
         None => (1, 1, 1, 1),
     }
 }
@@ -12,7 +17,12 @@ fn coords(f: &Finding) -> (u32, u32, u32, u32) {
 /// `path:line:col: RULE_ID message`
 pub fn text(f: &Finding) -> String {
     let (l, c, _, _) = coords(f);
-    format!("{}:{l}:{c}: {} {}", f.path.as_deref().unwrap_or("<deleted>"), f.rule, f.message)
+    format!(
+        "{}:{l}:{c}: {} {}",
+        f.path.as_deref().unwrap_or("<deleted>"),
+        f.rule,
+        f.message
+    )
 }
 
 /// One line of `buf breaking --error-format json`.
