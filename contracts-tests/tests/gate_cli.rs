@@ -186,6 +186,18 @@ fn compile_errors_and_bad_usage_exit_1_with_a_location() {
         stderr(&o)
     );
 
+    write(
+        &t.0.join("d/x.proto"),
+        "syntax = \"proto3\";\npackage x.v1;\nmessage M {\n  string a = 1;\n  string b = 1;\n}\n",
+    );
+    let o = run(&["check", "d", "--against", "b"], &t.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("d/x.proto:5:14: field \"b\" reuses number 1"),
+        "{}",
+        stderr(&o)
+    );
+
     let o = run(&["check", "b"], &t.0);
     assert_eq!(o.status.code(), Some(1), "no baseline given");
     let o = run(&["check", "b", "--against", "nope"], &t.0);

@@ -267,6 +267,20 @@ impl<'a> Index<'a> {
                 );
             }
         }
+        for f in &tree.files {
+            for imp in &f.imports {
+                if !ix.files.contains_key(imp.as_str()) && !imp.starts_with("google/protobuf/") {
+                    return Err(LoadError {
+                        path: f.path.clone(),
+                        pos: None,
+                        message: format!("import \"{imp}\" was not found in the module"),
+                    });
+                }
+            }
+        }
+        for mi in ix.messages.values() {
+            validate_message(mi)?;
+        }
         // Extensions need all symbols first.
         for f in &tree.files {
             let chain: Vec<&[OptionEntry]> = vec![&f.options];
@@ -466,6 +480,59 @@ impl<'a> Index<'a> {
     pub fn symbol_kind(&self, full: &str) -> Option<SymKind> {
         self.symbols.get(full).copied()
     }
+}
+
+/// The compile errors protoc would report that change what the rules see: field numbers out of
+/// range, reused or reserved, and names used twice.
+fn validate_message(mi: &MsgInfo<'_>) -> Result<(), LoadError> {
+    let err = |sp: Span, message: String| LoadError {
+        path: mi.file.path.clone(),
+        pos: Some(sp.start),
+        message,
+    };
+    let mut numbers: HashMap<i64, &str> = HashMap::new();
+    let mut names: HashMap<&str, ()> = HashMap::new();
+    for f in &mi.msg.fields {
+        if !(1..=536_870_911).contains(&f.number) || (19_000..=19_999).contains(&f.number) {
+            return Err(err(f.number_span, format!("field \"{}\" has number {}, outside the valid range (1 to 536870911, not 19000 to 19999)", f.name, f.number)));
+        }
+        if let Some(other) = numbers.insert(f.number, &f.name) {
+            return Err(err(
+                f.number_span,
+                format!(
+                    "field \"{}\" reuses number {} of field \"{other}\" in \"{}\"",
+                    f.name, f.number, mi.full_name
+                ),
+            ));
+        }
+        if names.insert(&f.name, ()).is_some() {
+            return Err(err(
+                f.name_span,
+                format!(
+                    "field \"{}\" is already defined in \"{}\"",
+                    f.name, mi.full_name
+                ),
+            ));
+        }
+        if mi
+            .msg
+            .reserved_ranges
+            .iter()
+            .any(|r| (r.start..=r.end).contains(&f.number))
+        {
+            return Err(err(
+                f.number_span,
+                format!("field \"{}\" uses reserved number {}", f.name, f.number),
+            ));
+        }
+        if mi.msg.reserved_names.iter().any(|n| n == &f.name) {
+            return Err(err(
+                f.name_span,
+                format!("field \"{}\" uses a reserved name", f.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The resolved value of a standard feature (`field_presence`, `enum_type`, ...) for an

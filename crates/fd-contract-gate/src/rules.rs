@@ -618,7 +618,7 @@ fn collapse(ranges: &[Range]) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for (s, e) in v {
         match out.last_mut() {
-            Some(last) if s <= last.1 + 1 => last.1 = last.1.max(e),
+            Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
             _ => out.push((s, e)),
         }
     }
@@ -636,9 +636,9 @@ fn find_missing(start: i64, end: i64, collapsed: &[(i64, i64)]) -> Vec<(i64, i64
             break;
         }
         if a > s {
-            missing.push((s, a - 1));
+            missing.push((s, a.saturating_sub(1)));
         }
-        s = b + 1;
+        s = b.saturating_add(1);
         if s > end {
             break;
         }
