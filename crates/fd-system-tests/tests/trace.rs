@@ -425,7 +425,11 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
                     "fooddelivery.delivery.v1.DeliveryCancelled process",
                     "order",
                 ) >= 1
-                && has("fooddelivery.delivery.v1.Delivered process", "order") >= 1;
+                && has("fooddelivery.delivery.v1.Delivered process", "order") >= 1
+                // Every consumer of the cancellation (notification's is often last).
+                && ["payment", "delivery", "store", "notification"]
+                    .iter()
+                    .all(|svc| has("fooddelivery.order.v1.OrderCancelled process", svc) >= 1);
             done.then_some(all)
         }
     })
