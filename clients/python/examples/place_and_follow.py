@@ -1,0 +1,39 @@
+"""Places an order, cancels it, and prints the events it set off.
+
+    make run          # in one terminal
+    .venv/bin/python clients/python/examples/place_and_follow.py
+"""
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from fooddelivery_client import Item, OrderClient, ServiceError, subscribe  # noqa: E402
+
+
+async def main() -> None:
+    order_addr = os.environ.get("FD_ORDER_ADDR", "127.0.0.1:50051")
+    nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    async with subscribe(nats_url, ["fooddelivery.order.v1.>", "fooddelivery.payment.v1.>"]) as events:
+        with OrderClient(order_addr) as orders:
+            try:
+                order = orders.place_order(
+                    customer_id="alice",
+                    store_id="store-1",
+                    items=[Item("pizza", "Margherita", 2, 1250), Item("cola", "Cola", 1, 400)],
+                    delivery_address="1 Main St",
+                )
+            except ServiceError as err:
+                sys.exit(f"could not place the order: {err}")
+            print(f"placed {order.order_id}: {order.total.amount_minor / 100:.2f} {order.total.currency_code}")
+            orders.cancel_order(order.order_id, reason="just trying")
+        for _ in range(4):
+            event = await events.next(timeout=10)
+            if event.subject == order.order_id:
+                print(f"{event.time}  {event.type:45} id={event.id}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
