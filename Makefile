@@ -16,13 +16,15 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench-gate tools-buf chaos chaos-long lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
 	@echo "make demo    place, read and cancel an order against the running system"
 	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make clients         generate the Python and TypeScript clients from proto/"
+	@echo "make test-clients    their tests against a freshly started system"
 	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
 	@echo "make contracts-check   the contract gate: proto/ against the released contracts ($(CONTRACTS_LOCK))"
 	@echo "make contracts-release record proto/ as released (only if the gate passes)"
@@ -51,7 +53,27 @@ run: build
 demo:
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: contracts-check test-rust smoke manifests-check chaos
+test: contracts-check test-rust test-clients smoke manifests-check chaos
+
+# Python and TypeScript clients, generated from proto/ (generated code is not committed).
+PY_CLIENT_DEPS := $(VENV)/.clients-deps
+TS_CLIENT_DEPS := clients/typescript/node_modules/.package-lock.json
+$(PY_CLIENT_DEPS): clients/python/requirements.txt | $(NATS_SERVER)
+	$(VENV)/bin/pip install --quiet -r clients/python/requirements.txt
+	touch $@
+$(TS_CLIENT_DEPS): clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund --silent
+
+clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS)
+	$(VENV)/bin/python clients/python/generate.py
+	cd clients/typescript && node_modules/.bin/buf generate ../../proto --template buf.gen.yaml
+	cd clients/typescript && node_modules/.bin/tsc -p tsconfig.json
+
+# Each client's tests against a freshly started system (scripts/with-system.sh).
+test-clients: clients tools
+	$(CARGO) build --bins
+	scripts/with-system.sh $(VENV)/bin/python -m pytest -q clients/python
+	scripts/with-system.sh sh -c 'cd clients/typescript && node --test dist/test/'
 
 # The contract gate (contracts-tests/src/bin/contract-gate.rs): exit 100 names each
 # breaking change with buf's rule ID and its file:line:column.

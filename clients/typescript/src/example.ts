@@ -1,0 +1,24 @@
+// Places an order, cancels it, and prints the events it set off.
+//   make run   (in one terminal), then: node clients/typescript/dist/src/example.js
+import { OrderClient, Subscription } from "./index.js";
+
+const orderAddr = process.env.FD_ORDER_ADDR ?? "127.0.0.1:50051";
+const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+const events = await Subscription.open(natsUrl, "fooddelivery.order.v1.>");
+const orders = new OrderClient(orderAddr);
+const order = await orders.placeOrder({
+  customerId: "bob",
+  storeId: "store-1",
+  items: [{ menuItemId: "pizza", name: "Margherita", quantity: 2, unitPriceMinor: 1250n }],
+  deliveryAddress: "1 Main St",
+});
+console.log(`placed ${order.orderId}: ${Number(order.total?.amountMinor) / 100} ${order.total?.currencyCode}`);
+await orders.cancelOrder(order.orderId, "just trying");
+for (let seen = 0; seen < 2; ) {
+  const e = await events.next(10000);
+  if (e.subject !== order.orderId) continue;
+  console.log(`${e.time}  ${e.type}  id=${e.id}`);
+  seen++;
+}
+await events.close();
