@@ -137,7 +137,7 @@ impl System {
         slot.2 = url;
     }
 
-    fn url(&self, name: &str) -> String {
+    pub fn url(&self, name: &str) -> String {
         self.servers
             .iter()
             .find(|(n, _, _)| *n == name)
