@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
+.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -28,6 +28,7 @@ help:
 	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
 	@echo "make contracts-check   the contract gate: proto/ against the released contracts ($(CONTRACTS_LOCK))"
 	@echo "make contracts-release record proto/ as released (only if the gate passes)"
+	@echo "make bench             the performance suite (README: Performance)"
 	@echo "make bench-gate        the gate's speed against buf's on the same inputs"
 	@echo "make chaos   short chaos drill (in make test); make chaos-long: 10,000 orders, 30 faults"
 
@@ -84,6 +85,14 @@ contracts-check:
 contracts-release:
 	$(CARGO) build -p contracts-tests --bin contract-gate
 	$(GATE) release proto --lock $(CONTRACTS_LOCK)
+
+# Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
+# PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
+# start-up and RSS of every service, then the contract gate against buf, in one run.
+bench: tools tools-buf
+	$(CARGO) build --release --bins
+	target/release/fd-bench suite --json target/bench/bench.json
+	scripts/bench-gate.sh
 
 # The gate's wall time against buf's on the same inputs (README "Contract gate").
 bench-gate: tools-buf

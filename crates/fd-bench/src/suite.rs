@@ -1,0 +1,518 @@
+//! `make bench`: the ceiling, PlaceOrder end to end on SQLite and PostgreSQL, event
+//! propagation, memory and start-up of every service, in one run, with ratios against the
+//! ceiling measured in the same run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use fd_proto::common::v1::Money;
+use fd_proto::order::v1 as order;
+use fd_proto::order::v1::order_service_client::OrderServiceClient;
+use fd_proto::store::v1 as store;
+use fd_proto::store::v1::store_service_client::StoreServiceClient;
+use fd_testkit::{Backend, NatsServer, TestDb};
+use serde::Serialize;
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+use crate::loadgen::{self, LoadConfig, Report};
+
+pub const SERVICES: [&str; 5] = ["payment", "order", "store", "delivery", "notification"];
+
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    pub bin_dir: PathBuf,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub propagation_rate: f64,
+    pub concurrencies: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStats {
+    pub backend: String,
+    pub service: String,
+    pub start_to_serving_ms: f64,
+    pub rss_idle_mib: f64,
+    pub rss_after_load_mib: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SuiteReport {
+    pub ceiling: Vec<Report>,
+    pub place_order: Vec<Report>,
+    pub propagation: Vec<Report>,
+    pub services: Vec<ServiceStats>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Proc {
+    name: String,
+    child: Child,
+    url: String,
+    startup: Duration,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGTERM for a graceful stop, then make sure.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_serving(url: &str, deadline: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let channel = Channel::from_shared(url.to_string())?.connect_lazy();
+    let mut client = HealthClient::new(channel);
+    loop {
+        if let Ok(r) = client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+        {
+            if r.into_inner().status == 1 {
+                return Ok(());
+            }
+        }
+        if start.elapsed() > deadline {
+            anyhow::bail!("{url} did not become SERVING in {deadline:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn spawn(bin: &Path, env: &[(String, String)], log: &Path) -> anyhow::Result<Child> {
+    let out = std::fs::File::create(log)?;
+    let err = out.try_clone()?;
+    Command::new(bin)
+        .envs(env.iter().cloned())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))
+}
+
+/// The five services as processes (release binaries), one database each, one nats-server.
+struct System {
+    procs: Vec<Proc>,
+    _dbs: Vec<TestDb>,
+    _nats: NatsServer,
+    _logs: PathBuf,
+}
+
+impl System {
+    async fn start(cfg: &SuiteConfig, backend: Backend) -> anyhow::Result<System> {
+        let nats = NatsServer::start().await;
+        let logs =
+            std::env::temp_dir().join(format!("fd-bench-{}-{:?}", std::process::id(), backend));
+        std::fs::create_dir_all(&logs)?;
+        let mut dbs = Vec::new();
+        let mut procs: Vec<Proc> = Vec::new();
+        for name in SERVICES {
+            let db = TestDb::new(backend, name).await;
+            let port = free_port()?;
+            let url = format!("http://127.0.0.1:{port}");
+            let mut env = vec![
+                ("LISTEN_ADDR".to_string(), format!("127.0.0.1:{port}")),
+                ("DATABASE_URL".to_string(), db.url.clone()),
+                ("NATS_URL".to_string(), nats.url.clone()),
+                // Production-like logging: warnings only (a log line per request is not free).
+                ("RUST_LOG".to_string(), "warn".to_string()),
+            ];
+            if let Some(p) = procs.iter().find(|p| p.name == "payment") {
+                env.push(("PAYMENT_ADDR".to_string(), p.url.clone()));
+            }
+            let started = Instant::now();
+            let child = spawn(
+                &cfg.bin_dir.join(name),
+                &env,
+                &logs.join(format!("{name}.log")),
+            )?;
+            let mut proc = Proc {
+                name: name.to_string(),
+                child,
+                url,
+                startup: Duration::ZERO,
+            };
+            wait_serving(&proc.url, Duration::from_secs(30))
+                .await
+                .with_context(|| format!("{name}: see {}", logs.display()))?;
+            proc.startup = started.elapsed();
+            procs.push(proc);
+            dbs.push(db);
+        }
+        Ok(System {
+            procs,
+            _dbs: dbs,
+            _nats: nats,
+            _logs: logs,
+        })
+    }
+
+    fn url(&self, name: &str) -> String {
+        self.procs
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.url.clone())
+            .unwrap_or_default()
+    }
+
+    fn rss(&self) -> Vec<(String, f64)> {
+        self.procs
+            .iter()
+            .map(|p| (p.name.clone(), rss_mib(p.child.id())))
+            .collect()
+    }
+}
+
+fn place_request(customer: &str) -> order::PlaceOrderRequest {
+    order::PlaceOrderRequest {
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        customer_id: customer.to_string(),
+        store_id: "store-1".into(),
+        items: vec![order::LineItem {
+            menu_item_id: "pizza".into(),
+            name: "Margherita".into(),
+            quantity: 2,
+            unit_price: Some(Money {
+                amount_minor: 1250,
+                currency_code: "EUR".into(),
+            }),
+        }],
+        delivery_address: "1 Main Street".into(),
+    }
+}
+
+async fn place_order_runs(
+    cfg: &SuiteConfig,
+    sys: &System,
+    label: &str,
+) -> anyhow::Result<Vec<Report>> {
+    let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
+    let client = OrderServiceClient::new(channel);
+    let mut out = Vec::new();
+    for &n in &cfg.concurrencies {
+        let c = client.clone();
+        let r = loadgen::run(
+            &format!("PlaceOrder end to end, {label}"),
+            LoadConfig {
+                concurrency: n,
+                rate: None,
+                duration: cfg.duration,
+                warmup: cfg.warmup,
+            },
+            move || {
+                let mut c = c.clone();
+                async move {
+                    let customer = format!("bench-{}", fastrand_u32() % 1000);
+                    c.place_order(place_request(&customer))
+                        .await
+                        .map(|_| ())
+                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                }
+            },
+        )
+        .await;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn fastrand_u32() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
+}
+
+/// Reply of PlaceOrder → the store's ticket exists (OrderPlaced: outbox, JetStream, store's
+/// consumer), then the owner's AcceptOrder reply → the status view shows ACCEPTED (OrderAccepted:
+/// store's outbox, JetStream, order's consumer, pushed by WatchOrder).
+async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Vec<Report>> {
+    let orders = OrderServiceClient::new(Channel::from_shared(sys.url("order"))?.connect().await?);
+    let stores = StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
+    let ticket: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let view: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let (t2, v2) = (ticket.clone(), view.clone());
+    let base = loadgen::run(
+        "propagation",
+        LoadConfig {
+            concurrency: 4096,
+            rate: Some(cfg.propagation_rate),
+            duration: cfg.duration,
+            warmup: cfg.warmup,
+        },
+        move || {
+            let (mut orders, mut stores, ticket, view) =
+                (orders.clone(), stores.clone(), t2.clone(), v2.clone());
+            async move {
+                let placed = orders
+                    .place_order(place_request("propagation"))
+                    .await
+                    .map_err(|s| s.to_string())?
+                    .into_inner();
+                let t0 = Instant::now();
+                let id = placed.order.map(|o| o.order_id).ok_or("no order")?;
+                let mut watch = orders
+                    .watch_order(order::WatchOrderRequest {
+                        order_id: id.clone(),
+                    })
+                    .await
+                    .map_err(|s| s.to_string())?
+                    .into_inner();
+                loop {
+                    match stores
+                        .accept_order(store::AcceptOrderRequest {
+                            order_id: id.clone(),
+                        })
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(s) if s.code() == tonic::Code::NotFound => {
+                            tokio::time::sleep(Duration::from_millis(1)).await
+                        }
+                        Err(s) => return Err(s.to_string()),
+                    }
+                    if t0.elapsed() > Duration::from_secs(10) {
+                        return Err("no ticket within 10 s".into());
+                    }
+                }
+                let t_ticket = t0.elapsed();
+                let t1 = Instant::now();
+                loop {
+                    let next = tokio::time::timeout(Duration::from_secs(10), watch.message())
+                        .await
+                        .map_err(|_| "no view update within 10 s".to_string())?;
+                    match next.map_err(|s| s.to_string())? {
+                        Some(u)
+                            if u.order.as_ref().is_some_and(|o| {
+                                o.store_status == order::StoreStatus::Accepted as i32
+                            }) =>
+                        {
+                            break
+                        }
+                        Some(_) => continue,
+                        None => return Err("watch ended".into()),
+                    }
+                }
+                let t_view = t1.elapsed();
+                ticket
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(t_ticket);
+                view.lock().unwrap_or_else(|p| p.into_inner()).push(t_view);
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let secs = cfg.duration.as_secs_f64() + cfg.warmup.as_secs_f64();
+    let t = ticket.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let v = view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(vec![
+        loadgen::report_from_samples(
+            &format!("OrderPlaced → store ticket exists, {label}"),
+            Some(cfg.propagation_rate),
+            &t,
+            base.errors,
+            secs,
+        ),
+        loadgen::report_from_samples(
+            &format!("OrderAccepted → status view shows it, {label}"),
+            Some(cfg.propagation_rate),
+            &v,
+            base.errors,
+            secs,
+        ),
+    ])
+}
+
+async fn ceiling(cfg: &SuiteConfig, echo_bin: &Path) -> anyhow::Result<Vec<Report>> {
+    let logs = std::env::temp_dir();
+    let (p2, p1, p0) = (free_port()?, free_port()?, free_port()?);
+    let mut procs = Vec::new();
+    for (name, port, next) in [
+        ("hop2", p2, None),
+        ("hop1", p1, Some(p2)),
+        ("echo", p0, None),
+    ] {
+        let mut args = vec![
+            "echo".to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+        ];
+        if let Some(n) = next {
+            args.push("--next".into());
+            args.push(format!("http://127.0.0.1:{n}"));
+        }
+        let out = std::fs::File::create(logs.join(format!("fd-bench-{name}.log")))?;
+        let child = Command::new(echo_bin)
+            .args(&args)
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out))
+            .spawn()?;
+        let url = format!("http://127.0.0.1:{port}");
+        procs.push(Proc {
+            name: name.into(),
+            child,
+            url: url.clone(),
+            startup: Duration::ZERO,
+        });
+        wait_serving(&url, Duration::from_secs(10)).await?;
+    }
+    let mut out = Vec::new();
+    let echo = HealthClient::new(
+        Channel::from_shared(format!("http://127.0.0.1:{p0}"))?
+            .connect()
+            .await?,
+    );
+    let chain = HealthClient::new(
+        Channel::from_shared(format!("http://127.0.0.1:{p1}"))?
+            .connect()
+            .await?,
+    );
+    let max = cfg.concurrencies.iter().copied().max().unwrap_or(64);
+    out.push(check_load("ceiling: bare tonic service", echo, max, cfg).await);
+    for &n in &cfg.concurrencies {
+        out.push(check_load("ceiling: bare two-hop tonic chain", chain.clone(), n, cfg).await);
+    }
+    drop(procs);
+    Ok(out)
+}
+
+async fn check_load(
+    name: &str,
+    client: HealthClient<Channel>,
+    n: usize,
+    cfg: &SuiteConfig,
+) -> Report {
+    loadgen::run(
+        name,
+        LoadConfig {
+            concurrency: n,
+            rate: None,
+            duration: cfg.duration,
+            warmup: cfg.warmup,
+        },
+        move || {
+            let mut c = client.clone();
+            async move {
+                c.check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(|s| s.to_string())
+            }
+        },
+    )
+    .await
+}
+
+pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteReport> {
+    let mut report = SuiteReport {
+        ceiling: ceiling(&cfg, echo_bin).await?,
+        ..SuiteReport::default()
+    };
+    for (backend, label) in [
+        (Backend::Sqlite, "SQLite"),
+        (Backend::Postgres, "PostgreSQL"),
+    ] {
+        let sys = System::start(&cfg, backend).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle = sys.rss();
+        // Propagation first, on an idle system: after the PlaceOrder runs the consumers have
+        // thousands of events to catch up on, which is a backlog, not propagation.
+        report
+            .propagation
+            .extend(propagation(&cfg, &sys, label).await?);
+        report
+            .place_order
+            .extend(place_order_runs(&cfg, &sys, label).await?);
+        // Let consumers and relays finish what the load left them.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = sys.rss();
+        for (p, ((_, i), (_, a))) in sys.procs.iter().zip(idle.iter().zip(after.iter())) {
+            report.services.push(ServiceStats {
+                backend: label.into(),
+                service: p.name.clone(),
+                start_to_serving_ms: p.startup.as_secs_f64() * 1000.0,
+                rss_idle_mib: *i,
+                rss_after_load_mib: *a,
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// The tables `make bench` prints.
+pub fn print(r: &SuiteReport) {
+    let chain_at = |n: usize| {
+        r.ceiling
+            .iter()
+            .find(|c| c.name.contains("two-hop") && c.concurrency == n)
+            .map(|c| c.throughput)
+    };
+    println!("{}", loadgen::header());
+    for c in &r.ceiling {
+        println!(
+            "{}",
+            loadgen::row(c, chain_at(c.concurrency).map(|t| c.throughput / t))
+        );
+    }
+    for p in &r.place_order {
+        println!(
+            "{}",
+            loadgen::row(p, chain_at(p.concurrency).map(|t| p.throughput / t))
+        );
+    }
+    println!();
+    println!(
+        "event propagation (open loop; latency per hop, not counting the PlaceOrder call itself)"
+    );
+    for p in &r.propagation {
+        println!("{}", loadgen::row(p, None));
+    }
+    println!();
+    println!(
+        "{:<12} {:<14} {:>18} {:>14} {:>20}",
+        "backend", "service", "start→SERVING ms", "RSS idle MiB", "RSS after load MiB"
+    );
+    for s in &r.services {
+        println!(
+            "{:<12} {:<14} {:>18.1} {:>14.1} {:>20.1}",
+            s.backend, s.service, s.start_to_serving_ms, s.rss_idle_mib, s.rss_after_load_mib
+        );
+    }
+}
