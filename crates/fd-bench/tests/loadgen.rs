@@ -49,7 +49,7 @@ async fn open_loop_keeps_the_rate_and_counts_errors() {
     let r = run("every third fails", cfg, move || {
         let c = c.clone();
         async move {
-            if c.fetch_add(1, Ordering::SeqCst) % 3 == 0 {
+            if c.fetch_add(1, Ordering::SeqCst).is_multiple_of(3) {
                 Err("boom".to_string())
             } else {
                 Ok(())
