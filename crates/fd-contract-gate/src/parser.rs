@@ -230,6 +230,23 @@ impl Parser {
         Ok(f)
     }
 
+    /// `{ item* }`, skipping empty statements; returns the span of the closing brace.
+    fn block(&mut self, mut item: impl FnMut(&mut Self) -> R<()>) -> R<Span> {
+        self.expect_punct('{')?;
+        loop {
+            if self.eat_punct(';') {
+                continue;
+            }
+            if self.is_punct('}') {
+                return Ok(self.bump());
+            }
+            if self.peek().is_none() {
+                return self.unexpected("'}'");
+            }
+            item(self)?;
+        }
+    }
+
     /// `option name = value;`
     fn option_stmt(&mut self) -> R<OptionEntry> {
         let start = self.expect_kw("option")?;
@@ -414,27 +431,18 @@ impl Parser {
                         span: start,
                         options: vec![],
                     });
-                    self.expect_punct('{')?;
-                    loop {
-                        if self.eat_punct(';') {
-                            continue;
-                        }
-                        if self.is_punct('}') {
-                            break;
-                        }
-                        if self.is_kw("option") {
-                            let o = self.option_stmt()?;
+                    let end = self.block(|p| {
+                        if p.is_kw("option") {
+                            let o = p.option_stmt()?;
                             m.oneofs[idx].options.push(o);
-                            continue;
+                            return Ok(());
                         }
-                        let (mut f, group) = self.field(editions, true)?;
+                        let (mut f, group) = p.field(editions, true)?;
                         f.oneof = Some(idx);
                         m.fields.push(f);
-                        if let Some(g) = group {
-                            m.messages.push(g);
-                        }
-                    }
-                    let end = self.expect_punct('}')?;
+                        m.messages.extend(group);
+                        Ok(())
+                    })?;
                     m.oneofs[idx].span = start.to(end);
                 }
                 _ => {
@@ -647,22 +655,15 @@ impl Parser {
     fn extend(&mut self, editions: bool) -> R<(Vec<Field>, Vec<Message>)> {
         self.expect_kw("extend")?;
         let (extendee, _) = self.type_name()?;
-        self.expect_punct('{')?;
         let mut fields = Vec::new();
         let mut groups = Vec::new();
-        loop {
-            if self.eat_punct(';') {
-                continue;
-            }
-            if self.is_punct('}') {
-                break;
-            }
-            let (mut f, g) = self.field(editions, false)?;
+        self.block(|p| {
+            let (mut f, g) = p.field(editions, false)?;
             f.extendee = Some(extendee.clone());
             fields.push(f);
             groups.extend(g);
-        }
-        self.expect_punct('}')?;
+            Ok(())
+        })?;
         Ok((fields, groups))
     }
 
@@ -673,36 +674,28 @@ impl Parser {
             name,
             ..Default::default()
         };
-        self.expect_punct('{')?;
-        loop {
-            if self.eat_punct(';') {
-                continue;
+        let end = self.block(|p| {
+            if p.is_kw("option") && !matches!(p.peek_at(1), Some(Tok::Punct('='))) {
+                e.options.push(p.option_stmt()?);
+                return Ok(());
             }
-            if self.is_punct('}') {
-                break;
+            if p.is_kw("reserved") && !matches!(p.peek_at(1), Some(Tok::Punct('='))) {
+                p.bump();
+                return p.reserved(&mut e.reserved_ranges, &mut e.reserved_names, 2_147_483_647);
             }
-            if self.is_kw("option") && !matches!(self.peek_at(1), Some(Tok::Punct('='))) {
-                e.options.push(self.option_stmt()?);
-                continue;
-            }
-            if self.is_kw("reserved") && !matches!(self.peek_at(1), Some(Tok::Punct('='))) {
-                self.bump();
-                self.reserved(&mut e.reserved_ranges, &mut e.reserved_names, 2_147_483_647)?;
-                continue;
-            }
-            let (name, vstart) = self.ident()?;
-            self.expect_punct('=')?;
-            let (number, number_span) = self.int()?;
-            self.bracket_options()?;
-            let end = self.expect_punct(';')?;
+            let (name, vstart) = p.ident()?;
+            p.expect_punct('=')?;
+            let (number, number_span) = p.int()?;
+            p.bracket_options()?;
+            let end = p.expect_punct(';')?;
             e.values.push(EnumValue {
                 name,
                 number,
                 number_span,
                 span: vstart.to(end),
             });
-        }
-        let end = self.expect_punct('}')?;
+            Ok(())
+        })?;
         e.span = start.to(end);
         Ok(e)
     }
@@ -716,69 +709,57 @@ impl Parser {
             options: vec![],
             methods: vec![],
         };
-        self.expect_punct('{')?;
-        loop {
-            if self.eat_punct(';') {
-                continue;
-            }
-            if self.is_punct('}') {
-                break;
-            }
-            if self.is_kw("option") {
-                s.options.push(self.option_stmt()?);
-                continue;
-            }
-            let mstart = self.expect_kw("rpc")?;
-            let (mname, _) = self.ident()?;
-            self.expect_punct('(')?;
-            let client_streaming =
-                self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
-            if client_streaming {
-                self.bump();
-            }
-            let (input, input_span) = self.type_name()?;
-            self.expect_punct(')')?;
-            self.expect_kw("returns")?;
-            self.expect_punct('(')?;
-            let server_streaming =
-                self.is_kw("stream") && !matches!(self.peek_at(1), Some(Tok::Punct(')' | '.')));
-            if server_streaming {
-                self.bump();
-            }
-            let (output, output_span) = self.type_name()?;
-            self.expect_punct(')')?;
-            let mut options = Vec::new();
-            let end = if self.is_punct('{') {
-                self.bump();
-                loop {
-                    if self.eat_punct(';') {
-                        continue;
-                    }
-                    if self.is_punct('}') {
-                        break;
-                    }
-                    options.push(self.option_stmt()?);
-                }
-                // protoc's span for an RPC with a body ends at '}' (a trailing ';' is separate).
-                self.expect_punct('}')?
+        let end = self.block(|p| {
+            if p.is_kw("option") {
+                s.options.push(p.option_stmt()?);
             } else {
-                self.expect_punct(';')?
-            };
-            s.methods.push(Method {
-                name: mname,
-                span: mstart.to(end),
-                input,
-                input_span,
-                output,
-                output_span,
-                client_streaming,
-                server_streaming,
-                options,
-            });
-        }
-        let end = self.expect_punct('}')?;
+                s.methods.push(p.method()?);
+            }
+            Ok(())
+        })?;
         s.span = start.to(end);
         Ok(s)
+    }
+
+    /// `rpc Name ([stream] In) returns ([stream] Out) (; | { option* })`
+    fn method(&mut self) -> R<Method> {
+        let mstart = self.expect_kw("rpc")?;
+        let (name, _) = self.ident()?;
+        let stream_and_type = |p: &mut Self| -> R<(bool, String, Span)> {
+            p.expect_punct('(')?;
+            let streaming =
+                p.is_kw("stream") && !matches!(p.peek_at(1), Some(Tok::Punct(')' | '.')));
+            if streaming {
+                p.bump();
+            }
+            let (t, span) = p.type_name()?;
+            p.expect_punct(')')?;
+            Ok((streaming, t, span))
+        };
+        let (client_streaming, input, input_span) = stream_and_type(self)?;
+        self.expect_kw("returns")?;
+        let (server_streaming, output, output_span) = stream_and_type(self)?;
+        let mut options = Vec::new();
+        // protoc's span for an RPC with a body ends at '}' (a trailing ';' is separate).
+        let end = if self.is_punct('{') {
+            self.block(|p| {
+                options.push(p.option_stmt()?);
+                Ok(())
+            })?
+        } else {
+            self.expect_punct(';')?
+        };
+        Ok(Method {
+            name,
+            span: mstart.to(end),
+            input,
+            input_span,
+            output,
+            output_span,
+            client_streaming,
+            server_streaming,
+            options,
+        })
     }
 }
 
