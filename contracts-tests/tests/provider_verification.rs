@@ -213,7 +213,14 @@ impl Decoder for RawCodec {
     }
 }
 
-async fn unary(url: &str, rpc: &str, body: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+/// Calls `rpc` with raw protobuf bytes; for a server-streaming RPC, the answer is its first
+/// message.
+async fn call_raw(
+    url: &str,
+    rpc: &str,
+    body: Vec<u8>,
+    streaming: bool,
+) -> Result<Vec<u8>, tonic::Status> {
     let channel = Channel::from_shared(url.to_string())
         .expect("url")
         .connect()
@@ -227,9 +234,20 @@ async fn unary(url: &str, rpc: &str, body: Vec<u8>) -> Result<Vec<u8>, tonic::St
         .map_err(|e| tonic::Status::internal(e.to_string()))?;
     let mut req = tonic::Request::new(body);
     req.set_timeout(Duration::from_secs(5));
-    grpc.unary(req, path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
+    if !streaming {
+        return grpc
+            .unary(req, path, RawCodec)
+            .await
+            .map(tonic::Response::into_inner);
+    }
+    let mut stream = grpc
+        .server_streaming(req, path, RawCodec)
+        .await?
+        .into_inner();
+    stream
+        .message()
+        .await?
+        .ok_or_else(|| tonic::Status::unknown("the stream ended without a message"))
 }
 
 fn code_name(c: tonic::Code) -> String {
@@ -325,7 +343,7 @@ async fn verify(records: &[Record], system: Option<&harness::System>) -> Vec<Str
             let retry = call["retry"].as_bool().unwrap_or(false);
             let mut attempt = 0;
             let result = loop {
-                let r = unary(&url, rpc, req.encode_to_vec()).await;
+                let r = call_raw(&url, rpc, req.encode_to_vec(), m.is_server_streaming()).await;
                 let code = match &r {
                     Ok(_) => "OK".to_string(),
                     Err(s) => code_name(s.code()),
@@ -480,6 +498,76 @@ fn verify_events(records: &[Record], published: &Published) -> Vec<String> {
     failures
 }
 
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn read_sources(dir: &Path, out: &mut String) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|_| panic!("{} exists", dir.display())) {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            if !p.ends_with("gen") && !p.ends_with("fooddelivery") {
+                read_sources(&p, out);
+            }
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "rs" || x == "py" || x == "ts")
+        {
+            out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+        }
+    }
+}
+
+/// A client's record must list exactly the RPCs its code calls (fdctl in Rust, the generated
+/// stubs in Python and TypeScript).
+fn verify_calls_match_code(records: &[Record]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let pool = pool();
+    let mut failures = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.source.starts_with("clients/") || r.source.starts_with("crates/"))
+    {
+        let mut text = String::new();
+        read_sources(&root.join(&r.source), &mut text);
+        let mut used = BTreeSet::new();
+        for svc in pool
+            .services()
+            .filter(|s| s.package_name().starts_with("fooddelivery."))
+        {
+            for m in svc.methods() {
+                let name = m.name();
+                let camel = format!("{}{}", name[..1].to_ascii_lowercase(), &name[1..]);
+                let called = text.contains(&format!(".{}(", snake(name)))
+                    || text.contains(&format!("_stub.{name}"))
+                    || text.contains(&format!("client.{camel}("));
+                if called {
+                    used.insert(format!("{}/{name}", svc.full_name()));
+                }
+            }
+        }
+        let recorded: BTreeSet<String> = r
+            .calls
+            .iter()
+            .filter_map(|c| c["rpc"].as_str().map(str::to_string))
+            .collect();
+        if used != recorded {
+            failures.push(format!(
+                "{}: its record calls {recorded:?} but {} calls {used:?}",
+                r.consumer, r.source
+            ));
+        }
+    }
+    failures
+}
+
 /// A consumer record must list what the consumer's code really subscribes to.
 fn verify_subscriptions_match_code(records: &[Record]) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -543,6 +631,7 @@ async fn every_consumer_expectation_holds_against_the_real_providers() {
         assert!(names.contains(must), "no consumer record for {must}");
     }
     let mut failures = verify_subscriptions_match_code(&records);
+    failures.extend(verify_calls_match_code(&records));
     let system = harness::System::start(Backend::Sqlite).await;
     failures.extend(verify(&records, Some(&system)).await);
     // Wait until every event type some consumer reads was published (the records' calls drive
