@@ -412,9 +412,13 @@ async fn consumer_is_idempotent_and_dead_letters_poison(backend: Backend) {
         .await
         .expect("stops on shutdown")
         .expect("task");
-    // good + duplicate + poison + 3 × flaky + later = 7 handler runs at most; the duplicate
-    // is recognised before the handler runs.
-    assert_eq!(attempts.load(Ordering::SeqCst), 6);
+    // One at a time: good + poison + 3 × flaky + later = 6 handler runs (the duplicate is
+    // recognised before its handler runs). The events arrive together, so the consumer first
+    // tries them as one batch; the poison fails that batch, nothing of it commits, and each
+    // message is then taken alone: the handlers that ran in the failed batch run once more
+    // (their effects above are still exactly once).
+    let runs = attempts.load(Ordering::SeqCst);
+    assert!((6..=6 + 6).contains(&runs), "{runs} handler runs");
 }
 
 async fn sent_rows_are_pruned_after_the_retention_period(backend: Backend) {
