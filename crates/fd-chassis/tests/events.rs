@@ -421,6 +421,121 @@ async fn consumer_is_idempotent_and_dead_letters_poison(backend: Backend) {
     assert!((6..=6 + 6).contains(&runs), "{runs} handler runs");
 }
 
+/// Records the order in which events are applied.
+struct InOrder {
+    attempts: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Policy for InOrder {
+    async fn handle(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        msg: &Incoming,
+    ) -> Result<(), PolicyError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let e: OrderPlaced = msg.decode()?;
+        sqlx::query("INSERT INTO applied (n, order_id) SELECT COUNT(*) + 1, $1 FROM applied")
+            .bind(&e.order_id)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A backlog (here: everything published before the consumer starts) is taken in batches that
+/// share a transaction: every event is applied once, in the order published, and a republished
+/// duplicate never reaches the handler, whether it lands in the same batch or a later one.
+async fn a_backlog_is_applied_once_each_in_order(backend: Backend) {
+    let nats = NatsServer::start().await;
+    let (_t, pool) = db(backend).await;
+    sqlx::query("CREATE TABLE applied (n BIGINT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    let js = js(&nats).await;
+    fd_chassis::nats::ensure_stream(&js, "order")
+        .await
+        .expect("stream");
+    let mut expected = Vec::new();
+    for i in 0..100 {
+        let e = placed(&format!("o{i:03}"));
+        let id = e
+            .metadata
+            .as_ref()
+            .map(|m| m.event_id.clone())
+            .unwrap_or_default();
+        // Every tenth event is published twice, under two message ids (a republish).
+        let copies: &[&str] = if i % 10 == 0 { &["a", "b"] } else { &["a"] };
+        for copy in copies {
+            let mut h = fd_chassis::nats::headers(&fd_chassis::nats::CloudEvent {
+                id: &id,
+                source: "/test",
+                event_type: "fooddelivery.order.v1.OrderPlaced",
+                subject: "x",
+                time_ms: 0,
+            });
+            h.insert("Nats-Msg-Id", format!("{id}-{copy}").as_str());
+            js.publish_with_headers(
+                "fooddelivery.order.v1.OrderPlaced",
+                h,
+                prost::Message::encode_to_vec(&e).into(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+        }
+        expected.push(e.order_id);
+    }
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let spec = ConsumerSpec {
+        service: "test".into(),
+        policy: "in-order".into(),
+        stream: "ORDER".into(),
+        subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
+        max_deliver: 3,
+        retry_delay: Duration::from_millis(50),
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let task = tokio::spawn(fd_chassis::consumer::run(
+        js.clone(),
+        pool.clone(),
+        spec,
+        InOrder {
+            attempts: attempts.clone(),
+        },
+        OutboxSignal::default(),
+        shutdown,
+    ));
+    let applied = || async {
+        sqlx::query_scalar::<_, String>("SELECT order_id FROM applied ORDER BY n")
+            .fetch_all(&pool)
+            .await
+            .expect("applied")
+    };
+    wait_until("the backlog applied", || async {
+        applied().await.len() == 100
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        applied().await,
+        expected,
+        "each once, in the order published"
+    );
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        100,
+        "duplicates never reach the handler"
+    );
+    trigger.fire();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops on shutdown")
+        .expect("task");
+}
+
 async fn sent_rows_are_pruned_after_the_retention_period(backend: Backend) {
     let nats = NatsServer::start().await;
     let (_t, pool) = db(backend).await;
@@ -447,6 +562,7 @@ both_backends!(
     nats_outage_keeps_events_until_it_returns_then_publishes_each_once,
     crash_between_publish_and_mark_sent_is_deduplicated,
     consumer_is_idempotent_and_dead_letters_poison,
+    a_backlog_is_applied_once_each_in_order,
 );
 
 #[tokio::test]
