@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use fd_contract_gate::{check, report, LoadError, Options, Tree};
+use fd_contract_gate::{check_index, report, Index, LoadError, Options, Tree};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,6 +86,11 @@ fn load(dir: &Path) -> Result<Tree, String> {
     Tree::load_dir(dir).map_err(|e: LoadError| format!("{}", prefix(dir, e)))
 }
 
+/// Resolves a loaded tree; compile errors name the file under `dir`.
+fn index<'t>(tree: &'t Tree, dir: &Path) -> Result<Index<'t>, String> {
+    tree.index().map_err(|e| format!("{}", prefix(dir, e)))
+}
+
 const LOCK_FILE: &str = "contracts.lock";
 
 /// 64-bit FNV-1a: enough to notice a hand edit of a released file.
@@ -160,11 +165,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             ignore_unstable_packages,
         } => {
             let cur = load(&input)?;
-            let (prev, _tmp) = match (against, against_git) {
-                (Some(dir), None) => (load(&dir)?, None),
+            let ci = index(&cur, &input)?;
+            let (prev, prev_dir, _tmp) = match (against, against_git) {
+                (Some(dir), None) => (load(&dir)?, dir, None),
                 (None, Some(r)) => {
                     let tmp = git_export(&r, &input)?;
-                    (load(&tmp.0)?, Some(tmp))
+                    (load(&tmp.0)?, tmp.0.clone(), Some(tmp))
                 }
                 _ => {
                     return Err(
@@ -176,7 +182,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 project_rules: !buf_only,
                 ignore_unstable_packages,
             };
-            let findings = check(&prev, &cur, opts).map_err(|e| e.to_string())?;
+            let findings = check_index(&index(&prev, &prev_dir)?, &ci, opts);
             for f in &findings {
                 match error_format {
                     Format::Text => println!("{}", report::text(&prefixed(f, &input))),
@@ -187,9 +193,10 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         Cmd::Release { input, lock } => {
             let cur = load(&input)?;
+            let ci = index(&cur, &input)?;
             if lock.is_dir() {
                 let prev = load(&lock)?;
-                let findings = check(&prev, &cur, Options::default()).map_err(|e| e.to_string())?;
+                let findings = check_index(&index(&prev, &lock)?, &ci, Options::default());
                 if !findings.is_empty() {
                     for f in &findings {
                         eprintln!("{}", report::text(&prefixed(f, &input)));

@@ -146,7 +146,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
                 }
             }
             Tok::Ident(s)
-        } else if c.is_ascii_digit() || (c == '.' && next_is_digit(src, &cur)) {
+        } else if c.is_ascii_digit() || (c == '.' && next_is_digit(&cur)) {
             let mut s = String::new();
             let mut float = false;
             while let Some(c) = cur.peek() {
@@ -190,11 +190,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
     Ok(out)
 }
 
-fn next_is_digit(src: &str, cur: &Cursor<'_>) -> bool {
+fn next_is_digit(cur: &Cursor<'_>) -> bool {
     // Only called when the current char is '.'; look one further.
     let mut it = cur.chars.clone();
     it.next();
-    let _ = src;
     matches!(it.next(), Some(d) if d.is_ascii_digit())
 }
 

@@ -19,7 +19,7 @@ pub mod rules;
 
 use std::path::Path;
 
-pub use model::{LoadError, Tree};
+pub use model::{Index, LoadError, Tree};
 pub use rules::Finding;
 
 /// Which rules to run.
@@ -41,19 +41,23 @@ impl Default for Options {
     }
 }
 
-/// Compares two parsed trees.
+/// Compares two parsed trees (resolving their names first: unresolvable ones are errors).
 pub fn check(prev: &Tree, cur: &Tree, opts: Options) -> Result<Vec<Finding>, LoadError> {
-    let (pi, ci) = (prev.index()?, cur.index()?);
-    let mut f = rules::check_package(&pi, &ci);
+    Ok(check_index(&prev.index()?, &cur.index()?, opts))
+}
+
+/// Compares two resolved trees.
+pub fn check_index(prev: &Index<'_>, cur: &Index<'_>, opts: Options) -> Vec<Finding> {
+    let mut f = rules::check_package(prev, cur);
     if opts.project_rules {
-        f.extend(extra::check(&pi, &ci));
+        f.extend(extra::check(prev, cur));
     }
     if opts.ignore_unstable_packages {
-        f.retain(|x| !extra::finding_in_unstable_package(x, &pi, &ci));
+        f.retain(|x| !extra::finding_in_unstable_package(x, prev, cur));
     }
     f.sort();
     f.dedup();
-    Ok(f)
+    f
 }
 
 /// Compares the proto tree in `cur` with the one in `prev`.

@@ -93,11 +93,11 @@ impl Tree {
             })?;
             files.push(f);
         }
-        let tree = Tree { files };
-        tree.index()?;
-        Ok(tree)
+        Ok(Tree { files })
     }
 
+    /// Resolves every name; compile errors (unresolved types, missing imports, bad field
+    /// numbers) come from here.
     pub fn index(&self) -> Result<Index<'_>, LoadError> {
         Index::build(self)
     }
@@ -178,6 +178,9 @@ pub struct MsgInfo<'a> {
     pub nested_name: String,
     /// Option lists from the file inwards, ending with this message's.
     pub chain: Vec<&'a [OptionEntry]>,
+    /// The message's fields by number, resolved (extensions declared inside are in
+    /// [`Index::extensions`]).
+    pub fields: BTreeMap<i64, FieldInfo<'a>>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,10 +225,6 @@ pub struct Index<'a> {
     pub services: BTreeMap<String, ServiceInfo<'a>>,
     pub extensions: Vec<FieldInfo<'a>>,
     symbols: HashMap<String, SymKind>,
-}
-
-pub fn syntax_of(f: &File) -> &Syntax {
-    &f.syntax
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -289,14 +288,24 @@ impl<'a> Index<'a> {
                 ix.extensions.push(fi);
             }
         }
-        let msgs: Vec<MsgInfo<'a>> = ix.messages.values().cloned().collect();
-        for mi in &msgs {
+        // Every field is resolved here, once: unresolvable types are compile errors, and the
+        // rules read the result.
+        let names: Vec<String> = ix.messages.keys().cloned().collect();
+        for name in names {
+            let mi = &ix.messages[&name];
+            let mut exts = Vec::with_capacity(mi.msg.extensions.len());
             for x in &mi.msg.extensions {
-                let fi = ix.resolve_field(mi.file, x, Some(mi.msg), &mi.full_name, &mi.chain)?;
-                ix.extensions.push(fi);
+                exts.push(ix.resolve_field(mi.file, x, Some(mi.msg), &mi.full_name, &mi.chain)?);
             }
-            // Resolve every field once so that unresolvable types are compile errors.
-            ix.fields(mi)?;
+            let mut fields = BTreeMap::new();
+            for x in &mi.msg.fields {
+                let fi = ix.resolve_field(mi.file, x, Some(mi.msg), &mi.full_name, &mi.chain)?;
+                fields.insert(x.number, fi);
+            }
+            ix.extensions.extend(exts);
+            if let Some(m) = ix.messages.get_mut(&name) {
+                m.fields = fields;
+            }
         }
         for s in ix.services.values() {
             for m in &s.svc.methods {
@@ -352,6 +361,7 @@ impl<'a> Index<'a> {
                 full_name: full,
                 nested_name: nested,
                 chain,
+                fields: BTreeMap::new(),
             },
         );
         Ok(())
@@ -465,20 +475,6 @@ impl<'a> Index<'a> {
             fi.kind = Kind::Group;
         }
         Ok(fi)
-    }
-
-    /// The fields of a message by number.
-    pub fn fields(&self, mi: &MsgInfo<'a>) -> Result<BTreeMap<i64, FieldInfo<'a>>, LoadError> {
-        let mut out = BTreeMap::new();
-        for x in &mi.msg.fields {
-            let fi = self.resolve_field(mi.file, x, Some(mi.msg), &mi.full_name, &mi.chain)?;
-            out.insert(x.number, fi);
-        }
-        Ok(out)
-    }
-
-    pub fn symbol_kind(&self, full: &str) -> Option<SymKind> {
-        self.symbols.get(full).copied()
     }
 }
 

@@ -4,7 +4,7 @@
 //! options), counted the way protoc's SourceCodeInfo counts them.
 
 use crate::ast::*;
-use crate::lexer::{tokenize, Pos, Span, SyntaxError, Tok, Token};
+use crate::lexer::{tokenize, Span, SyntaxError, Tok, Token};
 
 pub fn parse_file(path: &str, src: &str) -> Result<File, SyntaxError> {
     let toks = tokenize(src)?;
@@ -211,9 +211,7 @@ impl Parser {
                     }
                     "option" => f.options.push(self.option_stmt()?),
                     "message" => {
-                        let (m, mut extra) = self.message(editions)?;
-                        f.messages.push(m);
-                        f.messages.append(&mut extra);
+                        f.messages.push(self.message(editions)?);
                     }
                     "enum" => f.enums.push(self.enum_decl()?),
                     "service" => f.services.push(self.service()?),
@@ -370,8 +368,8 @@ impl Parser {
         }
     }
 
-    /// Returns the message and the map-entry / group messages it does not nest itself (none).
-    fn message(&mut self, editions: bool) -> R<(Message, Vec<Message>)> {
+    /// `message Name { ... }` (map entries and groups are nested inside it).
+    fn message(&mut self, editions: bool) -> R<Message> {
         let start = self.expect_kw("message")?;
         let (name, _) = self.ident()?;
         let mut m = Message {
@@ -382,7 +380,7 @@ impl Parser {
         self.message_body(&mut m, editions)?;
         let end = self.expect_punct('}')?;
         m.span = start.to(end);
-        Ok((m, vec![]))
+        Ok(m)
     }
 
     fn message_body(&mut self, m: &mut Message, editions: bool) -> R<()> {
@@ -401,9 +399,7 @@ impl Parser {
             match kw.as_str() {
                 "option" => m.options.push(self.option_stmt()?),
                 "message" if next_is_name => {
-                    let (n, extra) = self.message(editions)?;
-                    m.messages.push(n);
-                    m.messages.extend(extra);
+                    m.messages.push(self.message(editions)?);
                 }
                 "enum" if next_is_name => m.enums.push(self.enum_decl()?),
                 "extend" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
@@ -532,9 +528,9 @@ impl Parser {
         if self.is_kw("map") && matches!(self.peek_at(1), Some(Tok::Punct('<'))) {
             let tstart = self.bump();
             self.expect_punct('<')?;
-            let (k, kspan) = self.type_name()?;
+            let (k, _) = self.type_name()?;
             self.expect_punct(',')?;
-            let (v, vspan) = self.type_name()?;
+            let (v, _) = self.type_name()?;
             let tend = self.expect_punct('>')?;
             let type_span = tstart.to(tend);
             let (name, name_span) = self.ident()?;
@@ -544,8 +540,7 @@ impl Parser {
             let end = self.expect_punct(';')?;
             let span = start.to(end);
             let entry_name = format!("{}Entry", camel_case_upper(&name));
-            // protoc gives the synthesized entry's fields the map field's span.
-            let _ = (kspan, vspan);
+            // protoc gives the synthesized entry and its fields the span of `map<K, V>`.
             let mk = |n: &str, num: i64, t: &str, ts: Span| Field {
                 name: n.to_string(),
                 name_span: ts,
@@ -598,7 +593,7 @@ impl Parser {
             self.expect_punct('=')?;
             let (number, number_span) = self.int()?;
             let options = self.bracket_options()?;
-            let gstart = self.expect_punct('{')?;
+            self.expect_punct('{')?;
             let mut g = Message {
                 name: gname.clone(),
                 ..Default::default()
@@ -606,7 +601,6 @@ impl Parser {
             self.message_body(&mut g, editions)?;
             let end = self.expect_punct('}')?;
             g.span = start.to(end);
-            let _ = gstart;
             let f = Field {
                 name: gname.to_lowercase(),
                 name_span: gname_span,
@@ -788,9 +782,4 @@ pub fn camel_case_upper(s: &str) -> String {
         }
     }
     out
-}
-
-/// A position helper for errors raised after parsing.
-pub fn pos_of(span: Span) -> Pos {
-    span.start
 }

@@ -103,9 +103,15 @@ pub fn check_package(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
     };
     files(prev, cur, &mut out);
     packages(prev, cur, &mut out);
+    // Messages, then their fields by number.
     for (name, pm) in &prev.messages {
         if let Some(cm) = cur.messages.get(name) {
-            message_pair(prev, cur, pm, cm, &mut out);
+            message_pair(pm, cm, &mut out);
+            for (n, p) in &pm.fields {
+                if let Some(c) = cm.fields.get(n) {
+                    field_pair(prev, cur, p, c, &mut out);
+                }
+            }
         }
     }
     for (name, pe) in &prev.enums {
@@ -118,19 +124,7 @@ pub fn check_package(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
             service_pair(prev, cur, ps, cs, &mut out);
         }
     }
-    // Field pairs: message fields by number, extensions by (extendee, number).
-    for (name, pm) in &prev.messages {
-        if let Some(cm) = cur.messages.get(name) {
-            let (Ok(pf), Ok(cf)) = (prev.fields(pm), cur.fields(cm)) else {
-                continue;
-            };
-            for (n, p) in &pf {
-                if let Some(c) = cf.get(n) {
-                    field_pair(prev, cur, p, c, &mut out);
-                }
-            }
-        }
-    }
+    // Extensions by (extendee, number).
     let cur_ext: BTreeMap<(String, i64), &FieldInfo<'_>> = cur
         .extensions
         .iter()
@@ -435,13 +429,7 @@ fn deleted_in_file(
 
 // ---------------------------------------------------------------- messages
 
-fn message_pair(
-    prev: &Index<'_>,
-    cur: &Index<'_>,
-    pm: &MsgInfo<'_>,
-    cm: &MsgInfo<'_>,
-    out: &mut Out,
-) {
+fn message_pair(pm: &MsgInfo<'_>, cm: &MsgInfo<'_>, out: &mut Out) {
     let cf = cm.file;
     let name = &cm.msg.name;
     // MESSAGE_NO_REMOVE_STANDARD_DESCRIPTOR_ACCESSOR
@@ -469,9 +457,7 @@ fn message_pair(
             format!("Message \"{name}\" JSON format support changed from {pj} to {cj}."),
         );
     }
-    let (Ok(pfields), Ok(cfields)) = (prev.fields(pm), cur.fields(cm)) else {
-        return;
-    };
+    let (pfields, cfields) = (&pm.fields, &cm.fields);
     // MESSAGE_SAME_REQUIRED_FIELDS
     let required = |f: &BTreeMap<i64, FieldInfo<'_>>| -> BTreeMap<i64, Span> {
         f.iter()
@@ -479,7 +465,7 @@ fn message_pair(
             .map(|(n, x)| (*n, x.field.span))
             .collect()
     };
-    let (pr, cr) = (required(&pfields), required(&cfields));
+    let (pr, cr) = (required(pfields), required(cfields));
     for n in pr.keys() {
         if !cr.contains_key(n) {
             out.at(cf, Some(cm.msg.span), "MESSAGE_SAME_REQUIRED_FIELDS", format!("Message \"{}\" had required field \"{n}\" deleted. Required fields must always be sent, so if one side does not know about the required field, this will result in a breakage.", pm.msg.name));
@@ -506,7 +492,7 @@ fn message_pair(
         }
     }
     // FIELD_NO_DELETE
-    for (n, pfi) in &pfields {
+    for (n, pfi) in pfields {
         if !cfields.contains_key(n) {
             let d = field_description(pfi);
             let d = lower_first(&d);
