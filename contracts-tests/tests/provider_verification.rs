@@ -571,6 +571,7 @@ fn verify_calls_match_code(records: &[Record]) -> Vec<String> {
 /// A consumer record must list what the consumer's code really subscribes to.
 fn verify_subscriptions_match_code(records: &[Record]) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let pool = pool();
     let mut failures = Vec::new();
     for r in records.iter().filter(|r| r.source.starts_with("services/")) {
         let own = format!("fooddelivery.{}.v1.", r.consumer);
@@ -580,28 +581,20 @@ fn verify_subscriptions_match_code(records: &[Record]) -> Vec<String> {
             .filter_map(|e| e["type"].as_str())
             .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
             .collect();
+        let mut text = String::new();
+        read_sources(&root.join(&r.source), &mut text);
         let mut used = BTreeSet::new();
-        let dir = root.join(&r.source);
-        for e in std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("{} exists", dir.display())) {
-            let text = std::fs::read_to_string(e.expect("entry").path()).unwrap_or_default();
-            for (i, _) in text.match_indices("::TYPE") {
-                let name: String = text[..i]
-                    .chars()
-                    .rev()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                let full = pool()
-                    .all_messages()
-                    .find(|m| m.name() == name)
-                    .map(|m| m.full_name().to_string());
-                if let Some(full) = full {
-                    if !full.starts_with(&own) {
-                        used.insert(name);
-                    }
-                }
+        for (i, _) in text.match_indices("::TYPE") {
+            let name = text[..i]
+                .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default();
+            let full = pool
+                .all_messages()
+                .find(|m| m.name() == name)
+                .map(|m| m.full_name().to_string());
+            if full.is_some_and(|f| !f.starts_with(&own)) {
+                used.insert(name.to_string());
             }
         }
         if used != recorded {
