@@ -36,6 +36,22 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The event a JetStream message carries; `None` without an event id (`ce-id`, or
+    /// `Nats-Msg-Id` from publishers that only set that).
+    fn from_message(msg: &jetstream::Message) -> Option<Incoming> {
+        let headers = msg.headers.clone().unwrap_or_default();
+        let event_id = headers
+            .get("ce-id")
+            .or_else(|| headers.get("Nats-Msg-Id"))
+            .map(|v| v.as_str().to_string())?;
+        Some(Incoming {
+            subject: msg.subject.to_string(),
+            event_id,
+            payload: msg.payload.clone(),
+            headers,
+        })
+    }
+
     /// Decodes the payload as `E`. Unknown fields are skipped (additive evolution).
     pub fn decode<E: prost::Message + Default>(&self) -> Result<E, PolicyError> {
         E::decode(self.payload.clone())
@@ -264,23 +280,13 @@ async fn process_batch<P: Policy>(
     policy: &P,
     batch: &[jetstream::Message],
 ) -> bool {
-    let mut incoming = Vec::with_capacity(batch.len());
-    for msg in batch {
-        let headers = msg.headers.clone().unwrap_or_default();
-        let Some(event_id) = headers
-            .get("ce-id")
-            .or_else(|| headers.get("Nats-Msg-Id"))
-            .map(|v| v.as_str().to_string())
-        else {
-            return false;
-        };
-        incoming.push(Incoming {
-            subject: msg.subject.to_string(),
-            event_id,
-            payload: msg.payload.clone(),
-            headers,
-        });
-    }
+    let Some(incoming) = batch
+        .iter()
+        .map(Incoming::from_message)
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
     let result: Result<Vec<bool>, PolicyError> = async {
         let mut tx = crate::db::begin(pool).await?;
         let mut fresh = Vec::with_capacity(incoming.len());
@@ -365,19 +371,8 @@ async fn process<P: Policy>(
     policy: &P,
     msg: &jetstream::Message,
 ) -> Outcome {
-    let headers = msg.headers.clone().unwrap_or_default();
-    let Some(event_id) = headers
-        .get("ce-id")
-        .or_else(|| headers.get("Nats-Msg-Id"))
-        .map(|v| v.as_str().to_string())
-    else {
+    let Some(incoming) = Incoming::from_message(msg) else {
         return Outcome::DeadLetter("no ce-id header".into());
-    };
-    let incoming = Incoming {
-        subject: msg.subject.to_string(),
-        event_id,
-        payload: msg.payload.clone(),
-        headers,
     };
     let result: Result<bool, PolicyError> = async {
         let mut tx = crate::db::begin(pool).await?;
