@@ -112,21 +112,7 @@ async fn main() -> anyhow::Result<()> {
                     loadgen::run("PlaceOrder", cfg, move || {
                         let mut c = c.clone();
                         async move {
-                            let req = fd_proto::order::v1::PlaceOrderRequest {
-                                idempotency_key: uuid::Uuid::new_v4().to_string(),
-                                customer_id: "load".into(),
-                                store_id: "store-1".into(),
-                                items: vec![fd_proto::order::v1::LineItem {
-                                    menu_item_id: "pizza".into(),
-                                    name: "Margherita".into(),
-                                    quantity: 1,
-                                    unit_price: Some(fd_proto::common::v1::Money {
-                                        amount_minor: 1250,
-                                        currency_code: "EUR".into(),
-                                    }),
-                                }],
-                                delivery_address: "1 Main Street".into(),
-                            };
+                            let req = suite::place_request("load");
                             c.place_order(req)
                                 .await
                                 .map(|_| ())

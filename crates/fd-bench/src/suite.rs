@@ -199,7 +199,8 @@ impl System {
     }
 }
 
-fn place_request(customer: &str) -> order::PlaceOrderRequest {
+/// A valid PlaceOrder with a fresh idempotency key (two pizzas, 25.00 EUR).
+pub fn place_request(customer: &str) -> order::PlaceOrderRequest {
     order::PlaceOrderRequest {
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         customer_id: customer.to_string(),
