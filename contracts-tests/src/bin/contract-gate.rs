@@ -100,26 +100,17 @@ fn fnv64(data: &[u8]) -> u64 {
     })
 }
 
+/// The released `.proto` files under `dir`: (path relative to `dir`, contents), by path.
 fn proto_files(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    fn walk(root: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-        for e in std::fs::read_dir(d)? {
-            let e = e?;
-            let p = e.path();
-            if e.file_type()?.is_dir() {
-                walk(root, &p, out)?;
-            } else if p.extension().is_some_and(|x| x == "proto") {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read(&p)?));
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
+    for p in fd_contract_gate::model::proto_files(dir)? {
+        let rel = p
+            .strip_prefix(dir)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.push((rel, std::fs::read(&p)?));
+    }
     out.sort();
     Ok(out)
 }

@@ -129,6 +129,13 @@ fn module_roots(dir: &Path) -> Vec<PathBuf> {
     roots
 }
 
+/// Every `.proto` file under `dir`, depth first, in name order.
+pub fn proto_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    collect(dir, &mut out)?;
+    Ok(out)
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
