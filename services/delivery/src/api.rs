@@ -1,28 +1,38 @@
-//! The rider's gRPC API. Each command changes the delivery and records its event in one
-//! transaction.
+//! The rider's gRPC API: requests are validated here, the delivery decides in
+//! [`crate::domain`], and each command is one unit of work (`Db::change`) that records its
+//! event. Proto types stop in this file.
 
-use fd_chassis::errors::{internal, invalid_argument, Violation};
-use fd_chassis::outbox::{self, OutboxSignal};
+use fd_chassis::db::Db;
+use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::delivery::v1 as pb;
-use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
-use crate::db::{self, Delivery};
-use crate::domain::{self, DeliveryState};
+use crate::db;
+use crate::domain::{Delivery, DeliveryState, NotAllowed};
 use crate::events;
 
 /// The DeliveryService implementation.
 #[derive(Debug, Clone)]
 pub struct DeliveryApi {
-    pool: AnyPool,
-    outbox: OutboxSignal,
+    db: Db,
 }
 
 impl DeliveryApi {
-    /// An API over `pool`.
-    pub fn new(pool: AnyPool, outbox: OutboxSignal) -> Self {
-        Self { pool, outbox }
+    /// An API over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+impl From<DeliveryState> for pb::DeliveryState {
+    fn from(s: DeliveryState) -> Self {
+        match s {
+            DeliveryState::WaitingForPickup => Self::WaitingForPickup,
+            DeliveryState::InTransit => Self::InTransit,
+            DeliveryState::Delivered => Self::Delivered,
+            DeliveryState::Cancelled => Self::Cancelled,
+        }
     }
 }
 
@@ -32,65 +42,40 @@ fn to_proto(d: &Delivery) -> pb::Delivery {
         order_id: d.order_id.clone(),
         store_id: d.store_id.clone(),
         rider_id: d.rider_id.clone(),
-        state: pb::DeliveryState::from_str_name(&format!("DELIVERY_STATE_{}", d.state.as_str()))
-            .unwrap_or_default()
-            .into(),
+        state: pb::DeliveryState::from(d.state).into(),
         create_time: Some(timestamp(d.created_at_ms)),
         update_time: Some(timestamp(d.updated_at_ms)),
     }
 }
 
 fn check_id(value: &str, field: &str, bad: &mut Vec<Violation>) {
-    fd_chassis::errors::require_text(value, field, 64, bad);
-}
-
-/// Links the current span to the saga whose trace context is `json`.
-fn link_to_saga(json: &str) {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if json.is_empty() {
-        return;
-    }
-    let cx = fd_chassis::telemetry::context_from_json(json);
-    tracing::Span::current().add_link(cx.span().span_context().clone());
-}
-
-fn storage(e: impl std::fmt::Display) -> Status {
-    internal("delivery storage failed", &e)
+    require_text(value, field, 64, bad);
 }
 
 impl DeliveryApi {
-    /// Loads, decides with `decide` (true = change), writes and records the event.
+    /// One rider command: the delivery decides, the change and its event commit together.
     async fn command<E: fd_proto::Event>(
         &self,
         order_id: &str,
-        decide: impl FnOnce(&mut Delivery) -> Result<bool, domain::NotAllowed>,
+        decide: impl Fn(&Delivery) -> Result<Option<Delivery>, NotAllowed>,
         event: fn(&Delivery) -> E,
     ) -> Result<Delivery, Status> {
-        let mut tx = fd_chassis::db::begin(&self.pool).await.map_err(storage)?;
-        let mut d = db::by_order(&mut *tx, order_id)
-            .await
-            .map_err(storage)?
-            .filter(|d| !d.store_id.is_empty()) // a tombstone is no delivery
-            .ok_or_else(|| Status::not_found(format!("no delivery for order {order_id}")))?;
-        let from = d.state;
-        if !decide(&mut d).map_err(|e| Status::failed_precondition(e.0))? {
-            return Ok(d);
+        let done = self
+            .db
+            .change(
+                order_id,
+                |d| decide(d).map_err(AppError::not_allowed),
+                event,
+            )
+            .await?;
+        if done.changed {
+            tracing::info!(
+                order_id,
+                state = done.state.state.as_str(),
+                "delivery changed"
+            );
         }
-        d.updated_at_ms = now_ms();
-        if !db::transition(&mut *tx, &d, from).await.map_err(storage)? {
-            return Err(Status::aborted("the delivery changed concurrently; retry"));
-        }
-        // The rider's command has a trace of its own; the event continues the order's trace
-        // (the saga) and the command's span links to it.
-        link_to_saga(&d.trace_context);
-        outbox::record_with_context(&mut tx, &event(&d), &d.trace_context)
-            .await
-            .map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        self.outbox.wake();
-        tracing::info!(order_id, state = d.state.as_str(), "delivery changed");
-        Ok(d)
+        Ok(done.state)
     }
 }
 
@@ -103,13 +88,11 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         let r = req.into_inner();
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
-        let d = db::by_order(&self.pool, &r.order_id)
+        check(bad)?;
+        let d = db::by_order(&self.db.pool, &r.order_id)
             .await
-            .map_err(storage)?
-            .filter(|d| !d.store_id.is_empty())
+            .map_err(AppError::from)?
+            .filter(|d| !d.is_tombstone())
             .ok_or_else(|| Status::not_found(format!("no delivery for order {}", r.order_id)))?;
         Ok(Response::new(pb::GetDeliveryResponse {
             delivery: Some(to_proto(&d)),
@@ -124,21 +107,11 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check_id(&r.rider_id, "rider_id", &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
-        let rider = r.rider_id.clone();
+        check(bad)?;
         let d = self
             .command(
                 &r.order_id,
-                |d| {
-                    let change = domain::pick_up(d.state, &d.rider_id, &rider)?;
-                    if change {
-                        d.state = DeliveryState::InTransit;
-                        d.rider_id = rider;
-                    }
-                    Ok(change)
-                },
+                |d| d.pick_up(&r.rider_id, now_ms()),
                 events::started,
             )
             .await?;
@@ -154,21 +127,9 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         let r = req.into_inner();
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
+        check(bad)?;
         let d = self
-            .command(
-                &r.order_id,
-                |d| {
-                    let change = domain::complete(d.state)?;
-                    if change {
-                        d.state = DeliveryState::Delivered;
-                    }
-                    Ok(change)
-                },
-                events::delivered,
-            )
+            .command(&r.order_id, |d| d.complete(now_ms()), events::delivered)
             .await?;
         Ok(Response::new(pb::CompleteDeliveryResponse {
             delivery: Some(to_proto(&d)),

@@ -1,24 +1,11 @@
 //! Storage of deliveries (portable SQL for SQLite and PostgreSQL).
 
 use fd_chassis::db::Exec;
+use fd_chassis::work::Aggregate;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
-use crate::domain::DeliveryState;
-
-/// A stored delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub delivery_id: String,
-    pub order_id: String,
-    pub store_id: String,
-    pub customer_id: String,
-    pub rider_id: String,
-    pub state: DeliveryState,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    /// Trace context of the saga (the CookingFinished processing), JSON.
-    pub trace_context: String,
-}
+use crate::domain::{Delivery, DeliveryState};
 
 const COLUMNS: &str =
     "delivery_id, order_id, store_id, customer_id, rider_id, state, created_at_ms, updated_at_ms, \
@@ -93,4 +80,29 @@ pub async fn transition<'e>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The delivery a rider's command acts on: tombstones are no delivery.
+#[async_trait::async_trait]
+impl Aggregate for Delivery {
+    const NAME: &'static str = "delivery for order";
+    type Id = str;
+
+    async fn load(conn: &mut AnyConnection, order_id: &str) -> Result<Option<Self>, sqlx::Error> {
+        Ok(by_order(conn, order_id)
+            .await?
+            .filter(|d| !d.is_tombstone()))
+    }
+
+    async fn store_if_unchanged(
+        &self,
+        conn: &mut AnyConnection,
+        before: &Self,
+    ) -> Result<bool, sqlx::Error> {
+        transition(conn, self, before.state).await
+    }
+
+    fn saga_context(&self) -> &str {
+        &self.trace_context
+    }
 }

@@ -5,6 +5,68 @@
 //!        └──────────────┴── order cancelled ──▶ CANCELLED
 //! ```
 
+/// A delivery of one order (the aggregate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivery_id: String,
+    pub order_id: String,
+    pub store_id: String,
+    pub customer_id: String,
+    pub rider_id: String,
+    pub state: DeliveryState,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Trace context of the saga (the CookingFinished processing), JSON.
+    pub trace_context: String,
+}
+
+impl Delivery {
+    /// True for the CANCELLED placeholder a cancellation leaves when it arrives before the
+    /// delivery exists (a late CookingFinished finds it and leaves it alone).
+    pub fn is_tombstone(&self) -> bool {
+        self.store_id.is_empty()
+    }
+
+    /// The delivery's position in its life: the aggregate version of its events.
+    pub fn version(&self) -> i64 {
+        match self.state {
+            DeliveryState::WaitingForPickup => 1,
+            DeliveryState::InTransit => 2,
+            DeliveryState::Delivered | DeliveryState::Cancelled => 3,
+        }
+    }
+
+    /// `rider` picks it up: the new delivery, or `None` if that rider already has it.
+    pub fn pick_up(&self, rider: &str, now_ms: i64) -> Result<Option<Delivery>, NotAllowed> {
+        Ok(
+            pick_up(self.state, &self.rider_id, rider)?.then(|| Delivery {
+                state: DeliveryState::InTransit,
+                rider_id: rider.to_string(),
+                updated_at_ms: now_ms,
+                ..self.clone()
+            }),
+        )
+    }
+
+    /// The rider hands it over.
+    pub fn complete(&self, now_ms: i64) -> Result<Option<Delivery>, NotAllowed> {
+        Ok(complete(self.state)?.then(|| self.moved(DeliveryState::Delivered, now_ms)))
+    }
+
+    /// The order was cancelled: the cancelled delivery, or `None` if delivered or cancelled.
+    pub fn cancel(&self, now_ms: i64) -> Option<Delivery> {
+        cancel(self.state).then(|| self.moved(DeliveryState::Cancelled, now_ms))
+    }
+
+    fn moved(&self, to: DeliveryState, now_ms: i64) -> Delivery {
+        Delivery {
+            state: to,
+            updated_at_ms: now_ms,
+            ..self.clone()
+        }
+    }
+}
+
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -19,7 +81,7 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    /// Storage name (also the proto enum suffix).
+    /// Storage name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::WaitingForPickup => "WAITING_FOR_PICKUP",

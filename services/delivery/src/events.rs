@@ -3,15 +3,10 @@
 use fd_chassis::outbox::metadata;
 use fd_proto::delivery::v1 as pb;
 
-use crate::db::Delivery;
-use crate::domain::DeliveryState;
+use crate::domain::Delivery;
 
 fn version(d: &Delivery) -> i64 {
-    match d.state {
-        DeliveryState::WaitingForPickup => 1,
-        DeliveryState::InTransit => 2,
-        DeliveryState::Delivered | DeliveryState::Cancelled => 3,
-    }
+    d.version()
 }
 
 /// DeliveryStarted.

@@ -15,12 +15,21 @@ use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::service::Service;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::delivery::v1::delivery_service_server::DeliveryServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the delivery service.
 pub const DEFAULT_PORT: u16 = 50054;
+
+/// The delivery service: its one name, its port and its migrations.
+pub const SERVICE: Definition = Definition {
+    name: "delivery",
+    about: "the delivery context: riders pick up and deliver cooked orders",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: DEFAULT_PORT,
+    migrator: &MIGRATOR,
+};
 
 /// The embedded migrations of the delivery database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -32,10 +41,14 @@ pub struct Config {
     pub common: CommonConfig,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
     /// Reads the configuration from `env`, reporting every bad value.
-    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, "delivery", DEFAULT_PORT);
+    fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, &SERVICE);
         env.finish()?;
         Ok(Self { common })
     }
@@ -47,7 +60,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut svc = Service::start("delivery", &cfg.common, &MIGRATOR, shutdown).await?;
+    let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     svc.consume(
         policies::CreateOnCookingFinished::spec(),
         policies::CreateOnCookingFinished,
@@ -56,7 +69,7 @@ pub async fn run(
         policies::CancelOnOrderCancelled::spec(),
         policies::CancelOnOrderCancelled,
     );
-    let api = api::DeliveryApi::new(svc.db.pool.clone(), svc.outbox.clone());
+    let api = api::DeliveryApi::new(svc.db.clone());
     let server = GrpcServer::new().add_service(
         DeliveryServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
     );

@@ -9,8 +9,8 @@ use fd_chassis::time::now_ms;
 use fd_proto::{order, store, Event};
 use sqlx::AnyConnection;
 
-use crate::db::{self, Delivery};
-use crate::domain::{self, DeliveryState};
+use crate::db;
+use crate::domain::{Delivery, DeliveryState};
 use crate::events;
 
 /// CookingFinished → a delivery.
@@ -95,21 +95,18 @@ impl Policy for CancelOnOrderCancelled {
                 );
                 db::insert(&mut *tx, &tombstone).await?;
             }
-            Some(mut d) if domain::cancel(d.state) => {
-                let from = d.state;
-                d.state = DeliveryState::Cancelled;
-                d.updated_at_ms = now_ms();
-                if !db::transition(&mut *tx, &d, from).await? {
+            Some(d) => {
+                let Some(cancelled) = d.cancel(now_ms()) else {
+                    return Ok(()); // delivered or already cancelled
+                };
+                if !db::transition(&mut *tx, &cancelled, d.state).await? {
                     return Err(PolicyError::Transient(
                         "delivery changed concurrently".into(),
                     ));
                 }
-                outbox::record(tx, &events::cancelled(&d))
-                    .await
-                    .map_err(|e| PolicyError::Transient(e.to_string()))?;
+                outbox::record(tx, &events::cancelled(&cancelled)).await?;
                 tracing::info!(order_id = %d.order_id, "delivery cancelled");
             }
-            Some(_) => {} // delivered or already cancelled
         }
         Ok(())
     }

@@ -6,7 +6,8 @@ use fd_proto::notification::v1 as pb;
 use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
-use crate::db::{self, Notification};
+use crate::db;
+use crate::domain::{ChannelKind, Notification};
 
 /// The NotificationService implementation.
 #[derive(Debug, Clone)]
@@ -21,6 +22,14 @@ impl NotificationApi {
     }
 }
 
+/// The wire name of a channel.
+pub fn channel_to_proto(c: ChannelKind) -> pb::Channel {
+    match c {
+        ChannelKind::Log => pb::Channel::Log,
+        ChannelKind::Webhook => pb::Channel::Webhook,
+    }
+}
+
 fn to_proto(n: &Notification) -> pb::Notification {
     pb::Notification {
         notification_id: n.notification_id.clone(),
@@ -29,9 +38,7 @@ fn to_proto(n: &Notification) -> pb::Notification {
         source_event_type: n.source_event_type.clone(),
         source_event_id: n.source_event_id.clone(),
         message: n.message.clone(),
-        channel: pb::Channel::from_str_name(&format!("CHANNEL_{}", n.channel))
-            .unwrap_or_default()
-            .into(),
+        channel: channel_to_proto(n.channel).into(),
         send_time: (n.sent_at_ms > 0).then(|| timestamp(n.sent_at_ms)),
     }
 }

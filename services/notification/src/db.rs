@@ -4,30 +4,15 @@ use fd_chassis::db::Exec;
 use fd_chassis::page::{self, Cursor, PageRequest};
 use sqlx::{AnyPool, Row};
 
-/// A stored notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notification {
-    pub notification_id: String,
-    pub customer_id: String,
-    pub order_id: String,
-    pub source_event_type: String,
-    pub source_event_id: String,
-    pub message: String,
-    pub channel: String,
-    /// `PENDING` until the channel took it, then `SENT`.
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at_ms: i64,
-    pub last_error: String,
-    pub created_at_ms: i64,
-    pub sent_at_ms: i64,
-}
+use crate::domain::{ChannelKind, Notification, SendStatus};
 
 const COLUMNS: &str = "notification_id, customer_id, order_id, source_event_type, \
     source_event_id, message, channel, status, attempts, next_attempt_at_ms, last_error, \
     created_at_ms, sent_at_ms";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
+    let channel: String = r.try_get("channel")?;
+    let status: String = r.try_get("status")?;
     Ok(Notification {
         notification_id: r.try_get("notification_id")?,
         customer_id: r.try_get("customer_id")?,
@@ -35,8 +20,10 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
         source_event_type: r.try_get("source_event_type")?,
         source_event_id: r.try_get("source_event_id")?,
         message: r.try_get("message")?,
-        channel: r.try_get("channel")?,
-        status: r.try_get("status")?,
+        channel: ChannelKind::parse(&channel)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown channel {channel}").into()))?,
+        status: SendStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status}").into()))?,
         attempts: r.try_get("attempts")?,
         next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
         last_error: r.try_get("last_error")?,
@@ -59,8 +46,8 @@ pub async fn insert_once<'e>(ex: impl Exec<'e>, n: &Notification) -> Result<bool
     .bind(&n.source_event_type)
     .bind(&n.source_event_id)
     .bind(&n.message)
-    .bind(&n.channel)
-    .bind(&n.status)
+    .bind(n.channel.as_str())
+    .bind(n.status.as_str())
     .bind(n.attempts)
     .bind(n.next_attempt_at_ms)
     .bind(&n.last_error)
@@ -103,19 +90,25 @@ pub async fn mark_sent<'e>(ex: impl Exec<'e>, id: &str, now_ms: i64) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a failed attempt and when to try again.
+/// Records a failed attempt and when to try again (`None`: never; the notification is
+/// FAILED).
 pub async fn mark_failed<'e>(
     ex: impl Exec<'e>,
     id: &str,
     error: &str,
-    next_attempt_at_ms: i64,
+    next_attempt_at_ms: Option<i64>,
 ) -> Result<(), sqlx::Error> {
+    let status = match next_attempt_at_ms {
+        Some(_) => SendStatus::Pending,
+        None => SendStatus::Failed,
+    };
     sqlx::query(
         "UPDATE notifications SET attempts = attempts + 1, last_error = $1, \
-         next_attempt_at_ms = $2 WHERE notification_id = $3",
+         next_attempt_at_ms = $2, status = $3 WHERE notification_id = $4",
     )
     .bind(error)
-    .bind(next_attempt_at_ms)
+    .bind(next_attempt_at_ms.unwrap_or(i64::MAX))
+    .bind(status.as_str())
     .bind(id)
     .execute(ex)
     .await?;

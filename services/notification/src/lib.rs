@@ -18,12 +18,21 @@ use std::time::Duration;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::service::Service;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the notification service.
 pub const DEFAULT_PORT: u16 = 50055;
+
+/// The notification service: its one name, its port and its migrations.
+pub const SERVICE: Definition = Definition {
+    name: "notification",
+    about: "the notification context: tells customers about every status change (log or webhook)",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: DEFAULT_PORT,
+    migrator: &MIGRATOR,
+};
 
 /// The embedded migrations of the notification database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -33,16 +42,23 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Config {
     /// Listen address, database, NATS, shutdown grace, log format.
     pub common: CommonConfig,
-    /// `NOTIFY_WEBHOOK_URL`: POST notifications there; unset = the log channel.
-    pub webhook_url: Option<String>,
+    /// `NOTIFY_WEBHOOK_URL`: POST notifications there (http:// or https://); unset = the log
+    /// channel. Never logged whole (it may carry a token).
+    pub webhook_url: Option<channel::WebhookUrl>,
     /// `NOTIFY_WEBHOOK_TIMEOUT_MS`: per request.
     pub webhook_timeout: Duration,
+    /// `NOTIFY_MAX_ATTEMPTS`: attempts before a notification is given up (FAILED).
+    pub max_attempts: i64,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
     /// Reads the configuration from `env`, reporting every bad value.
-    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, "notification", DEFAULT_PORT);
+    fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, &SERVICE);
         let webhook_url = env.get("NOTIFY_WEBHOOK_URL").map(str::to_string);
         if let Some(url) = &webhook_url {
             let ok = url.starts_with("http://") || url.starts_with("https://");
@@ -53,11 +69,18 @@ impl Config {
             );
         }
         let webhook_timeout = env.millis("NOTIFY_WEBHOOK_TIMEOUT_MS", 5_000);
+        let max_attempts: i64 = env.parse("NOTIFY_MAX_ATTEMPTS", 10);
+        env.check(
+            "NOTIFY_MAX_ATTEMPTS",
+            (1..=1000).contains(&max_attempts),
+            "expected 1 to 1000",
+        );
         env.finish()?;
         Ok(Self {
             common,
-            webhook_url,
+            webhook_url: webhook_url.map(channel::WebhookUrl::new),
             webhook_timeout,
+            max_attempts,
         })
     }
 }
@@ -68,7 +91,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut svc = Service::start("notification", &cfg.common, &MIGRATOR, shutdown).await?;
+    let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     let channel = match &cfg.webhook_url {
         Some(url) => channel::Channel::webhook(url.clone(), cfg.webhook_timeout)?,
         None => channel::Channel::Log,
@@ -78,16 +101,16 @@ pub async fn run(
         svc.consume(
             spec,
             policies::NotifyCustomer {
-                channel: channel.name(),
+                channel: channel.kind(),
                 wake: wake.clone(),
             },
         );
     }
     let sender = sender::Sender {
-        pool: svc.db.pool.clone(),
+        db: svc.db.clone(),
         channel,
         wake,
-        outbox: svc.outbox.clone(),
+        max_attempts: cfg.max_attempts,
     };
     let shutdown = svc.shutdown.clone();
     svc.spawn(sender.run(shutdown));

@@ -1,11 +1,5 @@
-//! The notification service binary: load config, start telemetry, run (see `fd_chassis::service::main`).
+//! The notification service binary (`notification --help`); everything else is in the library.
 
 fn main() -> std::process::ExitCode {
-    fd_chassis::service::main(
-        "notification",
-        env!("CARGO_PKG_VERSION"),
-        notification::Config::from_env,
-        |cfg| &cfg.common,
-        |cfg, listener| notification::run(cfg, listener, fd_chassis::shutdown::signal()),
-    )
+    fd_chassis::service::main(&notification::SERVICE, notification::run)
 }

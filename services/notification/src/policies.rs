@@ -7,14 +7,14 @@ use fd_proto::{delivery, order, store, Event};
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
-use crate::db::{self, Notification};
-use crate::domain;
+use crate::db;
+use crate::domain::{self, ChannelKind, Notification, SendStatus, Visible};
 
 /// The notify policy.
 #[derive(Debug, Clone)]
 pub struct NotifyCustomer {
     /// Stored with each notification.
-    pub channel: &'static str,
+    pub channel: ChannelKind,
     /// Wakes the sender after a commit.
     pub wake: std::sync::Arc<Notify>,
 }
@@ -51,24 +51,26 @@ impl NotifyCustomer {
     }
 }
 
-/// (customer, order, reason) of a visible event.
-fn addressee(msg: &Incoming) -> Result<(String, String, String), PolicyError> {
+/// (change, customer, order, reason) of a visible event.
+fn addressee(msg: &Incoming) -> Result<(Visible, String, String, String), PolicyError> {
     macro_rules! who {
-        ($ty:ty) => {{
+        ($change:ident, $ty:ty) => {{
             let e: $ty = msg.decode()?;
-            (e.customer_id, e.order_id, String::new())
+            (Visible::$change, e.customer_id, e.order_id, String::new())
         }};
     }
     Ok(match msg.subject.as_str() {
-        order::v1::OrderPlaced::TYPE => who!(order::v1::OrderPlaced),
+        order::v1::OrderPlaced::TYPE => who!(OrderPlaced, order::v1::OrderPlaced),
         order::v1::OrderCancelled::TYPE => {
             let e: order::v1::OrderCancelled = msg.decode()?;
-            (e.customer_id, e.order_id, e.reason)
+            (Visible::OrderCancelled, e.customer_id, e.order_id, e.reason)
         }
-        store::v1::OrderAccepted::TYPE => who!(store::v1::OrderAccepted),
-        store::v1::CookingFinished::TYPE => who!(store::v1::CookingFinished),
-        delivery::v1::DeliveryStarted::TYPE => who!(delivery::v1::DeliveryStarted),
-        delivery::v1::Delivered::TYPE => who!(delivery::v1::Delivered),
+        store::v1::OrderAccepted::TYPE => who!(OrderAccepted, store::v1::OrderAccepted),
+        store::v1::CookingFinished::TYPE => who!(CookingFinished, store::v1::CookingFinished),
+        delivery::v1::DeliveryStarted::TYPE => {
+            who!(DeliveryStarted, delivery::v1::DeliveryStarted)
+        }
+        delivery::v1::Delivered::TYPE => who!(Delivered, delivery::v1::Delivered),
         other => return Err(PolicyError::Permanent(format!("unexpected event {other}"))),
     })
 }
@@ -76,7 +78,7 @@ fn addressee(msg: &Incoming) -> Result<(String, String, String), PolicyError> {
 #[async_trait::async_trait]
 impl Policy for NotifyCustomer {
     async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
-        let (customer_id, order_id, reason) = addressee(msg)?;
+        let (change, customer_id, order_id, reason) = addressee(msg)?;
         if customer_id.is_empty() {
             return Err(PolicyError::Permanent(format!(
                 "{} has no customer_id",
@@ -86,13 +88,13 @@ impl Policy for NotifyCustomer {
         let now = now_ms();
         let n = Notification {
             notification_id: uuid::Uuid::now_v7().to_string(),
-            message: domain::message(&msg.subject, &order_id, &reason),
+            message: domain::message(change, &order_id, &reason),
             customer_id,
             order_id,
             source_event_type: msg.subject.clone(),
             source_event_id: msg.event_id.clone(),
-            channel: self.channel.to_string(),
-            status: "PENDING".into(),
+            channel: self.channel,
+            status: SendStatus::Pending,
             attempts: 0,
             next_attempt_at_ms: now,
             last_error: String::new(),

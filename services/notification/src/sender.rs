@@ -4,72 +4,74 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fd_chassis::outbox::{self, OutboxSignal};
+use fd_chassis::db::Db;
+use fd_chassis::errors::AppError;
+use fd_chassis::outbox;
 use fd_chassis::shutdown::Shutdown;
 use fd_chassis::time::now_ms;
 use fd_proto::notification::v1 as pb;
-use sqlx::AnyPool;
 use tokio::sync::Notify;
 
 use crate::channel::Channel;
-use crate::db::{self, Notification};
-use crate::domain;
+use crate::db;
+use crate::domain::{self, Notification};
 
 /// The sender task.
 #[derive(Debug, Clone)]
 pub struct Sender {
     /// Database.
-    pub pool: AnyPool,
+    pub db: Db,
     /// How to send.
     pub channel: Channel,
     /// Woken by the policy after it stored something.
     pub wake: Arc<Notify>,
-    /// Wakes the relay after NotificationSent is recorded.
-    pub outbox: OutboxSignal,
+    /// Attempts before a notification is given up (FAILED).
+    pub max_attempts: i64,
 }
 
 impl Sender {
     /// Sends what is due; returns how many were sent.
-    pub async fn send_due(&self) -> Result<usize, sqlx::Error> {
+    pub async fn send_due(&self) -> Result<usize, AppError> {
         let mut sent = 0;
-        for n in db::due(&self.pool, now_ms(), 64).await? {
+        for n in db::due(&self.db.pool, now_ms(), 64).await? {
             match self.channel.send(&n).await {
                 Ok(()) => {
                     self.mark_sent(&n).await?;
                     sent += 1;
                 }
                 Err(e) => {
-                    let next = now_ms() + domain::backoff_ms(n.attempts + 1);
-                    tracing::warn!(notification_id = %n.notification_id, error = %e, attempts = n.attempts + 1, "sending failed; will retry");
-                    db::mark_failed(&self.pool, &n.notification_id, &e, next).await?;
+                    let attempts = n.attempts + 1;
+                    let next = domain::after_failure(attempts, self.max_attempts, now_ms());
+                    match next {
+                        Some(_) => {
+                            tracing::warn!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; will retry")
+                        }
+                        None => {
+                            tracing::error!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; giving up")
+                        }
+                    }
+                    db::mark_failed(&self.db.pool, &n.notification_id, &e, next).await?;
                 }
             }
         }
         Ok(sent)
     }
 
-    async fn mark_sent(&self, n: &Notification) -> Result<(), sqlx::Error> {
-        let mut tx = fd_chassis::db::begin(&self.pool).await?;
-        if db::mark_sent(&mut *tx, &n.notification_id, now_ms()).await? {
-            let channel = match self.channel {
-                Channel::Log => pb::Channel::Log,
-                Channel::Webhook { .. } => pb::Channel::Webhook,
-            };
-            let event = pb::NotificationSent {
+    async fn mark_sent(&self, n: &Notification) -> Result<(), AppError> {
+        let mut work = self.db.begin().await?;
+        if db::mark_sent(work.conn(), &n.notification_id, now_ms()).await? {
+            let channel = crate::api::channel_to_proto(self.channel.kind());
+            work.record(&pb::NotificationSent {
                 metadata: Some(outbox::metadata(&n.notification_id, 1)),
                 notification_id: n.notification_id.clone(),
                 customer_id: n.customer_id.clone(),
                 order_id: n.order_id.clone(),
                 channel: channel.into(),
                 source_event_type: n.source_event_type.clone(),
-            };
-            outbox::record(&mut tx, &event)
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            })
+            .await?;
         }
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(())
+        work.commit().await
     }
 
     /// Runs until shutdown.

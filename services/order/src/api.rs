@@ -3,20 +3,24 @@
 
 use std::pin::Pin;
 
-use fd_chassis::errors::{internal, invalid_argument, unavailable_retry, with_reason, Violation};
+use fd_chassis::db::Db;
+use fd_chassis::errors::{
+    internal, invalid_argument, unavailable_retry, with_reason, AppError, Violation,
+};
 use fd_chassis::money::Money;
-use fd_chassis::outbox::{self, OutboxSignal};
 use fd_chassis::shutdown::Shutdown;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::order::v1 as pb;
 use fd_proto::payment::v1::PaymentState;
 use futures::Stream;
-use sqlx::AnyPool;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Code, Request, Response, Status};
 
 use crate::db;
-use crate::domain::{self, CancelError, NewOrder, Order, OrderState, RawItem, RawPlaceOrder};
+use crate::domain::{
+    self, DeliveryStatus, NewOrder, Order, OrderState, PaymentStatus, RawItem, RawPlaceOrder,
+    StoreStatus,
+};
 use crate::events;
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
@@ -27,33 +31,25 @@ const DOMAIN: &str = "order.fooddelivery";
 /// The OrderService implementation.
 #[derive(Debug, Clone)]
 pub struct OrderApi {
-    pool: AnyPool,
+    db: Db,
     payment: PaymentGateway,
     changes: Changes,
-    outbox: OutboxSignal,
     shutdown: Shutdown,
 }
 
 impl OrderApi {
-    /// An API storing in `pool`, paying through `payment`.
-    pub fn new(
-        pool: AnyPool,
-        payment: PaymentGateway,
-        changes: Changes,
-        outbox: OutboxSignal,
-        shutdown: Shutdown,
-    ) -> Self {
+    /// An API storing in `db`, paying through `payment`.
+    pub fn new(db: Db, payment: PaymentGateway, changes: Changes, shutdown: Shutdown) -> Self {
         Self {
-            pool,
+            db,
             payment,
             changes,
-            outbox,
             shutdown,
         }
     }
 
     async fn load(&self, order_id: &str) -> Result<Order, Status> {
-        db::get(&self.pool, order_id)
+        db::get(&self.db.pool, order_id)
             .await
             .map_err(|e| internal("reading the order failed", &e))?
             .ok_or_else(|| Status::not_found(format!("order {order_id} not found")))
@@ -98,16 +94,23 @@ fn state_to_proto(s: OrderState) -> pb::OrderState {
 
 /// The wire form of an order and its status view.
 pub fn to_proto(o: &Order) -> pb::Order {
-    let payment_status = match o.payment_status.as_str() {
-        "AUTHORIZED" => pb::PaymentStatus::Authorized,
-        "REFUNDED" => pb::PaymentStatus::Refunded,
-        _ => pb::PaymentStatus::Unspecified,
+    let payment_status = match o.payment_status {
+        PaymentStatus::Authorized => pb::PaymentStatus::Authorized,
+        PaymentStatus::Refunded => pb::PaymentStatus::Refunded,
     };
-    let store_status = pb::StoreStatus::from_str_name(&format!("STORE_STATUS_{}", o.store_status))
-        .unwrap_or(pb::StoreStatus::Unspecified);
-    let delivery_status =
-        pb::DeliveryStatus::from_str_name(&format!("DELIVERY_STATUS_{}", o.delivery_status))
-            .unwrap_or(pb::DeliveryStatus::Unspecified);
+    let store_status = match o.store_status {
+        None => pb::StoreStatus::Unspecified,
+        Some(StoreStatus::Accepted) => pb::StoreStatus::Accepted,
+        Some(StoreStatus::Rejected) => pb::StoreStatus::Rejected,
+        Some(StoreStatus::CookingFinished) => pb::StoreStatus::CookingFinished,
+    };
+    let delivery_status = match o.delivery_status {
+        None => pb::DeliveryStatus::Unspecified,
+        Some(DeliveryStatus::WaitingForPickup) => pb::DeliveryStatus::WaitingForPickup,
+        Some(DeliveryStatus::InTransit) => pb::DeliveryStatus::InTransit,
+        Some(DeliveryStatus::Delivered) => pb::DeliveryStatus::Delivered,
+        Some(DeliveryStatus::Cancelled) => pb::DeliveryStatus::Cancelled,
+    };
     pb::Order {
         order_id: o.order_id.clone(),
         customer_id: o.request.customer_id.clone(),
@@ -156,7 +159,10 @@ fn parse_place(r: &pb::PlaceOrderRequest) -> Result<NewOrder, Status> {
             menu_item_id: &it.menu_item_id,
             name: &it.name,
             quantity: it.quantity,
-            unit_price: Money::parse(it.unit_price.as_ref(), &format!("items[{i}].unit_price")),
+            unit_price: Money::from_proto(
+                it.unit_price.as_ref(),
+                &format!("items[{i}].unit_price"),
+            ),
         })
         .collect();
     NewOrder::parse(RawPlaceOrder {
@@ -183,7 +189,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         tracing::Span::current().record("order_id", order_id.as_str());
 
         // A retry of a request that already succeeded: answer from storage, pay nothing.
-        if let Some(existing) = db::get(&self.pool, &order_id)
+        if let Some(existing) = db::get(&self.db.pool, &order_id)
             .await
             .map_err(|e| internal("reading the order failed", &e))?
         {
@@ -250,21 +256,15 @@ impl pb::order_service_server::OrderService for OrderApi {
 
         let order = Order::place(order_id.clone(), cmd.clone(), payment.payment_id, now_ms());
         // The order and its OrderPlaced event commit together (transactional outbox).
-        let stored: Result<(), sqlx::Error> = async {
-            let mut tx = fd_chassis::db::begin(&self.pool).await?;
-            db::insert(&mut *tx, &order).await?;
-            outbox::record(&mut tx, &events::order_placed(&order))
-                .await
-                .map_err(|e| match e {
-                    outbox::RecordError::Sqlx(e) => e,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })?;
-            tx.commit().await
+        let stored: Result<(), AppError> = async {
+            let mut work = self.db.begin().await?;
+            db::insert(work.conn(), &order).await?;
+            work.record(&events::order_placed(&order)).await?;
+            work.commit().await
         }
         .await;
         match stored {
             Ok(()) => {
-                self.outbox.wake();
                 tracing::info!(total = %order.request.total, "order placed");
                 self.changes.changed(&order_id);
                 Ok(Response::new(pb::PlaceOrderResponse {
@@ -272,10 +272,10 @@ impl pb::order_service_server::OrderService for OrderApi {
                 }))
             }
             // A concurrent retry of the same request stored it first.
-            Err(e) if fd_chassis::db::is_unique_violation(&e) => {
+            Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
                 Self::replay(self.load(&order_id).await?, &cmd)
             }
-            Err(e) => Err(internal("storing the order failed", &e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -300,44 +300,28 @@ impl pb::order_service_server::OrderService for OrderApi {
             Ok(id) if bad.is_empty() => id,
             _ => return Err(invalid_argument(&bad)),
         };
-        loop {
-            let mut order = self.load(&order_id).await?;
-            let loaded = order.version;
-            match order.cancel(&r.reason, now_ms()) {
-                Ok(false) => {}
-                Err(CancelError::Delivered) => {
-                    return Err(Status::failed_precondition(
-                        CancelError::Delivered.to_string(),
-                    ))
-                }
-                Ok(true) => {
-                    let event = events::order_cancelled(&order, pb::CancelledBy::Customer);
-                    let written: Result<bool, sqlx::Error> = async {
-                        let mut tx = fd_chassis::db::begin(&self.pool).await?;
-                        if !db::update(&mut *tx, &order, loaded).await? {
-                            return Ok(false);
-                        }
-                        outbox::record(&mut tx, &event)
-                            .await
-                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-                        tx.commit().await?;
-                        Ok(true)
+        let done = self
+            .db
+            .change(
+                order_id.as_str(),
+                |o: &Order| {
+                    let mut cancelled = o.clone();
+                    match cancelled.cancel(&r.reason, now_ms()) {
+                        Ok(true) => Ok(Some(cancelled)),
+                        Ok(false) => Ok(None),
+                        Err(e) => Err(AppError::not_allowed(e)),
                     }
-                    .await;
-                    let written =
-                        written.map_err(|e| internal("storing the cancellation failed", &e))?;
-                    if !written {
-                        continue; // changed under us: decide again on the fresh state
-                    }
-                    self.outbox.wake();
-                    tracing::info!("order cancelled");
-                    self.changes.changed(&order_id);
-                }
-            }
-            return Ok(Response::new(pb::CancelOrderResponse {
-                order: Some(to_proto(&order)),
-            }));
+                },
+                |o| events::order_cancelled(o, pb::CancelledBy::Customer),
+            )
+            .await?;
+        if done.changed {
+            tracing::info!("order cancelled");
+            self.changes.changed(&order_id);
         }
+        Ok(Response::new(pb::CancelOrderResponse {
+            order: Some(to_proto(&done.state)),
+        }))
     }
 
     async fn get_order(
@@ -364,7 +348,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         if !bad.is_empty() {
             return Err(invalid_argument(&bad));
         }
-        let (orders, next_page_token) = db::list(&self.pool, &r.customer_id, &page)
+        let (orders, next_page_token) = db::list(&self.db.pool, &r.customer_id, &page)
             .await
             .map_err(|e| internal("listing orders failed", &e))?;
         Ok(Response::new(pb::ListOrdersResponse {

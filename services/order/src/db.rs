@@ -4,7 +4,7 @@ use fd_chassis::money::Money;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
-use crate::domain::{LineItem, NewOrder, Order, OrderState, TimelineEntry};
+use crate::domain::{LineItem, NewOrder, Order, OrderState, PaymentStatus, TimelineEntry};
 use fd_chassis::db::Exec;
 use fd_chassis::page::{self, Cursor, PageRequest};
 
@@ -65,9 +65,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Order, DbError> {
         },
         // Derived below from the timeline; the stored copies are for queries only.
         state: OrderState::Placed,
-        payment_status: String::new(),
-        store_status: String::new(),
-        delivery_status: String::new(),
+        payment_status: PaymentStatus::Authorized,
+        store_status: None,
+        delivery_status: None,
         cancel_reason: String::new(),
         payment_id: r.try_get("payment_id")?,
         timeline,
@@ -125,9 +125,9 @@ pub async fn insert<'e>(pool: impl Exec<'e>, o: &Order) -> Result<(), sqlx::Erro
     .bind(o.request.total.currency().as_str())
     .bind(o.state.as_str())
     .bind(&o.payment_id)
-    .bind(&o.payment_status)
-    .bind(&o.store_status)
-    .bind(&o.delivery_status)
+    .bind(o.payment_status.as_str())
+    .bind(o.store_status.map_or("", |s| s.as_str()))
+    .bind(o.delivery_status.map_or("", |s| s.as_str()))
     .bind(timeline_json(o))
     .bind(&o.cancel_reason)
     .bind(o.version)
@@ -151,9 +151,9 @@ pub async fn update<'e>(
          updated_at_ms = $8 WHERE order_id = $9 AND version = $10",
     )
     .bind(o.state.as_str())
-    .bind(&o.payment_status)
-    .bind(&o.store_status)
-    .bind(&o.delivery_status)
+    .bind(o.payment_status.as_str())
+    .bind(o.store_status.map_or("", |s| s.as_str()))
+    .bind(o.delivery_status.map_or("", |s| s.as_str()))
     .bind(timeline_json(o))
     .bind(&o.cancel_reason)
     .bind(o.version)
@@ -189,4 +189,29 @@ pub async fn list(
         id: o.order_id.clone(),
     });
     Ok((orders, next))
+}
+
+/// Commands on an order: loaded in the unit of work, written back by version.
+#[async_trait::async_trait]
+impl fd_chassis::work::Aggregate for Order {
+    const NAME: &'static str = "order";
+    type Id = str;
+
+    async fn load(
+        conn: &mut sqlx::AnyConnection,
+        order_id: &str,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        get(conn, order_id).await.map_err(|e| match e {
+            DbError::Sqlx(e) => e,
+            corrupt => sqlx::Error::Decode(corrupt.into()),
+        })
+    }
+
+    async fn store_if_unchanged(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        before: &Self,
+    ) -> Result<bool, sqlx::Error> {
+        update(conn, self, before.version).await
+    }
 }

@@ -94,7 +94,7 @@ pub struct RawItem<'a> {
     pub name: &'a str,
     /// `quantity`.
     pub quantity: i32,
-    /// `unit_price`, already checked by [`Money::parse`].
+    /// `unit_price`, already checked by `Money::from_proto` at the API edge.
     pub unit_price: Result<Money, Vec<Violation>>,
 }
 
@@ -315,16 +315,82 @@ pub struct Order {
     pub created_at_ms: i64,
     /// Derived: current state.
     pub state: OrderState,
-    /// Derived: `AUTHORIZED` or `REFUNDED`.
-    pub payment_status: String,
-    /// Derived: ``, `ACCEPTED`, `REJECTED`, `COOKING_FINISHED`.
-    pub store_status: String,
-    /// Derived: ``, `WAITING_FOR_PICKUP`, `IN_TRANSIT`, `DELIVERED`, `CANCELLED`.
-    pub delivery_status: String,
+    /// Derived: authorized or refunded.
+    pub payment_status: PaymentStatus,
+    /// Derived: the owner's latest decision, if any.
+    pub store_status: Option<StoreStatus>,
+    /// Derived: where the delivery is, once there is one.
+    pub delivery_status: Option<DeliveryStatus>,
     /// Derived: why it was cancelled.
     pub cancel_reason: String,
     /// Derived: time of the latest fact, ms.
     pub updated_at_ms: i64,
+}
+
+/// What the payment context last said (derived from the facts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// The total is authorized (every order starts so: an unpaid order never exists).
+    Authorized,
+    /// The payment was refunded after a cancellation.
+    Refunded,
+}
+
+/// What the store last said (derived); `None` on an order until the owner acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// The owner accepted and is cooking.
+    Accepted,
+    /// The owner refused.
+    Rejected,
+    /// Cooked.
+    CookingFinished,
+}
+
+/// What delivery last said (derived); `None` until the food is cooked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Cooked food waits for a rider.
+    WaitingForPickup,
+    /// A rider has it.
+    InTransit,
+    /// Handed over.
+    Delivered,
+    /// Cancelled with the order.
+    Cancelled,
+}
+
+impl PaymentStatus {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorized => "AUTHORIZED",
+            Self::Refunded => "REFUNDED",
+        }
+    }
+}
+
+impl StoreStatus {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "ACCEPTED",
+            Self::Rejected => "REJECTED",
+            Self::CookingFinished => "COOKING_FINISHED",
+        }
+    }
+}
+
+impl DeliveryStatus {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WaitingForPickup => "WAITING_FOR_PICKUP",
+            Self::InTransit => "IN_TRANSIT",
+            Self::Delivered => "DELIVERED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
 }
 
 /// Why an order cannot be cancelled.
@@ -346,9 +412,9 @@ impl Order {
             version: 0,
             created_at_ms: now_ms,
             state: OrderState::Placed,
-            payment_status: String::new(),
-            store_status: String::new(),
-            delivery_status: String::new(),
+            payment_status: PaymentStatus::Authorized,
+            store_status: None,
+            delivery_status: None,
             cancel_reason: String::new(),
             updated_at_ms: now_ms,
         };
@@ -395,30 +461,27 @@ impl Order {
         .and_then(Fact::state)
         .unwrap_or(OrderState::Placed);
         self.payment_status = if self.has(PaymentRefunded) {
-            "REFUNDED"
+            PaymentStatus::Refunded
         } else {
-            "AUTHORIZED"
-        }
-        .into();
+            PaymentStatus::Authorized
+        };
         self.store_status = [
-            (Rejected, "REJECTED"),
-            (CookingFinished, "COOKING_FINISHED"),
-            (Accepted, "ACCEPTED"),
+            (Rejected, StoreStatus::Rejected),
+            (CookingFinished, StoreStatus::CookingFinished),
+            (Accepted, StoreStatus::Accepted),
         ]
         .into_iter()
         .find(|(f, _)| self.has(*f))
-        .map_or("", |(_, s)| s)
-        .into();
+        .map(|(_, s)| s);
         self.delivery_status = [
-            (DeliveryCancelled, "CANCELLED"),
-            (Delivered, "DELIVERED"),
-            (DeliveryStarted, "IN_TRANSIT"),
-            (CookingFinished, "WAITING_FOR_PICKUP"),
+            (DeliveryCancelled, DeliveryStatus::Cancelled),
+            (Delivered, DeliveryStatus::Delivered),
+            (DeliveryStarted, DeliveryStatus::InTransit),
+            (CookingFinished, DeliveryStatus::WaitingForPickup),
         ]
         .into_iter()
         .find(|(f, _)| self.has(*f))
-        .map_or("", |(_, s)| s)
-        .into();
+        .map(|(_, s)| s);
         self.cancel_reason = self
             .timeline
             .iter()
@@ -459,16 +522,9 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fd_proto::common::v1::Money as P;
 
     fn eur(minor: i64) -> Result<Money, Vec<Violation>> {
-        Money::parse(
-            Some(&P {
-                amount_minor: minor,
-                currency_code: "EUR".into(),
-            }),
-            "unit_price",
-        )
+        Money::parse(minor, "EUR", "unit_price")
     }
 
     fn item(q: i32, price: i64) -> RawItem<'static> {
@@ -534,13 +590,7 @@ mod tests {
     #[test]
     fn mixed_currencies_are_rejected() {
         let mut usd = item(1, 100);
-        usd.unit_price = Money::parse(
-            Some(&P {
-                amount_minor: 100,
-                currency_code: "USD".into(),
-            }),
-            "items[1].unit_price",
-        );
+        usd.unit_price = Money::parse(100, "USD", "items[1].unit_price");
         let e = NewOrder::parse(raw(vec![item(1, 100), usd])).expect_err("mixed");
         assert_eq!(fields(&e), ["items[1].unit_price.currency_code"]);
     }
@@ -603,29 +653,28 @@ mod tests {
         let req = NewOrder::parse(raw(vec![item(1, 100)])).expect("valid");
         let mut o = Order::place("o".into(), req, "p".into(), 1);
         assert_eq!(
-            (
-                o.payment_status.as_str(),
-                o.store_status.as_str(),
-                o.delivery_status.as_str()
-            ),
-            ("AUTHORIZED", "", "")
+            (o.payment_status, o.store_status, o.delivery_status),
+            (PaymentStatus::Authorized, None, None)
         );
         o.apply(Fact::Accepted, 2, "");
         o.apply(Fact::CookingFinished, 3, "");
         assert_eq!(
-            (o.store_status.as_str(), o.delivery_status.as_str()),
-            ("COOKING_FINISHED", "WAITING_FOR_PICKUP")
+            (o.store_status, o.delivery_status),
+            (
+                Some(StoreStatus::CookingFinished),
+                Some(DeliveryStatus::WaitingForPickup)
+            )
         );
         o.apply(Fact::Cancelled, 4, "bye");
         o.apply(Fact::DeliveryCancelled, 5, "");
         o.apply(Fact::PaymentRefunded, 6, "");
         assert_eq!(
+            (o.state, o.payment_status, o.delivery_status),
             (
-                o.state,
-                o.payment_status.as_str(),
-                o.delivery_status.as_str()
-            ),
-            (OrderState::Cancelled, "REFUNDED", "CANCELLED")
+                OrderState::Cancelled,
+                PaymentStatus::Refunded,
+                Some(DeliveryStatus::Cancelled)
+            )
         );
         assert!(
             !o.apply(Fact::PaymentRefunded, 7, ""),
@@ -737,7 +786,7 @@ mod tests {
                         menu_item_id: id,
                         name,
                         quantity: *q,
-                        unit_price: Money::parse(Some(&P { amount_minor: *minor, currency_code: cur.clone() }), &format!("items[{i}].unit_price")),
+                        unit_price: Money::parse(*minor, cur, &format!("items[{i}].unit_price")),
                     }).collect(),
                 };
                 match NewOrder::parse(raw) {

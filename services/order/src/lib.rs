@@ -19,12 +19,21 @@ use std::future::Future;
 use fd_chassis::breaker::BreakerConfig;
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::service::Service;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::order::v1::order_service_server::OrderServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the order service.
 pub const DEFAULT_PORT: u16 = 50051;
+
+/// The order service: its one name, its port and its migrations.
+pub const SERVICE: Definition = Definition {
+    name: "order",
+    about: "the order context: customers place, cancel and follow orders (pays through payment before anything is stored)",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: DEFAULT_PORT,
+    migrator: &MIGRATOR,
+};
 
 /// The embedded migrations of the order database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -38,10 +47,14 @@ pub struct Config {
     pub payment: payment::PaymentClientConfig,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
     /// Reads the configuration from `env`, reporting every bad value.
-    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, "order", DEFAULT_PORT);
+    fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, &SERVICE);
         let addr = env.string("PAYMENT_ADDR", "http://127.0.0.1:50052");
         env.check(
             "PAYMENT_ADDR",
@@ -85,7 +98,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut svc = Service::start("order", &cfg.common, &MIGRATOR, shutdown).await?;
+    let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     let gateway = payment::PaymentGateway::new(&cfg.payment)?;
     let changes = watch::Changes::new();
     for spec in policies::StatusProjection::specs() {
@@ -102,13 +115,7 @@ pub async fn run(
             changes: changes.clone(),
         },
     );
-    let api = api::OrderApi::new(
-        svc.db.pool.clone(),
-        gateway,
-        changes,
-        svc.outbox.clone(),
-        svc.shutdown.clone(),
-    );
+    let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
     let server = GrpcServer::new().add_service(
         OrderServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
     );

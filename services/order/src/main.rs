@@ -1,11 +1,5 @@
-//! The order service binary: load config, start telemetry, run (see `fd_chassis::service::main`).
+//! The order service binary (`order --help`); everything else is in the library.
 
 fn main() -> std::process::ExitCode {
-    fd_chassis::service::main(
-        "order",
-        env!("CARGO_PKG_VERSION"),
-        order::Config::from_env,
-        |cfg| &cfg.common,
-        |cfg, listener| order::run(cfg, listener, fd_chassis::shutdown::signal()),
-    )
+    fd_chassis::service::main(&order::SERVICE, order::run)
 }

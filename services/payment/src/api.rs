@@ -4,15 +4,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fd_chassis::errors::{internal, invalid_argument, Violation};
+use fd_chassis::db::Db;
+use fd_chassis::errors::{check, internal, invalid_argument, AppError, Violation};
+use fd_chassis::money::Money;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::payment::v1 as pb;
-use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
-use crate::db::{self, PaymentRow};
-use crate::domain::{self, Authorize, Decision, DeclineRule, PaymentState};
-use crate::refunds::{self, RefundFailure};
+use crate::db;
+use crate::domain::{self, Authorize, Decision, DeclineRule, Payment, PaymentState};
+use crate::refunds;
 
 /// Artificial latency and failures for drills (never set in production).
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,24 +28,17 @@ pub struct Drill {
 /// The PaymentService implementation.
 #[derive(Debug, Clone)]
 pub struct PaymentApi {
-    pool: AnyPool,
-    outbox: fd_chassis::outbox::OutboxSignal,
+    db: Db,
     rule: DeclineRule,
     drill: Drill,
     calls: Arc<AtomicU64>,
 }
 
 impl PaymentApi {
-    /// An API over `pool`.
-    pub fn new(
-        pool: AnyPool,
-        outbox: fd_chassis::outbox::OutboxSignal,
-        rule: DeclineRule,
-        drill: Drill,
-    ) -> Self {
+    /// An API over `db`.
+    pub fn new(db: Db, rule: DeclineRule, drill: Drill) -> Self {
         Self {
-            pool,
-            outbox,
+            db,
             rule,
             drill,
             calls: Arc::new(AtomicU64::new(0)),
@@ -72,7 +66,7 @@ fn state_to_proto(s: PaymentState) -> pb::PaymentState {
     }
 }
 
-fn to_proto(p: &PaymentRow) -> pb::Payment {
+fn to_proto(p: &Payment) -> pb::Payment {
     pb::Payment {
         payment_id: p.payment_id.clone(),
         order_id: p.order_id.clone(),
@@ -91,10 +85,7 @@ fn db_error(e: impl std::fmt::Display) -> Status {
 }
 
 /// An existing payment answers a repeated Authorize only if it is the same request.
-fn replay(
-    existing: PaymentRow,
-    cmd: &Authorize,
-) -> Result<Response<pb::AuthorizeResponse>, Status> {
+fn replay(existing: Payment, cmd: &Authorize) -> Result<Response<pb::AuthorizeResponse>, Status> {
     if existing.customer_id != cmd.customer_id || existing.amount != cmd.amount {
         return Err(Status::already_exists(format!(
             "order {} was already authorized for {} (customer {}); a different amount or \
@@ -116,10 +107,11 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         self.apply_drill().await?;
         let r = req.into_inner();
-        let cmd = Authorize::parse(&r.order_id, &r.customer_id, r.amount.as_ref())
+        let amount = Money::from_proto(r.amount.as_ref(), "amount");
+        let cmd = Authorize::parse(&r.order_id, &r.customer_id, amount)
             .map_err(|v| invalid_argument(&v))?;
 
-        if let Some(existing) = db::by_order(&self.pool, &cmd.order_id)
+        if let Some(existing) = db::by_order(&self.db.pool, &cmd.order_id)
             .await
             .map_err(db_error)?
         {
@@ -131,7 +123,7 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             Decision::Declined(reason) => (PaymentState::Declined, reason),
         };
         let now = now_ms();
-        let row = PaymentRow {
+        let row = Payment {
             payment_id: uuid::Uuid::now_v7().to_string(),
             order_id: cmd.order_id.clone(),
             customer_id: cmd.customer_id.clone(),
@@ -142,9 +134,9 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        let stored: Result<(), sqlx::Error> = async {
-            let mut tx = fd_chassis::db::begin(&self.pool).await?;
-            db::insert(&mut *tx, &row).await?;
+        let stored: Result<(), AppError> = async {
+            let mut work = self.db.begin().await?;
+            db::insert(work.conn(), &row).await?;
             if row.state == PaymentState::Authorized {
                 let event = pb::PaymentAuthorized {
                     metadata: Some(fd_chassis::outbox::metadata(&row.payment_id, 1)),
@@ -152,30 +144,27 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
                     order_id: row.order_id.clone(),
                     amount: Some(row.amount.to_proto()),
                 };
-                fd_chassis::outbox::record(&mut tx, &event)
-                    .await
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                work.record(&event).await?;
             }
-            tx.commit().await
+            work.commit().await
         }
         .await;
         match stored {
             Ok(()) => {
-                self.outbox.wake();
                 tracing::info!(payment_id = %row.payment_id, state = row.state.as_str(), amount = %row.amount, "payment decided");
                 Ok(Response::new(pb::AuthorizeResponse {
                     payment: Some(to_proto(&row)),
                 }))
             }
             // A concurrent call for the same order won the insert: answer with its result.
-            Err(e) if fd_chassis::db::is_unique_violation(&e) => {
-                let existing = db::by_order(&self.pool, &cmd.order_id)
+            Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
+                let existing = db::by_order(&self.db.pool, &cmd.order_id)
                     .await
                     .map_err(db_error)?
                     .ok_or_else(|| Status::aborted("concurrent authorization; retry"))?;
                 replay(existing, &cmd)
             }
-            Err(e) => Err(db_error(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -193,31 +182,16 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
                 format!("at most {} characters", domain::MAX_REASON_LEN),
             ));
         }
-        if !errors.is_empty() {
-            return Err(invalid_argument(&errors));
+        check(errors)?;
+        let mut work = self.db.begin().await?;
+        let (p, event) = refunds::refund(work.conn(), &r.order_id, &r.reason).await?;
+        if let Some(event) = event {
+            work.record(&event).await?;
         }
-        let refunded: Result<PaymentRow, RefundFailure> = async {
-            let mut tx = fd_chassis::db::begin(&self.pool)
-                .await
-                .map_err(|e| RefundFailure::Db(e.to_string()))?;
-            let p = refunds::refund(&mut tx, &r.order_id, &r.reason).await?;
-            tx.commit()
-                .await
-                .map_err(|e| RefundFailure::Db(e.to_string()))?;
-            Ok(p)
-        }
-        .await;
-        match refunded {
-            Ok(p) => {
-                self.outbox.wake();
-                Ok(Response::new(pb::RefundResponse {
-                    payment: Some(to_proto(&p)),
-                }))
-            }
-            Err(e @ RefundFailure::NotFound(_)) => Err(Status::not_found(e.to_string())),
-            Err(e @ RefundFailure::Declined(_)) => Err(Status::failed_precondition(e.to_string())),
-            Err(RefundFailure::Db(e)) => Err(db_error(e)),
-        }
+        work.commit().await?;
+        Ok(Response::new(pb::RefundResponse {
+            payment: Some(to_proto(&p)),
+        }))
     }
 
     async fn get_payment(
@@ -226,8 +200,8 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
     ) -> Result<Response<pb::GetPaymentResponse>, Status> {
         use pb::get_payment_request::Lookup;
         let found = match req.into_inner().lookup {
-            Some(Lookup::PaymentId(id)) if !id.is_empty() => db::by_id(&self.pool, &id).await,
-            Some(Lookup::OrderId(id)) if !id.is_empty() => db::by_order(&self.pool, &id).await,
+            Some(Lookup::PaymentId(id)) if !id.is_empty() => db::by_id(&self.db.pool, &id).await,
+            Some(Lookup::OrderId(id)) if !id.is_empty() => db::by_order(&self.db.pool, &id).await,
             _ => {
                 return Err(invalid_argument(&[Violation::new(
                     "lookup",

@@ -3,22 +3,8 @@
 use fd_chassis::db::Exec;
 use sqlx::Row;
 
-use crate::domain::PaymentState;
+use crate::domain::{Payment, PaymentState};
 use fd_chassis::money::Money;
-
-/// A stored payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentRow {
-    pub payment_id: String,
-    pub order_id: String,
-    pub customer_id: String,
-    pub amount: Money,
-    pub state: PaymentState,
-    pub decline_reason: String,
-    pub refund_reason: String,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-}
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +20,12 @@ pub enum DbError {
 const COLUMNS: &str = "payment_id, order_id, customer_id, amount_minor, currency_code, state, \
                        decline_reason, refund_reason, created_at_ms, updated_at_ms";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<PaymentRow, DbError> {
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Payment, DbError> {
     let payment_id: String = r.try_get("payment_id")?;
     let state: String = r.try_get("state")?;
     let currency: String = r.try_get("currency_code")?;
     let corrupt = || DbError::Corrupt(payment_id.clone());
-    Ok(PaymentRow {
+    Ok(Payment {
         amount: Money::from_stored(r.try_get("amount_minor")?, &currency).ok_or_else(corrupt)?,
         state: PaymentState::parse(&state).ok_or_else(corrupt)?,
         order_id: r.try_get("order_id")?,
@@ -53,10 +39,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<PaymentRow, DbError> {
 }
 
 /// The payment of `order_id`, if any.
-pub async fn by_order<'e>(
-    pool: impl Exec<'e>,
-    order_id: &str,
-) -> Result<Option<PaymentRow>, DbError> {
+pub async fn by_order<'e>(pool: impl Exec<'e>, order_id: &str) -> Result<Option<Payment>, DbError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
     ))
@@ -67,10 +50,7 @@ pub async fn by_order<'e>(
 }
 
 /// The payment with id `payment_id`, if any.
-pub async fn by_id<'e>(
-    pool: impl Exec<'e>,
-    payment_id: &str,
-) -> Result<Option<PaymentRow>, DbError> {
+pub async fn by_id<'e>(pool: impl Exec<'e>, payment_id: &str) -> Result<Option<Payment>, DbError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments WHERE payment_id = $1"
     ))
@@ -81,7 +61,7 @@ pub async fn by_id<'e>(
 }
 
 /// Inserts a new payment. Fails with a unique violation if the order already has one.
-pub async fn insert<'e>(pool: impl Exec<'e>, p: &PaymentRow) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(pool: impl Exec<'e>, p: &Payment) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))

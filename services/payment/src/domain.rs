@@ -40,6 +40,20 @@ impl PaymentState {
     }
 }
 
+/// A payment for one order (the aggregate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub payment_id: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub amount: Money,
+    pub state: PaymentState,
+    pub decline_reason: String,
+    pub refund_reason: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
 /// A validated Authorize command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorize {
@@ -61,12 +75,12 @@ impl Authorize {
     pub fn parse(
         order_id: &str,
         customer_id: &str,
-        amount: Option<&fd_proto::common::v1::Money>,
+        amount: Result<Money, Vec<Violation>>,
     ) -> Result<Self, Vec<Violation>> {
         let mut errors = Vec::new();
         check_id(order_id, "order_id", &mut errors);
         check_id(customer_id, "customer_id", &mut errors);
-        let amount = Money::parse(amount, "amount").map_err(|e| errors.extend(e));
+        let amount = amount.map_err(|e| errors.extend(e));
         match amount {
             Ok(amount) if errors.is_empty() => Ok(Self {
                 order_id: order_id.to_string(),
@@ -131,28 +145,25 @@ pub fn refund(state: PaymentState) -> Result<bool, RefundError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fd_proto::common::v1::Money as P;
 
-    fn eur(minor: i64) -> P {
-        P {
-            amount_minor: minor,
-            currency_code: "EUR".into(),
-        }
+    fn eur(minor: i64) -> Result<Money, Vec<Violation>> {
+        Money::parse(minor, "EUR", "amount")
     }
 
     #[test]
     fn decline_rule_is_a_strict_limit() {
         let rule = DeclineRule { limit_minor: 100 };
-        let ok = Authorize::parse("o", "c", Some(&eur(100))).expect("valid");
+        let ok = Authorize::parse("o", "c", eur(100)).expect("valid");
         assert_eq!(rule.decide(&ok.amount), Decision::Approved);
-        let big = Authorize::parse("o", "c", Some(&eur(101))).expect("valid");
+        let big = Authorize::parse("o", "c", eur(101)).expect("valid");
         assert!(matches!(rule.decide(&big.amount), Decision::Declined(r) if r.contains("limit")));
     }
 
     #[test]
     fn authorize_reports_every_bad_field() {
         let long = "x".repeat(MAX_ID_LEN + 1);
-        let e = Authorize::parse("", &long, None).expect_err("bad");
+        let e = Authorize::parse("", &long, Err(vec![Violation::new("amount", "required")]))
+            .expect_err("bad");
         let fields: Vec<_> = e.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["order_id", "customer_id", "amount"]);
     }
@@ -189,7 +200,7 @@ mod tests {
                 minor in any::<i64>(),
                 currency in "[A-Za-z]{0,4}",
             ) {
-                match Authorize::parse(&order, &customer, Some(&P { amount_minor: minor, currency_code: currency })) {
+                match Authorize::parse(&order, &customer, Money::parse(minor, &currency, "amount")) {
                     Err(v) => prop_assert!(!v.is_empty()),
                     Ok(a) => {
                         prop_assert!(!a.order_id.trim().is_empty() && a.order_id.chars().count() <= MAX_ID_LEN);

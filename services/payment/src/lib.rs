@@ -14,12 +14,21 @@ use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::service::Service;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::payment::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the payment service.
 pub const DEFAULT_PORT: u16 = 50052;
+
+/// The payment service: its one name, its port and its migrations.
+pub const SERVICE: Definition = Definition {
+    name: "payment",
+    about: "the payment context: authorizes and refunds payments for orders",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: DEFAULT_PORT,
+    migrator: &MIGRATOR,
+};
 
 /// The embedded migrations of the payment database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -35,10 +44,14 @@ pub struct Config {
     pub drill: api::Drill,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
     /// Reads the configuration from `env`, reporting every bad value.
-    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, "payment", DEFAULT_PORT);
+    fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, &SERVICE);
         let decline_over_minor = env.parse("DECLINE_OVER_MINOR", 100_000i64);
         env.check(
             "DECLINE_OVER_MINOR",
@@ -70,13 +83,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut svc = Service::start("payment", &cfg.common, &MIGRATOR, shutdown).await?;
+    let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     for spec in refunds::RefundOnCancel::specs() {
         svc.consume(spec, refunds::RefundOnCancel);
     }
     let api = api::PaymentApi::new(
-        svc.db.pool.clone(),
-        svc.outbox.clone(),
+        svc.db.clone(),
         domain::DeclineRule {
             limit_minor: cfg.decline_over_minor,
         },

@@ -1,11 +1,5 @@
-//! The payment service binary: load config, start telemetry, run (see `fd_chassis::service::main`).
+//! The payment service binary (`payment --help`); everything else is in the library.
 
 fn main() -> std::process::ExitCode {
-    fd_chassis::service::main(
-        "payment",
-        env!("CARGO_PKG_VERSION"),
-        payment::Config::from_env,
-        |cfg| &cfg.common,
-        |cfg, listener| payment::run(cfg, listener, fd_chassis::shutdown::signal()),
-    )
+    fd_chassis::service::main(&payment::SERVICE, payment::run)
 }

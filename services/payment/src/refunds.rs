@@ -8,61 +8,59 @@ use fd_proto::payment::v1 as pb;
 use fd_proto::{order, store, Event};
 use sqlx::AnyConnection;
 
-use crate::db::{self, PaymentRow};
+use fd_chassis::errors::AppError;
+
+use crate::db;
+use crate::domain::Payment;
 use crate::domain::{self, RefundError};
 
-/// Why a refund did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum RefundFailure {
-    /// No payment for that order.
-    #[error("no payment for order {0}")]
-    NotFound(String),
-    /// The payment was declined; nothing to give back.
-    #[error("payment {0} was declined; there is nothing to refund")]
-    Declined(String),
-    /// Storage failed.
-    #[error("payment storage failed: {0}")]
-    Db(String),
-}
-
-fn db_err(e: impl std::fmt::Display) -> RefundFailure {
-    RefundFailure::Db(e.to_string())
-}
-
-/// Refunds the payment of `order_id` on `tx` (idempotent) and returns it as it is afterwards.
-/// Writes PaymentRefunded to the outbox when it changes the payment.
+/// Refunds the payment of `order_id` on `conn` (inside the caller's unit of work;
+/// idempotent). Returns the payment as it is afterwards, and the PaymentRefunded event to
+/// record when this call changed it. NOT_FOUND without a payment; FAILED_PRECONDITION for a
+/// declined one (nothing was charged).
 pub async fn refund(
-    tx: &mut AnyConnection,
+    conn: &mut AnyConnection,
     order_id: &str,
     reason: &str,
-) -> Result<PaymentRow, RefundFailure> {
-    let p = db::by_order(&mut *tx, order_id)
+) -> Result<(Payment, Option<pb::PaymentRefunded>), AppError> {
+    let not_found = || AppError::NotFound(format!("no payment for order {order_id}"));
+    let p = db::by_order(&mut *conn, order_id)
         .await
-        .map_err(db_err)?
-        .ok_or_else(|| RefundFailure::NotFound(order_id.to_string()))?;
+        .map_err(storage)?
+        .ok_or_else(not_found)?;
     match domain::refund(p.state) {
-        Ok(false) => return Ok(p),
-        Err(RefundError::Declined) => return Err(RefundFailure::Declined(p.payment_id)),
+        Ok(false) => return Ok((p, None)),
+        Err(RefundError::Declined) => {
+            return Err(AppError::NotAllowed(format!(
+                "payment {} was declined; there is nothing to refund",
+                p.payment_id
+            )))
+        }
         Ok(true) => {}
     }
-    if db::mark_refunded(&mut *tx, &p.payment_id, reason, now_ms())
-        .await
-        .map_err(db_err)?
-    {
-        let event = pb::PaymentRefunded {
-            metadata: Some(outbox::metadata(&p.payment_id, 2)),
-            payment_id: p.payment_id.clone(),
-            order_id: p.order_id.clone(),
-            amount: Some(p.amount.to_proto()),
-            reason: reason.to_string(),
-        };
-        outbox::record(tx, &event).await.map_err(db_err)?;
+    let changed = db::mark_refunded(&mut *conn, &p.payment_id, reason, now_ms()).await?;
+    let event = changed.then(|| pb::PaymentRefunded {
+        metadata: Some(outbox::metadata(&p.payment_id, 2)),
+        payment_id: p.payment_id.clone(),
+        order_id: p.order_id.clone(),
+        amount: Some(p.amount.to_proto()),
+        reason: reason.to_string(),
+    });
+    if changed {
         tracing::info!(payment_id = %p.payment_id, order_id, "payment refunded");
     }
-    db::by_order(&mut *tx, order_id)
+    let now = db::by_order(&mut *conn, order_id)
         .await
-        .map_err(db_err)?
-        .ok_or_else(|| RefundFailure::NotFound(order_id.to_string()))
+        .map_err(storage)?
+        .ok_or_else(not_found)?;
+    Ok((now, event))
+}
+
+fn storage(e: db::DbError) -> AppError {
+    match e {
+        db::DbError::Sqlx(e) => AppError::Storage(e),
+        corrupt => AppError::Storage(sqlx::Error::Decode(corrupt.into())),
+    }
 }
 
 /// The saga compensation: a cancelled or rejected order is refunded.
@@ -102,10 +100,11 @@ impl Policy for RefundOnCancel {
             other => return Err(PolicyError::Permanent(format!("unexpected event {other}"))),
         };
         match refund(tx, &order_id, &reason).await {
-            Ok(_) => Ok(()),
+            Ok((_, Some(event))) => Ok(outbox::record(tx, &event).await?),
+            Ok((_, None)) => Ok(()),
             // Nothing was ever charged: nothing to compensate.
-            Err(RefundFailure::NotFound(_) | RefundFailure::Declined(_)) => Ok(()),
-            Err(RefundFailure::Db(e)) => Err(PolicyError::Transient(e)),
+            Err(AppError::NotFound(_) | AppError::NotAllowed(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Payment's gRPC API against a real server on port 0 and a real database (SQLite and
 //! PostgreSQL).
 
+use fd_chassis::service::ServiceConfig;
 use std::time::{Duration, Instant};
 
 use fd_chassis::config::Env;

@@ -1,28 +1,52 @@
-//! The store owner's gRPC API. Each command changes the ticket and records its event in one
-//! transaction.
+//! The store owner's gRPC API: requests are validated here, the ticket decides in
+//! [`crate::domain`], and each command is one unit of work (`Db::change`) that records its
+//! event. Proto types stop in this file.
 
-use fd_chassis::errors::{internal, invalid_argument, Violation};
-use fd_chassis::outbox::{self, OutboxSignal};
+use fd_chassis::db::Db;
+use fd_chassis::errors::{check, require_text, AppError, Violation};
+use fd_chassis::outbox;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::common::v1::Money;
 use fd_proto::store::v1 as pb;
-use sqlx::{AnyConnection, AnyPool};
 use tonic::{Request, Response, Status};
 
-use crate::db::{self, Ticket};
-use crate::domain::{self, NotAllowed, TicketState};
+use crate::db;
+use crate::domain::{NotAllowed, Ticket, TicketState};
 
 /// The StoreService implementation.
 #[derive(Debug, Clone)]
 pub struct StoreApi {
-    pool: AnyPool,
-    outbox: OutboxSignal,
+    db: Db,
 }
 
 impl StoreApi {
-    /// An API over `pool`.
-    pub fn new(pool: AnyPool, outbox: OutboxSignal) -> Self {
-        Self { pool, outbox }
+    /// An API over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+impl From<TicketState> for pb::TicketState {
+    fn from(s: TicketState) -> Self {
+        match s {
+            TicketState::New => Self::New,
+            TicketState::Accepted => Self::Accepted,
+            TicketState::Rejected => Self::Rejected,
+            TicketState::CookingFinished => Self::CookingFinished,
+            TicketState::Voided => Self::Voided,
+        }
+    }
+}
+
+/// The state a list is filtered by (`None`: every state).
+fn state_filter(s: pb::TicketState) -> Option<TicketState> {
+    match s {
+        pb::TicketState::Unspecified => None,
+        pb::TicketState::New => Some(TicketState::New),
+        pb::TicketState::Accepted => Some(TicketState::Accepted),
+        pb::TicketState::Rejected => Some(TicketState::Rejected),
+        pb::TicketState::CookingFinished => Some(TicketState::CookingFinished),
+        pb::TicketState::Voided => Some(TicketState::Voided),
     }
 }
 
@@ -43,9 +67,7 @@ fn to_proto(t: &Ticket) -> pb::StoreOrder {
             amount_minor: t.total_minor,
             currency_code: t.currency_code.clone(),
         }),
-        state: pb::TicketState::from_str_name(&format!("TICKET_STATE_{}", t.state.as_str()))
-            .unwrap_or_default()
-            .into(),
+        state: pb::TicketState::from(t.state).into(),
         reject_reason: t.reject_reason.clone(),
         create_time: Some(timestamp(t.created_at_ms)),
         update_time: Some(timestamp(t.updated_at_ms)),
@@ -53,104 +75,46 @@ fn to_proto(t: &Ticket) -> pb::StoreOrder {
 }
 
 fn require_id(value: &str, field: &str, errors: &mut Vec<Violation>) {
-    fd_chassis::errors::require_text(value, field, 64, errors);
+    require_text(value, field, 64, errors);
 }
 
 /// INVALID_ARGUMENT unless `order_id` is a plausible id (commands that take only that).
-fn valid_order_id(order_id: &str) -> Result<(), Status> {
+fn valid_order_id(order_id: &str) -> Result<(), AppError> {
     let mut bad = Vec::new();
     require_id(order_id, "order_id", &mut bad);
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid_argument(&bad))
-    }
-}
-
-/// Why a command failed.
-enum CommandError {
-    NotFound(String),
-    NotAllowed(NotAllowed),
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for CommandError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<CommandError> for Status {
-    fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::NotFound(id) => Status::not_found(format!("no ticket for order {id}")),
-            CommandError::NotAllowed(n) => Status::failed_precondition(n.to_string()),
-            CommandError::Db(e) => internal("store storage failed", &e),
-        }
-    }
-}
-
-/// What a command does: the transition, and the event to publish when it happens.
-type Decide = fn(TicketState) -> Result<Option<TicketState>, NotAllowed>;
-
-impl StoreApi {
-    async fn command<E: fd_proto::Event>(
-        &self,
-        order_id: &str,
-        reason: &str,
-        decide: Decide,
-        event: impl FnOnce(&Ticket) -> E,
-    ) -> Result<Ticket, CommandError> {
-        let mut tx = fd_chassis::db::begin(&self.pool).await?;
-        let conn: &mut AnyConnection = &mut tx;
-        let t = db::get(&mut *conn, order_id)
-            .await?
-            .filter(|t| !t.store_id.is_empty()) // a tombstone is not a ticket the owner saw
-            .ok_or_else(|| CommandError::NotFound(order_id.to_string()))?;
-        let Some(to) = decide(t.state).map_err(CommandError::NotAllowed)? else {
-            return Ok(t); // already done: idempotent
-        };
-        if !db::transition(&mut *conn, order_id, t.state, to, reason, now_ms()).await? {
-            return Err(CommandError::Db(sqlx::Error::Protocol(
-                "ticket changed concurrently; retry".into(),
-            )));
-        }
-        let changed = db::get(&mut *conn, order_id)
-            .await?
-            .ok_or_else(|| CommandError::NotFound(order_id.to_string()))?;
-        // The owner's command has a trace of its own; the event continues the order's trace
-        // (the saga) and the command's span links to it, so both are found from either side.
-        link_to_saga(&t.trace_context);
-        outbox::record_with_context(conn, &event(&changed), &t.trace_context)
-            .await
-            .map_err(|e| CommandError::Db(sqlx::Error::Protocol(e.to_string())))?;
-        tx.commit().await?;
-        self.outbox.wake();
-        tracing::info!(order_id, state = changed.state.as_str(), "ticket changed");
-        Ok(changed)
-    }
-}
-
-/// Links the current span to the saga whose trace context is `json`.
-fn link_to_saga(json: &str) {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if json.is_empty() {
-        return;
-    }
-    let cx = fd_chassis::telemetry::context_from_json(json);
-    tracing::Span::current().add_link(cx.span().span_context().clone());
+    check(bad)
 }
 
 /// Event metadata; the ticket's position in its life is its aggregate version.
 fn meta(t: &Ticket) -> Option<fd_proto::common::v1::EventMetadata> {
-    let version = match t.state {
-        TicketState::New => 1,
-        TicketState::Accepted | TicketState::Rejected => 2,
-        TicketState::CookingFinished => 3,
-        TicketState::Voided => 4,
-    };
-    Some(outbox::metadata(&t.order_id, version))
+    Some(outbox::metadata(&t.order_id, t.version()))
+}
+
+impl StoreApi {
+    /// One owner command: the ticket decides, the change and its event commit together.
+    async fn command<E: fd_proto::Event>(
+        &self,
+        order_id: &str,
+        decide: impl Fn(&Ticket) -> Result<Option<Ticket>, NotAllowed>,
+        event: impl Fn(&Ticket) -> E,
+    ) -> Result<Ticket, Status> {
+        let done = self
+            .db
+            .change(
+                order_id,
+                |t| decide(t).map_err(AppError::not_allowed),
+                event,
+            )
+            .await?;
+        if done.changed {
+            tracing::info!(
+                order_id,
+                state = done.state.state.as_str(),
+                "ticket changed"
+            );
+        }
+        Ok(done.state)
+    }
 }
 
 #[tonic::async_trait]
@@ -162,17 +126,12 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
-        let state = match r.state() {
-            pb::TicketState::Unspecified => None,
-            s => TicketState::parse(s.as_str_name().trim_start_matches("TICKET_STATE_")),
-        };
+        let state = state_filter(r.state());
         let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
-        let (tickets, next_page_token) = db::list(&self.pool, &r.store_id, state, &page)
+        check(bad)?;
+        let (tickets, next_page_token) = db::list(&self.db.pool, &r.store_id, state, &page)
             .await
-            .map_err(|e| internal("listing tickets failed", &e))?;
+            .map_err(AppError::from)?;
         Ok(Response::new(pb::ListStoreOrdersResponse {
             orders: tickets.iter().map(to_proto).collect(),
             next_page_token,
@@ -186,12 +145,16 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
         let t = self
-            .command(&r.order_id, "", domain::accept, |t| pb::OrderAccepted {
-                metadata: meta(t),
-                order_id: t.order_id.clone(),
-                store_id: t.store_id.clone(),
-                customer_id: t.customer_id.clone(),
-            })
+            .command(
+                &r.order_id,
+                |t| t.accept(now_ms()),
+                |t| pb::OrderAccepted {
+                    metadata: meta(t),
+                    order_id: t.order_id.clone(),
+                    store_id: t.store_id.clone(),
+                    customer_id: t.customer_id.clone(),
+                },
+            )
             .await?;
         Ok(Response::new(pb::AcceptOrderResponse {
             order: Some(to_proto(&t)),
@@ -206,20 +169,20 @@ impl pb::store_service_server::StoreService for StoreApi {
         let mut bad = Vec::new();
         require_id(&r.order_id, "order_id", &mut bad);
         // Required: the customer is told why.
-        fd_chassis::errors::require_text(&r.reason, "reason", 500, &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
+        require_text(&r.reason, "reason", 500, &mut bad);
+        check(bad)?;
         let t = self
-            .command(&r.order_id, &r.reason, domain::reject, |t| {
-                pb::OrderRejected {
+            .command(
+                &r.order_id,
+                |t| t.reject(&r.reason, now_ms()),
+                |t| pb::OrderRejected {
                     metadata: meta(t),
                     order_id: t.order_id.clone(),
                     store_id: t.store_id.clone(),
                     reason: t.reject_reason.clone(),
                     customer_id: t.customer_id.clone(),
-                }
-            })
+                },
+            )
             .await?;
         Ok(Response::new(pb::RejectOrderResponse {
             order: Some(to_proto(&t)),
@@ -233,12 +196,16 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
         let t = self
-            .command(&r.order_id, "", domain::finish, |t| pb::CookingFinished {
-                metadata: meta(t),
-                order_id: t.order_id.clone(),
-                store_id: t.store_id.clone(),
-                customer_id: t.customer_id.clone(),
-            })
+            .command(
+                &r.order_id,
+                |t| t.finish_cooking(now_ms()),
+                |t| pb::CookingFinished {
+                    metadata: meta(t),
+                    order_id: t.order_id.clone(),
+                    store_id: t.store_id.clone(),
+                    customer_id: t.customer_id.clone(),
+                },
+            )
             .await?;
         Ok(Response::new(pb::FinishCookingResponse {
             order: Some(to_proto(&t)),

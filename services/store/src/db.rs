@@ -2,38 +2,13 @@
 
 use fd_chassis::db::Exec;
 use fd_chassis::page::{self, Cursor, PageRequest};
-use serde::{Deserialize, Serialize};
+use fd_chassis::work::Aggregate;
+use sqlx::AnyConnection;
 use sqlx::{AnyPool, Row};
 
-use crate::domain::TicketState;
+use crate::domain::{Ticket, TicketState};
 
-/// An item to cook, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Item {
-    /// Menu item id.
-    pub menu_item_id: String,
-    /// Display name.
-    pub name: String,
-    /// How many.
-    pub quantity: i32,
-}
-
-/// A stored ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    pub order_id: String,
-    pub store_id: String,
-    pub customer_id: String,
-    pub items: Vec<Item>,
-    pub total_minor: i64,
-    pub currency_code: String,
-    pub state: TicketState,
-    pub reject_reason: String,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    /// Trace context of the saga (the OrderPlaced processing), JSON.
-    pub trace_context: String,
-}
+pub use crate::domain::Item;
 
 const COLUMNS: &str = "order_id, store_id, customer_id, items_json, total_minor, currency_code, \
                        state, reject_reason, created_at_ms, updated_at_ms, trace_context";
@@ -140,4 +115,35 @@ pub async fn list(
         id: t.order_id.clone(),
     });
     Ok((tickets, next))
+}
+
+/// The ticket a command acts on: tombstones are not tickets the owner saw.
+#[async_trait::async_trait]
+impl Aggregate for Ticket {
+    const NAME: &'static str = "ticket for order";
+    type Id = str;
+
+    async fn load(conn: &mut AnyConnection, order_id: &str) -> Result<Option<Self>, sqlx::Error> {
+        Ok(get(conn, order_id).await?.filter(|t| !t.is_tombstone()))
+    }
+
+    async fn store_if_unchanged(
+        &self,
+        conn: &mut AnyConnection,
+        before: &Self,
+    ) -> Result<bool, sqlx::Error> {
+        transition(
+            conn,
+            &self.order_id,
+            before.state,
+            self.state,
+            &self.reject_reason,
+            self.updated_at_ms,
+        )
+        .await
+    }
+
+    fn saga_context(&self) -> &str {
+        &self.trace_context
+    }
 }

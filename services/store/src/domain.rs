@@ -5,7 +5,101 @@
 //!  │                 │                      │
 //!  └─reject─▶ REJECTED   (any but REJECTED) ─void─▶ VOIDED
 //! ```
-//! Repeating a command that already took effect is a no-op (`Ok(false)`).
+//! Repeating a command that already took effect is a no-op (`Ok(None)`).
+
+use serde::{Deserialize, Serialize};
+
+/// An item to cook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// Menu item id.
+    pub menu_item_id: String,
+    /// Display name.
+    pub name: String,
+    /// How many.
+    pub quantity: i32,
+}
+
+/// The store owner's ticket for one order (the aggregate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub order_id: String,
+    pub store_id: String,
+    pub customer_id: String,
+    pub items: Vec<Item>,
+    pub total_minor: i64,
+    pub currency_code: String,
+    pub state: TicketState,
+    pub reject_reason: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Trace context of the saga (the OrderPlaced processing), JSON.
+    pub trace_context: String,
+}
+
+impl Ticket {
+    /// The VOIDED placeholder left by a cancellation that arrived before its order: the late
+    /// OrderPlaced finds it and leaves it alone. The owner never sees it.
+    pub fn tombstone(order_id: String, customer_id: String, now_ms: i64) -> Self {
+        Ticket {
+            order_id,
+            store_id: String::new(),
+            customer_id,
+            items: Vec::new(),
+            total_minor: 0,
+            currency_code: String::new(),
+            state: TicketState::Voided,
+            reject_reason: String::new(),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            trace_context: String::new(),
+        }
+    }
+
+    /// True for a [`Ticket::tombstone`].
+    pub fn is_tombstone(&self) -> bool {
+        self.store_id.is_empty()
+    }
+
+    /// The ticket's position in its life: the aggregate version of its events.
+    pub fn version(&self) -> i64 {
+        match self.state {
+            TicketState::New => 1,
+            TicketState::Accepted | TicketState::Rejected => 2,
+            TicketState::CookingFinished => 3,
+            TicketState::Voided => 4,
+        }
+    }
+
+    /// The owner accepts: the new ticket, or `None` if already accepted.
+    pub fn accept(&self, now_ms: i64) -> Result<Option<Ticket>, NotAllowed> {
+        Ok(accept(self.state)?.map(|to| self.moved(to, "", now_ms)))
+    }
+
+    /// The owner rejects, saying why.
+    pub fn reject(&self, reason: &str, now_ms: i64) -> Result<Option<Ticket>, NotAllowed> {
+        Ok(reject(self.state)?.map(|to| self.moved(to, reason, now_ms)))
+    }
+
+    /// The food is cooked.
+    pub fn finish_cooking(&self, now_ms: i64) -> Result<Option<Ticket>, NotAllowed> {
+        Ok(finish(self.state)?.map(|to| self.moved(to, "", now_ms)))
+    }
+
+    /// The order was cancelled.
+    pub fn void(&self, now_ms: i64) -> Option<Ticket> {
+        void(self.state).map(|to| self.moved(to, &self.reject_reason, now_ms))
+    }
+
+    fn moved(&self, to: TicketState, reason: &str, now_ms: i64) -> Ticket {
+        Ticket {
+            state: to,
+            reject_reason: reason.to_string(),
+            updated_at_ms: now_ms,
+            ..self.clone()
+        }
+    }
+}
 
 /// Where a ticket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +117,7 @@ pub enum TicketState {
 }
 
 impl TicketState {
-    /// Storage name (also the proto enum suffix).
+    /// Storage name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "NEW",

@@ -14,12 +14,21 @@ use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::server::GrpcServer;
-use fd_chassis::service::Service;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::store::v1::store_service_server::StoreServiceServer;
 use tokio::net::TcpListener;
 
 /// Default gRPC port of the store service.
 pub const DEFAULT_PORT: u16 = 50053;
+
+/// The store service: its one name, its port and its migrations.
+pub const SERVICE: Definition = Definition {
+    name: "store",
+    about: "the store context: the owner accepts, rejects and cooks orders",
+    version: env!("CARGO_PKG_VERSION"),
+    default_port: DEFAULT_PORT,
+    migrator: &MIGRATOR,
+};
 
 /// The embedded migrations of the store database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -31,10 +40,14 @@ pub struct Config {
     pub common: CommonConfig,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
     /// Reads the configuration from `env`, reporting every bad value.
-    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::read(&mut env, "store", DEFAULT_PORT);
+    fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, &SERVICE);
         env.finish()?;
         Ok(Self { common })
     }
@@ -46,9 +59,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut svc = Service::start("store", &cfg.common, &MIGRATOR, shutdown).await?;
+    let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     svc.consume(policies::Tickets::spec(), policies::Tickets);
-    let api = api::StoreApi::new(svc.db.pool.clone(), svc.outbox.clone());
+    let api = api::StoreApi::new(svc.db.clone());
     let server = GrpcServer::new().add_service(
         StoreServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
     );

@@ -10,8 +10,8 @@ use fd_proto::order::v1 as order;
 use fd_proto::Event;
 use sqlx::AnyConnection;
 
-use crate::db::{self, Item, Ticket};
-use crate::domain::{self, TicketState};
+use crate::db;
+use crate::domain::{Item, Ticket, TicketState};
 
 /// The ticket policy.
 #[derive(Debug, Clone, Copy)]
@@ -73,26 +73,22 @@ impl Policy for Tickets {
                 let e: order::OrderCancelled = msg.decode()?;
                 match db::get(&mut *tx, &e.order_id).await? {
                     Some(t) => {
-                        if let Some(to) = domain::void(t.state) {
-                            db::transition(&mut *tx, &t.order_id, t.state, to, "", now).await?;
+                        if let Some(voided) = t.void(now) {
+                            db::transition(
+                                &mut *tx,
+                                &t.order_id,
+                                t.state,
+                                voided.state,
+                                &voided.reject_reason,
+                                now,
+                            )
+                            .await?;
                             tracing::info!(order_id = %t.order_id, "ticket voided");
                         }
                     }
                     None => {
-                        let tombstone = Ticket {
-                            order_id: e.order_id,
-                            store_id: String::new(),
-                            customer_id: e.customer_id,
-                            items: Vec::new(),
-                            total_minor: 0,
-                            currency_code: String::new(),
-                            state: TicketState::Voided,
-                            reject_reason: String::new(),
-                            created_at_ms: now,
-                            updated_at_ms: now,
-                            trace_context: String::new(),
-                        };
-                        insert_if_absent(tx, &tombstone).await?;
+                        insert_if_absent(tx, &Ticket::tombstone(e.order_id, e.customer_id, now))
+                            .await?;
                     }
                 }
             }

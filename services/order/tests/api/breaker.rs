@@ -1,6 +1,7 @@
 //! Payment down or slow: PlaceOrder fails fast with UNAVAILABLE + RetryInfo and stores
 //! nothing; the breaker opens at the threshold and closes again once payment recovers.
 
+use fd_chassis::service::ServiceConfig;
 use std::time::{Duration, Instant};
 
 use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};

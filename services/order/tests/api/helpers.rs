@@ -1,5 +1,6 @@
 //! Spawning order + payment for one test, and small request builders.
 
+use fd_chassis::service::ServiceConfig;
 use std::collections::HashMap;
 
 use fd_chassis::config::Env;

@@ -1,0 +1,269 @@
+//! Configuration from environment variables, with every problem reported at once.
+//!
+//! A service reads its settings through [`Env`], which records each bad value instead of
+//! stopping at the first, then calls [`Env::finish`]: the operator sees the whole list in one
+//! readable message and the process exits non-zero.
+//!
+//! ```
+//! use fd_chassis::config::Env;
+//! let mut env = Env::from_pairs([("PAYMENT_TIMEOUT_MS", "abc")]);
+//! let _timeout = env.millis("PAYMENT_TIMEOUT_MS", 1000);
+//! let err = env.finish().unwrap_err();
+//! assert!(err.to_string().contains("PAYMENT_TIMEOUT_MS"));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Every configuration problem found, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// A snapshot of environment variables plus the problems found while reading them.
+#[derive(Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    errors: Vec<String>,
+    /// Every key read, in order (for `--help`), shared with [`Env::recording`]'s caller.
+    read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// Uses the given pairs instead of the process environment (tests, tools).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            errors: Vec::new(),
+            read: Default::default(),
+        }
+    }
+
+    /// An empty environment that remembers which keys are read: reading a configuration from
+    /// it lists every variable the configuration knows (what `--help` prints).
+    pub fn recording() -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let env = Self::default();
+        let read = env.read.clone();
+        (env, read)
+    }
+
+    /// The raw value, if set and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if let Ok(mut read) = self.read.lock() {
+            if !read.iter().any(|k| k == key) {
+                read.push(key.to_string());
+            }
+        }
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A string value, or `default` when unset.
+    pub fn string(&mut self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_string()
+    }
+
+    /// A value parsed with `FromStr`, or `default` when unset. A value that does not parse is
+    /// recorded as an error and `default` is returned so reading can go on.
+    pub fn parse<T>(&mut self, key: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(key) {
+            None => default,
+            Some(raw) => match raw.trim().parse() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.errors.push(format!("{key}={raw:?}: {e}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A duration given in milliseconds.
+    pub fn millis(&mut self, key: &str, default_ms: u64) -> Duration {
+        Duration::from_millis(self.parse(key, default_ms))
+    }
+
+    /// Records `message` against `key` unless `ok`.
+    pub fn check(&mut self, key: &str, ok: bool, message: impl Display) {
+        if !ok {
+            let shown = self.get(key).unwrap_or("<default>").to_string();
+            self.errors.push(format!("{key}={shown:?}: {message}"));
+        }
+    }
+
+    /// Ok if every value read so far was valid.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.errors))
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "unknown log format {other:?}; expected text or json"
+            )),
+        }
+    }
+}
+
+/// Settings every service has.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// `LISTEN_ADDR`: where the gRPC server listens.
+    pub listen_addr: SocketAddr,
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default `sqlite://$DATA_DIR/<service>.db`.
+    pub database_url: String,
+    /// `SHUTDOWN_GRACE_MS`: how long in-flight calls may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `NATS_URL`: the NATS server with JetStream.
+    pub nats_url: String,
+    /// `MAX_IN_FLIGHT`: requests served at once; more are refused with RESOURCE_EXHAUSTED
+    /// instead of queueing without bound (health checks are exempt).
+    pub max_in_flight: usize,
+    /// `MAX_MESSAGE_BYTES`: largest request message accepted.
+    pub max_message_bytes: usize,
+}
+
+impl CommonConfig {
+    /// Reads the common settings of the service `def`.
+    pub fn read(env: &mut Env, def: &crate::service::Definition) -> Self {
+        let (service, default_port) = (def.name, def.default_port);
+        let listen_addr = env.parse(
+            "LISTEN_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], default_port)),
+        );
+        let data_dir = PathBuf::from(env.string("DATA_DIR", "data"));
+        let default_url = format!(
+            "sqlite://{}",
+            data_dir.join(format!("{service}.db")).display()
+        );
+        let database_url = env.string("DATABASE_URL", &default_url);
+        let scheme_ok = database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://");
+        env.check(
+            "DATABASE_URL",
+            scheme_ok,
+            "expected a sqlite://PATH or postgres://USER@HOST/DB URL",
+        );
+        let shutdown_grace = env.millis("SHUTDOWN_GRACE_MS", 10_000);
+        let log_format = env.parse("LOG_FORMAT", LogFormat::Text);
+        let nats_url = env.string("NATS_URL", "nats://127.0.0.1:4222");
+        env.check(
+            "NATS_URL",
+            nats_url.starts_with("nats://") || nats_url.starts_with("tls://"),
+            "expected a URL such as nats://127.0.0.1:4222",
+        );
+        let max_in_flight = env.parse("MAX_IN_FLIGHT", 1024usize);
+        env.check("MAX_IN_FLIGHT", max_in_flight > 0, "must be > 0");
+        let max_message_bytes = env.parse("MAX_MESSAGE_BYTES", 1024 * 1024usize);
+        env.check(
+            "MAX_MESSAGE_BYTES",
+            max_message_bytes >= 1024,
+            "must be >= 1024",
+        );
+        Self {
+            listen_addr,
+            database_url,
+            shutdown_grace,
+            log_format,
+            nats_url,
+            max_in_flight,
+            max_message_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+    const TEST: crate::service::Definition = crate::service::Definition {
+        name: "order",
+        about: "test",
+        version: "0",
+        default_port: 50051,
+        migrator: &NONE,
+    };
+
+    #[test]
+    fn a_recording_env_lists_every_key_read() {
+        let (mut env, read) = Env::recording();
+        CommonConfig::read(&mut env, &TEST);
+        let keys = read.lock().expect("lock").clone();
+        for key in ["LISTEN_ADDR", "DATABASE_URL", "NATS_URL", "LOG_FORMAT"] {
+            assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let mut env = Env::from_pairs(Vec::<(String, String)>::new());
+        let c = CommonConfig::read(&mut env, &TEST);
+        env.finish().expect("defaults are valid");
+        assert_eq!(c.listen_addr.port(), 50051);
+        assert_eq!(c.database_url, "sqlite://data/order.db");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let mut env = Env::from_pairs([
+            ("LISTEN_ADDR", "nowhere"),
+            ("DATABASE_URL", "mysql://x"),
+            ("SHUTDOWN_GRACE_MS", "-5"),
+            ("LOG_FORMAT", "xml"),
+            ("NATS_URL", "http://nats"),
+        ]);
+        CommonConfig::read(&mut env, &TEST);
+        let msg = env.finish().expect_err("all four are bad").to_string();
+        for key in [
+            "LISTEN_ADDR",
+            "DATABASE_URL",
+            "SHUTDOWN_GRACE_MS",
+            "LOG_FORMAT",
+        ] {
+            assert!(msg.contains(key), "{key} missing from: {msg}");
+        }
+    }
+}

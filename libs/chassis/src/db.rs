@@ -1,0 +1,227 @@
+//! The database of a service: SQLite by default, PostgreSQL when `DATABASE_URL` says so.
+//!
+//! Both sit behind sqlx's `Any` driver so that one set of queries (portable SQL with `$1`
+//! placeholders, `BIGINT` and `TEXT` columns) and one set of embedded migrations serve both.
+//! SQLite files are created on first use and switched to WAL, so readers never wait on the
+//! writer.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{AnyPool, ConnectOptions, Connection};
+
+/// Error opening or migrating a database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported DATABASE_URL {0:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// The SQLite directory could not be created.
+    #[error("cannot create database directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting failed.
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrating database {url} failed: {source}")]
+    Migrate {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// Which engine a pool talks to, for the rare query that must differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded file).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// An open, migrated database, and the signal that wakes its outbox relay. Reads go to
+/// [`Db::pool`]; every write is a unit of work ([`Db::begin`], [`Db::change`] in
+/// [`crate::work`]).
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// The engine behind it.
+    pub backend: Backend,
+    /// Wakes the relay after a commit that recorded events.
+    pub outbox: crate::outbox::OutboxSignal,
+}
+
+fn redact(url: &str) -> String {
+    // postgres://user:secret@host/db → postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens the database at `url`, creating a SQLite file if needed, and runs `migrator`.
+pub async fn connect(url: &str, migrator: &Migrator) -> Result<Db, DbError> {
+    sqlx::any::install_default_drivers();
+    let shown = redact(url);
+    let (backend, any_url, max) = if url.starts_with("sqlite:") {
+        prepare_sqlite(url).await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        // One writer at a time anyway (WAL); 4 connections serve concurrent reads on 2 cores
+        // without a worker thread (and a page cache) per idle connection.
+        (Backend::Sqlite, format!("{url}{sep}mode=rwc"), 4)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (Backend::Postgres, url.to_string(), 16)
+    } else {
+        return Err(DbError::UnsupportedUrl(url.to_string()));
+    };
+    let sqlite = backend == Backend::Sqlite;
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if sqlite {
+                    // SQLite's default page cache is 2 MiB per connection; our working set is
+                    // small, and memory is what a service is judged by (`make bench`).
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA cache_size = -512").await?;
+                }
+                Ok(())
+            })
+        })
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&any_url)
+        .await
+        .map_err(|source| DbError::Connect {
+            url: shown.clone(),
+            source,
+        })?;
+    with_chassis_tables(migrator)
+        .run(&pool)
+        .await
+        .map_err(|source| DbError::Migrate { url: shown, source })?;
+    Ok(Db {
+        pool,
+        backend,
+        outbox: crate::outbox::OutboxSignal::default(),
+    })
+}
+
+static CHASSIS: Migrator = sqlx::migrate!("./migrations");
+
+/// The service's migrations plus the chassis's own tables (outbox, processed events), as one
+/// history: one `_sqlx_migrations` table per database.
+fn with_chassis_tables(service: &Migrator) -> Migrator {
+    let mut all: Vec<_> = service.iter().chain(CHASSIS.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    Migrator {
+        migrations: std::borrow::Cow::Owned(all),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Creates the SQLite file and its directory and switches it to WAL (a persistent setting of
+/// the file), once, before the pool opens its connections.
+async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
+    let connect_err = |source| DbError::Connect {
+        url: url.to_string(),
+        source,
+    };
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(connect_err)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    if let Some(dir) = opts
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: Path::new(dir).display().to_string(),
+            source,
+        })?;
+    }
+    let conn = opts.connect().await.map_err(connect_err)?;
+    conn.close().await.map_err(connect_err)?;
+    Ok(())
+}
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
+/// reads and then writes fails at once with SQLITE_BUSY when another writer committed in
+/// between (the busy timeout does not apply to that case); taking the write lock up front
+/// makes concurrent writers wait their turn instead. On PostgreSQL it is a plain `BEGIN`.
+pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
+/// Anything queries can run on: the pool, or a connection inside a transaction.
+pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
+impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
+
+/// True if `e` is a unique-constraint violation (a concurrent insert of the same key won).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static EMPTY: Migrator = Migrator::DEFAULT;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:hunter2@db:5432/order"),
+            "postgres://app:***@db:5432/order"
+        );
+        assert_eq!(redact("sqlite://data/order.db"), "sqlite://data/order.db");
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_in_wal_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/dir/svc.db");
+        let db = connect(&format!("sqlite://{}", path.display()), &EMPTY)
+            .await
+            .expect("connect");
+        assert_eq!(db.backend, Backend::Sqlite);
+        assert!(path.exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db.pool)
+            .await
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn unsupported_scheme_is_a_clear_error() {
+        let err = connect("mysql://x/y", &EMPTY).await.expect_err("mysql");
+        assert!(err.to_string().contains("unsupported DATABASE_URL"));
+    }
+}

@@ -1,0 +1,37 @@
+//! The MSA chassis: the functions every food-delivery service calls.
+//!
+//! It is a library, not a framework: a service's `main.rs` reads its [`config`], calls
+//! [`telemetry::init`], opens its database with [`db::connect`], builds its tonic services and
+//! hands them to [`server::GrpcServer`], passing [`shutdown::signal`] as the shutdown future.
+//!
+//! - [`config`]: typed configuration from environment variables, all errors reported at once.
+//! - [`telemetry`]: `tracing` subscriber (text or JSON logs).
+//! - [`server`]: gRPC server with `grpc.health.v1`, reflection and graceful shutdown.
+//! - [`shutdown`]: SIGTERM/SIGINT as a future.
+//! - [`db`]: SQLite (default) or PostgreSQL pool with embedded migrations.
+//! - [`errors`]: `tonic::Status` with `google.rpc` details (field violations, retry info).
+//! - [`money`]: the shared `Money` value type (integer minor units, checked arithmetic).
+//! - [`breaker`]: a small circuit breaker for outgoing calls.
+//! - [`nats`]: JetStream connection, one stream per context, CloudEvents headers.
+//! - [`outbox`]: the transactional outbox and its relay to JetStream.
+//! - [`consumer`]: durable pull consumers with idempotent handlers and dead letters.
+//! - [`page`]: keyset pagination tokens.
+//! - [`service`]: the wiring every service shares (db, NATS, relay, consumers, server).
+//! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
+//! - [`work`]: the unit of work every write goes through, and load → decide → compare-and-set.
+
+pub mod breaker;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod errors;
+pub mod money;
+pub mod nats;
+pub mod outbox;
+pub mod page;
+pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+pub mod work;

@@ -1,0 +1,397 @@
+//! Field rules: type, name, JSON name, cardinality, presence, oneof and codegen options.
+
+use super::*;
+
+pub(super) fn field_description(f: &FieldInfo<'_>) -> String {
+    let name = if f.extendee.is_some() {
+        f.full_name.clone()
+    } else {
+        f.field.name.clone()
+    };
+    field_description_with_name(f, &name)
+}
+
+pub(super) fn field_description_with_name(f: &FieldInfo<'_>, name: &str) -> String {
+    let name = if name.is_empty() {
+        String::new()
+    } else {
+        format!(" with name \"{name}\"")
+    };
+    let n = f.field.number;
+    match &f.extendee {
+        Some(e) => format!("Extension \"{n}\"{name} on message \"{e}\""),
+        None => format!(
+            "Field \"{n}\"{name} on message \"{}\"",
+            f.parent.map(|p| p.name.as_str()).unwrap_or("")
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cardinality {
+    Explicit,
+    Implicit,
+    Required,
+    Repeated,
+    Map,
+}
+
+impl Cardinality {
+    fn name(self) -> &'static str {
+        match self {
+            Cardinality::Explicit => "optional with explicit presence",
+            Cardinality::Implicit => "optional with implicit presence",
+            Cardinality::Required => "required",
+            Cardinality::Repeated => "repeated",
+            Cardinality::Map => "map",
+        }
+    }
+}
+
+pub(super) fn is_editions(f: &File) -> bool {
+    matches!(f.syntax, Syntax::Editions(_))
+}
+
+pub(super) fn cardinality(f: &FieldInfo<'_>) -> Cardinality {
+    if f.field.is_map {
+        return Cardinality::Map;
+    }
+    if f.field.label == Label::Repeated {
+        return Cardinality::Repeated;
+    }
+    if f.field.label == Label::Required
+        || (is_editions(f.file) && feature(&f.chain, f.file, "field_presence") == "LEGACY_REQUIRED")
+    {
+        return Cardinality::Required;
+    }
+    if has_presence(f) {
+        Cardinality::Explicit
+    } else {
+        Cardinality::Implicit
+    }
+}
+
+pub(super) fn has_presence(f: &FieldInfo<'_>) -> bool {
+    if f.field.label == Label::Repeated || f.field.is_map {
+        return false;
+    }
+    let msg = matches!(f.kind, Kind::Message | Kind::Group);
+    let oneof = f.field.oneof.is_some() && f.extendee.is_none();
+    match f.file.syntax {
+        Syntax::Proto2 => true,
+        Syntax::Proto3 => msg || oneof || f.field.label == Label::Optional || f.extendee.is_some(),
+        Syntax::Editions(_) => {
+            msg || oneof
+                || f.extendee.is_some()
+                || feature(&f.chain, f.file, "field_presence") != "IMPLICIT"
+        }
+    }
+}
+
+pub(super) fn type_name_span(f: &Field) -> Span {
+    match f.ty {
+        TypeRef::Group(_) => f.name_span,
+        _ => f.type_span,
+    }
+}
+
+pub(super) fn pretty_kind(f: &FieldInfo<'_>) -> &'static str {
+    if f.kind == Kind::Group && !matches!(f.file.syntax, Syntax::Proto2) {
+        "message (delimited encoding)"
+    } else {
+        f.kind.name()
+    }
+}
+
+pub(super) fn declared_scalar(f: &Field) -> Option<Scalar> {
+    match f.ty {
+        TypeRef::Scalar(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(super) fn field_pair(
+    prev: &Index<'_>,
+    cur: &Index<'_>,
+    p: &FieldInfo<'_>,
+    c: &FieldInfo<'_>,
+    out: &mut Out,
+) {
+    let cf = c.file;
+    let desc = field_description(c);
+    let both_map_entries = p.parent_is_map_entry && c.parent_is_map_entry;
+    // FIELD_SAME_CARDINALITY
+    if !both_map_entries {
+        let (a, b) = (cardinality(p), cardinality(c));
+        if a != b {
+            out.at(
+                cf,
+                Some(c.field.span),
+                "FIELD_SAME_CARDINALITY",
+                format!(
+                    "{desc} changed cardinality from \"{}\" to \"{}\".",
+                    a.name(),
+                    b.name()
+                ),
+            );
+        }
+    }
+    // FIELD_SAME_CPP_STRING_TYPE
+    let strlike = |k: Kind| matches!(k, Kind::Scalar(Scalar::String | Scalar::Bytes));
+    if !both_map_entries && strlike(p.kind) && strlike(c.kind) {
+        let (pt, pp) = cpp_string_type(p);
+        let (ct, cp) = cpp_string_type(c);
+        if (pt != ct || pp != cp) && !(pp && ct == "STRING") {
+            let show = |t: &str, piece: bool| {
+                if piece {
+                    "STRING_PIECE".to_string()
+                } else {
+                    t.to_string()
+                }
+            };
+            let span = find_option(&c.field.options, &["ctype"])
+                .or_else(|| find_option(&c.field.options, &["features", "(pb.cpp)", "string_type"]))
+                .map(|o| o.span)
+                .unwrap_or(c.field.span);
+            out.at(
+                cf,
+                Some(span),
+                "FIELD_SAME_CPP_STRING_TYPE",
+                format!(
+                    "{desc} changed C++ string type from \"{}\" to \"{}\".",
+                    show(&pt, pp),
+                    show(&ct, cp)
+                ),
+            );
+        }
+    }
+    let is_string = |k: Kind| k == Kind::Scalar(Scalar::String);
+    // FIELD_SAME_JAVA_UTF8_VALIDATION
+    if is_string(p.kind) && is_string(c.kind) {
+        let (a, b) = (java_utf8(p), java_utf8(c));
+        if a != b {
+            let span = find_option(&cf.options, &["java_string_check_utf8"])
+                .or_else(|| {
+                    find_option(
+                        &c.field.options,
+                        &["features", "(pb.java)", "utf8_validation"],
+                    )
+                })
+                .map(|o| o.span)
+                .unwrap_or(c.field.span);
+            out.at(
+                cf,
+                Some(span),
+                "FIELD_SAME_JAVA_UTF8_VALIDATION",
+                format!("{desc} changed Java string UTF8 validation from \"{a}\" to \"{b}\"."),
+            );
+        }
+    }
+    // FIELD_SAME_JSTYPE
+    let is64 = |f: &Field| {
+        matches!(
+            declared_scalar(f),
+            Some(
+                Scalar::Int64
+                    | Scalar::Sint64
+                    | Scalar::Uint64
+                    | Scalar::Fixed64
+                    | Scalar::Sfixed64
+            )
+        )
+    };
+    if is64(p.field) && is64(c.field) {
+        let js = |f: &Field| {
+            find_option(&f.options, &["jstype"])
+                .and_then(|o| o.value.as_ident().map(str::to_string))
+                .unwrap_or_else(|| "JS_NORMAL".into())
+        };
+        let (a, b) = (js(p.field), js(c.field));
+        if a != b {
+            let span = find_option(&c.field.options, &["jstype"])
+                .map(|o| o.span)
+                .unwrap_or(c.field.span);
+            out.at(
+                cf,
+                Some(span),
+                "FIELD_SAME_JSTYPE",
+                format!("{desc} changed option \"jstype\" from \"{a}\" to \"{b}\"."),
+            );
+        }
+    }
+    // FIELD_SAME_TYPE
+    let trim = |s: &Option<String>| {
+        s.clone()
+            .unwrap_or_default()
+            .trim_start_matches('.')
+            .to_string()
+    };
+    if p.kind != c.kind {
+        let span = if matches!(c.kind, Kind::Message | Kind::Enum | Kind::Group) {
+            type_name_span(c.field)
+        } else {
+            c.field.type_span
+        };
+        out.at(
+            cf,
+            Some(span),
+            "FIELD_SAME_TYPE",
+            format!(
+                "{desc} changed type from \"{}\" to \"{}\".",
+                pretty_kind(p),
+                pretty_kind(c)
+            ),
+        );
+    } else if matches!(c.kind, Kind::Message | Kind::Enum | Kind::Group)
+        && p.type_name != c.type_name
+    {
+        out.at(
+            cf,
+            Some(type_name_span(c.field)),
+            "FIELD_SAME_TYPE",
+            format!(
+                "{desc} changed type from \"{}\" to \"{}\".",
+                trim(&p.type_name),
+                trim(&c.type_name)
+            ),
+        );
+    }
+    // FIELD_SAME_UTF8_VALIDATION
+    if is_string(p.kind) && is_string(c.kind) {
+        let (a, b) = (
+            feature(&p.chain, p.file, "utf8_validation"),
+            feature(&c.chain, cf, "utf8_validation"),
+        );
+        if a != b {
+            let span = feature_span(&c.field.options, "utf8_validation").unwrap_or(c.field.span);
+            out.at(
+                cf,
+                Some(span),
+                "FIELD_SAME_UTF8_VALIDATION",
+                format!("{desc} changed UTF8 validation from {a} to {b}."),
+            );
+        }
+    }
+    // FIELD_SAME_JSON_NAME
+    if p.extendee.is_none() {
+        let (a, b) = (json_name(p.field), json_name(c.field));
+        if a != b {
+            let span = find_option(&c.field.options, &["json_name"])
+                .map(|o| o.span)
+                .unwrap_or(c.field.span);
+            out.at(
+                cf,
+                Some(span),
+                "FIELD_SAME_JSON_NAME",
+                format!("{desc} changed option \"json_name\" from \"{a}\" to \"{b}\"."),
+            );
+        }
+    }
+    // FIELD_SAME_NAME
+    let (a, b) = if p.extendee.is_some() {
+        (p.full_name.clone(), c.full_name.clone())
+    } else {
+        (p.field.name.clone(), c.field.name.clone())
+    };
+    if a != b {
+        out.at(
+            cf,
+            Some(c.field.name_span),
+            "FIELD_SAME_NAME",
+            format!(
+                "{} changed name from \"{a}\" to \"{b}\".",
+                field_description_with_name(c, "")
+            ),
+        );
+    }
+    // FIELD_SAME_DEFAULT
+    field_same_default(prev, cur, p, c, &desc, out);
+    // FIELD_SAME_ONEOF
+    if p.extendee.is_none() {
+        let oneof = |f: &FieldInfo<'_>| {
+            f.field
+                .oneof
+                .and_then(|i| f.parent.map(|m| m.oneofs[i].name.clone()))
+        };
+        match (oneof(p), oneof(c)) {
+            (None, None) => {}
+            (Some(a), Some(b)) => {
+                if a != b {
+                    out.at(
+                        cf,
+                        Some(c.field.span),
+                        "FIELD_SAME_ONEOF",
+                        format!("{desc}q moved from oneof \"{a}\" to oneof \"{b}\"."),
+                    );
+                }
+            }
+            (a, _) => {
+                let (x, y) = if a.is_some() {
+                    ("inside", "outside")
+                } else {
+                    ("outside", "inside")
+                };
+                out.at(
+                    cf,
+                    Some(c.field.span),
+                    "FIELD_SAME_ONEOF",
+                    format!("{desc} moved from {x} to {y} a oneof."),
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn cpp_string_type(f: &FieldInfo<'_>) -> (String, bool) {
+    let edition_2024 = matches!(&f.file.syntax, Syntax::Editions(e) if e.as_str() >= "2024");
+    if !edition_2024 {
+        if let Some(v) = find_option(&f.field.options, &["ctype"]).and_then(|o| o.value.as_ident())
+        {
+            match v {
+                "CORD" => return ("CORD".into(), false),
+                "STRING_PIECE" => return ("STRING".into(), true),
+                "STRING" => return ("STRING".into(), false),
+                _ => {}
+            }
+        }
+    }
+    match lang_feature(&f.chain, f.file, "(pb.cpp)", "string_type") {
+        Some(v) => (v, false),
+        None => (if edition_2024 { "VIEW" } else { "STRING" }.into(), false),
+    }
+}
+
+pub(super) fn java_utf8(f: &FieldInfo<'_>) -> String {
+    let default = feature(&f.chain, f.file, "utf8_validation");
+    let opt = find_option(&f.file.options, &["java_string_check_utf8"]);
+    if !is_editions(f.file) || opt.is_some() {
+        if opt.and_then(|o| o.value.as_bool()) == Some(true) {
+            return "VERIFY".into();
+        }
+        return default;
+    }
+    if lang_feature(&f.chain, f.file, "(pb.java)", "utf8_validation").as_deref() == Some("VERIFY") {
+        return "VERIFY".into();
+    }
+    default
+}
+
+/// protoc's default JSON name: `foo_bar` → `fooBar`.
+pub fn json_name(f: &Field) -> String {
+    if let Some(s) = find_option(&f.options, &["json_name"]).and_then(|o| o.value.as_string()) {
+        return s;
+    }
+    let mut out = String::new();
+    let mut up = false;
+    for ch in f.name.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.extend(ch.to_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
