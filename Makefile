@@ -48,8 +48,8 @@ $(NATS_SERVER):
 build:
 	$(CARGO) build --profile $(PROFILE) --bins
 
-run: build
-	DATA_DIR=$(DATA_DIR) BIN_DIR=$(BIN_DIR) scripts/run.sh
+run: build tools
+	$(BIN_DIR)/fdctl up --data-dir $(DATA_DIR) --bin-dir $(BIN_DIR)
 
 demo:
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
@@ -70,11 +70,11 @@ clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS)
 	cd clients/typescript && node_modules/.bin/buf generate ../../proto --template buf.gen.yaml
 	cd clients/typescript && node_modules/.bin/tsc -p tsconfig.json
 
-# Each client's tests against a freshly started system (scripts/with-system.sh).
+# Each client's tests against a freshly started system (fdctl with-system).
 test-clients: clients tools
 	$(CARGO) build --bins
-	scripts/with-system.sh $(VENV)/bin/python -m pytest -q clients/python
-	scripts/with-system.sh sh -c 'cd clients/typescript && node --test dist/test/'
+	target/debug/fdctl with-system -- $(VENV)/bin/python -m pytest -q clients/python
+	target/debug/fdctl with-system -- sh -c 'cd clients/typescript && node --test dist/test/'
 
 # The contract gate (tools/contract-gate/src/bin/contract-gate.rs): exit 100 names each
 # breaking change with buf's rule ID and its file:line:column.

@@ -14,8 +14,18 @@ export STORE_ADDR=http://127.0.0.1:$STORE_PORT DELIVERY_ADDR=http://127.0.0.1:$D
 export NOTIFICATION_ADDR=http://127.0.0.1:$NOTIFICATION_PORT
 unset NATS_URL
 
+# Every binary answers --help and --version without touching anything (no data/, no server).
+mkdir "$work/empty"
+for bin in order payment store delivery notification fdctl fd-chaos fd-bench fd-manifests contract-gate; do
+    help=$(cd "$work/empty" && "$OLDPWD/$BIN_DIR/$bin" --help) || { echo "$bin --help failed"; exit 1; }
+    grep -qi "usage" <<<"$help" || { echo "$bin --help printed no usage:"; echo "$help"; exit 1; }
+    (cd "$work/empty" && "$OLDPWD/$BIN_DIR/$bin" --version) | grep -q "[0-9]\.[0-9]" || { echo "$bin --version printed no version"; exit 1; }
+done
+[ -z "$(ls -A "$work/empty")" ] || { echo "--help/--version wrote files:"; ls -R "$work/empty"; exit 1; }
+"$BIN_DIR/order" --help | grep -q "DATABASE_URL" || { echo "order --help does not list its configuration"; exit 1; }
+
 set -m  # job control: the runner gets its own process group and default SIGINT, like a terminal
-env BIN_DIR="$BIN_DIR" DATA_DIR="$work/data" scripts/run.sh >"$work/run.log" 2>&1 &
+"$BIN_DIR/fdctl" up --bin-dir "$BIN_DIR" --data-dir "$work/data" >"$work/run.log" 2>&1 &
 runner=$!
 for _ in $(seq 300); do
     grep -q "is running" "$work/run.log" && break
@@ -37,7 +47,7 @@ done
 # Ctrl-C: the whole group gets SIGINT; everything must stop, cleanly.
 kill -INT -- -$runner
 for _ in $(seq 100); do kill -0 $runner 2>/dev/null || break; sleep 0.1; done
-if kill -0 $runner 2>/dev/null; then echo "run.sh did not stop on Ctrl-C"; exit 1; fi
+if kill -0 $runner 2>/dev/null; then echo "fdctl up did not stop on Ctrl-C"; exit 1; fi
 grep -q "stopped." "$work/run.log" || { cat "$work/run.log"; exit 1; }
 for svc in order payment store delivery notification; do
     grep -q "in-flight calls finished" "$work/data/logs/$svc.log" || { echo "$svc did not stop cleanly"; tail "$work/data/logs/$svc.log"; exit 1; }

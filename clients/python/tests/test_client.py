@@ -1,4 +1,4 @@
-"""The Python client against the running system (started by scripts/with-system.sh)."""
+"""The Python client against the running system (started by `fdctl with-system`, see make test-clients)."""
 import asyncio
 import os
 import uuid
@@ -13,7 +13,7 @@ from fooddelivery_client import Item, OrderClient, ServiceError, subscribe
 def env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: run the tests with scripts/with-system.sh (make test-clients)")
+        pytest.fail(f"{name} is not set: run the tests with fdctl with-system (make test-clients)")
     return value
 
 
@@ -99,3 +99,22 @@ def test_events_decode_with_their_cloudevents_headers(orders):
     assert isinstance(c.message, events_pb2.OrderCancelled)
     assert (c.message.order_id, c.message.reason) == (placed.order_id, "test")
     assert c.message.cancelled_by == events_pb2.CANCELLED_BY_CUSTOMER
+
+
+def test_reflection_v1alpha_lists_every_service():
+    """grpcio-reflection (like Postman and evans) speaks only v1alpha reflection."""
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    for name, service in [
+        ("FD_ORDER_ADDR", "fooddelivery.order.v1.OrderService"),
+        ("FD_PAYMENT_ADDR", "fooddelivery.payment.v1.PaymentService"),
+        ("FD_STORE_ADDR", "fooddelivery.store.v1.StoreService"),
+        ("FD_DELIVERY_ADDR", "fooddelivery.delivery.v1.DeliveryService"),
+        ("FD_NOTIFICATION_ADDR", "fooddelivery.notification.v1.NotificationService"),
+    ]:
+        with grpc.insecure_channel(env(name)) as channel:
+            services = ProtoReflectionDescriptorDatabase(channel).get_services()
+        assert service in services, (name, services)
+        assert "grpc.health.v1.Health" in services

@@ -1,4 +1,4 @@
-// The TypeScript client against the running system (started by scripts/with-system.sh).
+// The TypeScript client against the running system (started by `fdctl with-system`, see make test-clients).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -11,7 +11,7 @@ import { CancelledBy, OrderCancelledSchema, OrderPlacedSchema } from "../src/gen
 
 function env(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests with scripts/with-system.sh (make test-clients)`);
+  if (!v) throw new Error(`${name} is not set: run the tests with fdctl with-system (make test-clients)`);
   return v;
 }
 

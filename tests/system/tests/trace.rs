@@ -3,14 +3,13 @@
 //! test drives two orders and then reads the traces back.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fd_proto::delivery::v1 as delivery;
 use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as store;
-use fd_testkit::NatsServer;
+use fd_testkit::system::{Options, ProcessSystem};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -96,39 +95,21 @@ impl TraceService for Receiver {
     }
 }
 
-/// The service processes; killed when the test ends.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-fn bin(name: &str) -> std::path::PathBuf {
-    // target/debug/deps/trace-<hash> → target/debug/<name>
+/// Where `cargo build --bins` put the service binaries (beside this test's directory).
+fn bin_dir() -> std::path::PathBuf {
+    // target/debug/deps/trace-<hash> → target/debug
     let exe = std::env::current_exe().expect("test exe");
-    let path = exe
+    let dir = exe
         .parent()
         .and_then(|d| d.parent())
         .expect("target dir")
-        .join(name);
+        .to_path_buf();
     assert!(
-        path.exists(),
-        "{} not built: run `cargo build --bins` (make test does)",
-        path.display()
+        dir.join("order").exists(),
+        "{} has no service binaries: run `cargo build --bins` (make test does)",
+        dir.display()
     );
-    path
+    dir
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
@@ -283,41 +264,14 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
             .serve_with_incoming(tokio_stream_wrapper(otlp)),
     );
 
-    // NATS and the five services as processes.
-    let nats = NatsServer::start().await;
+    // NATS and the five services as processes, through the one launcher.
     let dir = tempfile::tempdir().expect("dir");
-    let ports: HashMap<&str, u16> = ["order", "payment", "store", "delivery", "notification"]
-        .into_iter()
-        .map(|s| (s, free_port()))
-        .collect();
-    let mut procs = Procs(Vec::new());
-    for (name, port) in &ports {
-        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).expect("log");
-        procs.0.push(
-            Command::new(bin(name))
-                .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-                .env("DATA_DIR", dir.path())
-                .env("NATS_URL", &nats.url)
-                .env(
-                    "PAYMENT_ADDR",
-                    format!("http://127.0.0.1:{}", ports["payment"]),
-                )
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url)
-                .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-                .env("LOG_FORMAT", "json")
-                .env_remove("OTEL_SERVICE_NAME")
-                .env_remove("DATABASE_URL")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn service"),
-        );
-    }
-    let url = |name: &str| format!("http://127.0.0.1:{}", ports[name]);
-    for name in ports.keys() {
-        fd_testkit::wait_for_port(format!("127.0.0.1:{}", ports[name]).parse().expect("addr"))
-            .await;
-    }
+    let opts = Options::new(bin_dir(), dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("LOG_FORMAT", "json");
+    let sys = ProcessSystem::start(opts).await.expect("system");
+    let url = |name: &str| sys.url(name);
     let ch = |name: &str| Channel::from_shared(url(name)).expect("url").connect_lazy();
     let mut orders = order::order_service_client::OrderServiceClient::new(ch("order"));
     let mut stores = store::store_service_client::StoreServiceClient::new(ch("store"));
@@ -552,7 +506,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     );
 
     // Logs carry the trace: order's JSON log line for the placement names trace A.
-    let log = std::fs::read_to_string(dir.path().join("order.log")).expect("order log");
+    let log = std::fs::read_to_string(sys.log("order")).expect("order log");
     let line = log
         .lines()
         .find(|l| l.contains("order placed") && l.contains("tracy-a"))
@@ -562,8 +516,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
         "{line}"
     );
     assert!(line.contains("\"span_id\""), "{line}");
-    drop(procs);
-    drop(nats);
+    sys.stop().await;
 }
 
 fn tokio_stream_wrapper(

@@ -18,6 +18,7 @@ use fd_bench::{echo, suite};
 #[derive(Parser, Debug)]
 #[command(
     name = "fd-bench",
+    version,
     about = "Load generator and benchmark suite of the food-delivery system."
 )]
 struct Cli {

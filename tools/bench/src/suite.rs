@@ -13,7 +13,8 @@ use fd_proto::order::v1 as order;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
 use fd_proto::store::v1 as store;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
-use fd_testkit::{Backend, NatsServer, TestDb};
+use fd_testkit::system::{Options, ProcessSystem};
+use fd_testkit::{Backend, TestDb};
 use serde::Serialize;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
@@ -68,11 +69,9 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A process of the ceiling measurement (the bare tonic echo chain); stopped on drop.
 struct Proc {
-    name: String,
     child: Child,
-    url: String,
-    startup: Duration,
 }
 
 impl Drop for Proc {
@@ -115,86 +114,46 @@ async fn wait_serving(url: &str, deadline: Duration) -> anyhow::Result<()> {
     }
 }
 
-fn spawn(bin: &Path, env: &[(String, String)], log: &Path) -> anyhow::Result<Child> {
-    let out = std::fs::File::create(log)?;
-    let err = out.try_clone()?;
-    Command::new(bin)
-        .envs(env.iter().cloned())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))
-}
-
-/// The five services as processes (release binaries), one database each, one nats-server.
+/// The five services as processes (release binaries), one database each, one nats-server:
+/// the one launcher (`fd_testkit::system`) with production-like logging.
 struct System {
-    procs: Vec<Proc>,
+    sys: ProcessSystem,
     _dbs: Vec<TestDb>,
-    _nats: NatsServer,
-    _logs: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl System {
     async fn start(cfg: &SuiteConfig, backend: Backend) -> anyhow::Result<System> {
-        let nats = NatsServer::start().await;
-        let logs =
-            std::env::temp_dir().join(format!("fd-bench-{}-{:?}", std::process::id(), backend));
-        std::fs::create_dir_all(&logs)?;
+        let dir = tempfile::Builder::new().prefix("fd-bench-").tempdir()?;
+        // Warnings only: a log line per request is not free.
+        let mut opts = Options::new(&cfg.bin_dir, dir.path()).env("RUST_LOG", "warn");
         let mut dbs = Vec::new();
-        let mut procs: Vec<Proc> = Vec::new();
         for name in SERVICES {
             let db = TestDb::new(backend, name).await;
-            let port = free_port()?;
-            let url = format!("http://127.0.0.1:{port}");
-            let mut env = vec![
-                ("LISTEN_ADDR".to_string(), format!("127.0.0.1:{port}")),
-                ("DATABASE_URL".to_string(), db.url.clone()),
-                ("NATS_URL".to_string(), nats.url.clone()),
-                // Production-like logging: warnings only (a log line per request is not free).
-                ("RUST_LOG".to_string(), "warn".to_string()),
-            ];
-            if let Some(p) = procs.iter().find(|p| p.name == "payment") {
-                env.push(("PAYMENT_ADDR".to_string(), p.url.clone()));
-            }
-            let started = Instant::now();
-            let child = spawn(
-                &cfg.bin_dir.join(name),
-                &env,
-                &logs.join(format!("{name}.log")),
-            )?;
-            let mut proc = Proc {
-                name: name.to_string(),
-                child,
-                url,
-                startup: Duration::ZERO,
-            };
-            wait_serving(&proc.url, Duration::from_secs(30))
-                .await
-                .with_context(|| format!("{name}: see {}", logs.display()))?;
-            proc.startup = started.elapsed();
-            procs.push(proc);
+            opts.database_urls.insert(name.to_string(), db.url.clone());
             dbs.push(db);
         }
+        let sys = ProcessSystem::start(opts)
+            .await
+            .with_context(|| format!("starting the system (logs in {})", dir.path().display()))?;
         Ok(System {
-            procs,
+            sys,
             _dbs: dbs,
-            _nats: nats,
-            _logs: logs,
+            _dir: dir,
         })
     }
 
     fn url(&self, name: &str) -> String {
-        self.procs
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.url.clone())
-            .unwrap_or_default()
+        self.sys.url(name)
     }
 
     fn rss(&self) -> Vec<(String, f64)> {
-        self.procs
+        SERVICES
             .iter()
-            .map(|p| (p.name.clone(), rss_mib(p.child.id())))
+            .map(|name| {
+                let pid = self.sys.pid(name).unwrap_or(0);
+                (name.to_string(), rss_mib(pid))
+            })
             .collect()
     }
 }
@@ -384,12 +343,7 @@ async fn ceiling(cfg: &SuiteConfig, echo_bin: &Path) -> anyhow::Result<Vec<Repor
             .stderr(Stdio::from(out))
             .spawn()?;
         let url = format!("http://127.0.0.1:{port}");
-        procs.push(Proc {
-            name: name.into(),
-            child,
-            url: url.clone(),
-            startup: Duration::ZERO,
-        });
+        procs.push(Proc { child });
         wait_serving(&url, Duration::from_secs(10)).await?;
     }
     let mut out = Vec::new();
@@ -464,11 +418,12 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
         // Let consumers and relays finish what the load left them.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = sys.rss();
-        for (p, ((_, i), (_, a))) in sys.procs.iter().zip(idle.iter().zip(after.iter())) {
+        for (name, ((_, i), (_, a))) in SERVICES.iter().zip(idle.iter().zip(after.iter())) {
+            let startup = sys.sys.startup(name).unwrap_or_default();
             report.services.push(ServiceStats {
                 backend: label.into(),
-                service: p.name.clone(),
-                start_to_serving_ms: p.startup.as_secs_f64() * 1000.0,
+                service: name.to_string(),
+                start_to_serving_ms: startup.as_secs_f64() * 1000.0,
                 rss_idle_mib: *i,
                 rss_after_load_mib: *a,
             });

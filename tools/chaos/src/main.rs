@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(about = "Chaos drill: load, kill -9, restart, then check invariants")]
+#[command(
+    version,
+    about = "Chaos drill: load, kill -9, restart, then check invariants"
+)]
 struct Args {
     /// Orders to place.
     #[arg(long, default_value_t = 200)]
@@ -80,7 +83,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         None => std::env::temp_dir().join(format!("fd-chaos-{}", std::process::id())),
     };
     let _ = std::fs::remove_dir_all(&dir);
-    let mut sys = system::System::start(&args.bin_dir, &args.nats_server, &dir).await?;
+    let mut sys = system::start(&args.bin_dir, &args.nats_server, &dir).await?;
     println!("system up in {} (logs in logs/)", dir.display());
     let started = Instant::now();
 

@@ -7,7 +7,11 @@
 //! fdctl order list --customer alice fdctl order watch <ORDER_ID>
 //! fdctl payment get --order <ORDER_ID>
 //! fdctl health http://127.0.0.1:50051 --wait 10
+//! fdctl up                         (make run: the whole system on this machine)
+//! fdctl with-system -- pytest      (a command against a fresh system)
 //! ```
+
+mod up;
 
 use std::time::{Duration, Instant};
 
@@ -88,6 +92,23 @@ enum Command {
         /// Only those about this order.
         #[arg(long, default_value = "")]
         order: String,
+    },
+    /// Starts the whole system on this machine (what `make run` does); Ctrl-C stops it.
+    Up {
+        #[command(flatten)]
+        system: up::SystemArgs,
+        /// SQLite files, the JetStream store and logs/.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+    },
+    /// Runs a command against a freshly started system (free ports, temporary data), with the
+    /// endpoints in FD_ORDER_ADDR ... FD_NOTIFICATION_ADDR and NATS_URL; exits with its code.
+    WithSystem {
+        #[command(flatten)]
+        system: up::SystemArgs,
+        /// The command and its arguments (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
     },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
@@ -301,6 +322,11 @@ async fn health(url: &str, wait: u64) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Up { system, data_dir } => up::up(system, data_dir).await,
+        Command::WithSystem { system, command } => {
+            let code = up::with_system(system, command).await?;
+            std::process::exit(code)
+        }
         Command::Health { url, wait } => health(&url, wait).await,
         Command::Payment(PaymentCmd::Get { order: id }) => {
             let mut c = payment::payment_service_client::PaymentServiceClient::new(

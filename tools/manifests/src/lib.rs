@@ -153,8 +153,8 @@ fn missing(managed: bool, doc: &Doc, path: String, message: String) -> Finding {
 pub fn parse(source: &str, text: &str) -> anyhow::Result<Vec<Doc>> {
     use serde::Deserialize;
     let mut docs = Vec::new();
-    for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let mut yaml = serde_yaml::Value::deserialize(de)
+    for (index, de) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let mut yaml = serde_norway::Value::deserialize(de)
             .map_err(|e| anyhow::anyhow!("{source}#{index}: not YAML: {e}"))?;
         // YAML merge keys (`<<: *anchor`) are resolved here, as Kubernetes and Compose do.
         yaml.apply_merge()

@@ -12,9 +12,39 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!("usage: fd-manifests check PATH|- [--schemas DIR]... [--strict]\n       fd-manifests schema --schema FILE PATH");
-    ExitCode::from(2)
+#[derive(clap::Parser, Debug)]
+#[command(
+    version,
+    about = "Validates Kubernetes + Istio manifests offline (exit 0 valid, 1 invalid, 2 usage or I/O error)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Cmd {
+    /// Strict JSON schemas, then istioctl-analyze-style semantic checks.
+    Check {
+        /// Files, directories (recursively) or `-` for a rendered stream on stdin.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Schema directories (default: the vendored Kubernetes 1.35 + Istio 1.30 schemas).
+        #[arg(long = "schemas")]
+        schemas: Vec<PathBuf>,
+        /// A kind without a schema is an error, not a warning.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// One YAML file against one JSON schema (e.g. the compose spec).
+    Schema {
+        /// The JSON schema.
+        #[arg(long)]
+        schema: PathBuf,
+        /// Files or `-`.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
 }
 
 fn read(path: &str) -> anyhow::Result<Vec<fd_manifests::Doc>> {
@@ -27,48 +57,32 @@ fn read(path: &str) -> anyhow::Result<Vec<fd_manifests::Doc>> {
     }
 }
 
-fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    let Some(cmd) = args.first() else {
-        return Ok(usage());
-    };
-    let mut paths = Vec::new();
-    let mut dirs = Vec::new();
-    let mut schema = None;
-    let mut strict = false;
-    let mut it = args[1..].iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--schemas" => dirs
-                .push(PathBuf::from(it.next().ok_or_else(|| {
-                    anyhow::anyhow!("--schemas needs a directory")
-                })?)),
-            "--schema" => {
-                schema = Some(PathBuf::from(
-                    it.next()
-                        .ok_or_else(|| anyhow::anyhow!("--schema needs a file"))?,
-                ))
-            }
-            "--strict" => strict = true,
-            p => paths.push(p.to_string()),
-        }
-    }
-    if paths.is_empty() {
-        return Ok(usage());
-    }
+fn load_all(paths: &[String]) -> anyhow::Result<Option<Vec<fd_manifests::Doc>>> {
     let mut docs = Vec::new();
-    for p in &paths {
+    for p in paths {
         docs.extend(read(p)?);
     }
     if docs.is_empty() {
         eprintln!("fd-manifests: no documents in {}", paths.join(" "));
-        return Ok(ExitCode::from(1));
+        return Ok(None);
     }
-    let findings = match cmd.as_str() {
-        "check" => {
-            let mut schemas = if dirs.is_empty() {
+    Ok(Some(docs))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (findings, strict) = match cli.command {
+        Cmd::Check {
+            paths,
+            schemas,
+            strict,
+        } => {
+            let Some(docs) = load_all(&paths)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let mut schemas = if schemas.is_empty() {
                 fd_manifests::Schemas::bundled()
             } else {
-                fd_manifests::Schemas::new(dirs)
+                fd_manifests::Schemas::new(schemas)
             };
             let report = fd_manifests::check(&docs, &mut schemas)?;
             for w in &report.warnings {
@@ -78,18 +92,19 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             eprintln!("checked {} documents", report.documents);
-            report.findings
+            (report.findings, strict)
         }
-        "schema" => {
-            let Some(schema) = schema else {
-                return Ok(usage());
+        Cmd::Schema { schema, paths } => {
+            let Some(docs) = load_all(&paths)? else {
+                return Ok(ExitCode::from(1));
             };
             let v = fd_manifests::compile(&schema)?;
-            docs.iter()
+            let findings = docs
+                .iter()
                 .flat_map(|d| fd_manifests::schema_findings(&v, d))
-                .collect()
+                .collect();
+            (findings, false)
         }
-        _ => return Ok(usage()),
     };
     for f in &findings {
         println!("{f}");
@@ -105,8 +120,19 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    use clap::Parser;
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("fd-manifests: {e:#}");

@@ -53,6 +53,34 @@ async fn health_reports_serving_and_reflection_lists_services() {
             "{expected} missing from {names:?}"
         );
     }
+
+    // v1alpha too: grpcio-reflection, Postman and evans speak only that.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let mut alpha = AlphaClient::new(channel(&app.order_server.url()).await);
+    let req = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::ListServices(String::new())),
+    };
+    let resp = alpha
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner()
+        .next()
+        .await
+        .expect("one response")
+        .expect("ok");
+    let Some(AlphaResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected {resp:?}")
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "fooddelivery.order.v1.OrderService"),
+        "{list:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use fd_testkit::{both_backends, Backend};
 
-use crate::harness::{eventually, System};
+use fd_system_tests::{eventually, System};
 
 async fn each_order_reached_once(sys: &System, customer: &str, order_ids: &[String]) {
     for id in order_ids {

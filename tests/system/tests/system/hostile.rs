@@ -13,7 +13,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use tonic::Code;
 
-use crate::harness::System;
+use fd_system_tests::System;
 
 fn deliberate(rpc: &str, r: Result<(), tonic::Status>) {
     if let Err(s) = r {

@@ -3,7 +3,6 @@
 //! (SQLite files, and the same tests on fresh PostgreSQL databases).
 
 mod faults;
-mod harness;
 mod hostile;
 mod scenarios;
 mod webhook;

@@ -6,7 +6,7 @@ use fd_proto::payment::v1 as payment;
 use fd_proto::store::v1 as store;
 use fd_testkit::{both_backends, Backend};
 
-use crate::harness::{eventually, System};
+use fd_system_tests::{eventually, System};
 
 async fn state_becomes(sys: &System, order_id: &str, want: order::OrderState) -> order::Order {
     eventually(&format!("order {order_id} {want:?}"), || async {

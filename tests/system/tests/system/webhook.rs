@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use fd_testkit::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{eventually, System};
+use fd_system_tests::{eventually, System};
 
 /// A tiny HTTP receiver that answers 500 to the first request and 200 afterwards.
 async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {

@@ -1,0 +1,606 @@
+//! The one launcher of the whole system: nats-server and the five service binaries as
+//! processes, wired to each other the same way for `make run` (`fdctl up`), the client tests
+//! (`fdctl with-system`), the trace test, `make bench` and the chaos drills.
+//!
+//! ```text
+//! let sys = ProcessSystem::start(Options::new(bin_dir, data_dir)).await?;
+//! let order = sys.url("order");      // http://127.0.0.1:PORT
+//! sys.kill("payment").await;         // SIGKILL: a crash
+//! sys.restart("payment").await?;     // same port, same data
+//! sys.stop().await;                  // SIGTERM, nats last
+//! ```
+//!
+//! In-process systems (the system tests) use the same wiring through [`service_env`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+/// The services, in start order (payment first: order calls it), with their default ports.
+/// `tests/system` checks this table against each service's own `SERVICE` definition.
+pub const SERVICES: [(&str, u16); 5] = [
+    ("payment", 50052),
+    ("order", 50051),
+    ("store", 50053),
+    ("delivery", 50054),
+    ("notification", 50055),
+];
+
+/// The port NATS listens on by default.
+pub const NATS_DEFAULT_PORT: u16 = 4222;
+
+/// The environment that wires service `name` into a system: where it listens, where NATS
+/// is, where payment is. The one place this wiring is written down.
+pub fn service_env(
+    name: &str,
+    listen: &str,
+    nats_url: &str,
+    payment_url: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("LISTEN_ADDR".to_string(), listen.to_string()),
+        ("NATS_URL".to_string(), nats_url.to_string()),
+    ];
+    if name == "order" {
+        if let Some(url) = payment_url {
+            env.push(("PAYMENT_ADDR".to_string(), url.to_string()));
+        }
+    }
+    env
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// True if something accepts connections on loopback `port`.
+pub fn port_in_use(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+/// Which ports the services get.
+#[derive(Debug, Clone)]
+pub enum Ports {
+    /// Each service's default port, or `<NAME>_PORT` from the given overrides.
+    Defaults(HashMap<String, u16>),
+    /// Free ports picked at start (tests, bench, chaos).
+    Free,
+}
+
+/// Which NATS the system uses.
+#[derive(Debug, Clone)]
+pub enum Nats {
+    /// Start nats-server (`bin`) with JetStream on `port` (`None`: a free one), storing under
+    /// the data directory. It can be killed and restarted like a service.
+    Start {
+        /// The nats-server binary.
+        bin: PathBuf,
+        /// Its port.
+        port: Option<u16>,
+    },
+    /// Use a server that is already running.
+    External(String),
+}
+
+/// How to start a system.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the service binaries are (`target/debug`, `target/release`).
+    pub bin_dir: PathBuf,
+    /// Data (SQLite files, JetStream store) and `logs/`.
+    pub data_dir: PathBuf,
+    /// Service ports.
+    pub ports: Ports,
+    /// NATS.
+    pub nats: Nats,
+    /// Extra environment for every service (e.g. `RUST_LOG`, `OTEL_*`, drill settings).
+    pub env: Vec<(String, String)>,
+    /// `DATABASE_URL` per service (e.g. fresh PostgreSQL databases); unset = SQLite under
+    /// the data directory.
+    pub database_urls: HashMap<String, String>,
+    /// How long a service may take to report SERVING.
+    pub start_timeout: Duration,
+}
+
+impl Options {
+    /// Free ports, a fresh nats-server from [`crate::nats_server_bin`], SQLite under `data_dir`.
+    pub fn new(bin_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bin_dir: bin_dir.into(),
+            data_dir: data_dir.into(),
+            ports: Ports::Free,
+            nats: Nats::Start {
+                bin: crate::nats_server_bin(),
+                port: None,
+            },
+            env: Vec::new(),
+            database_urls: HashMap::new(),
+            start_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Adds an environment variable for every service.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// Why a system did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A service's port is taken by another process.
+    #[error("port {port} ({name}) is already in use by another process; stop it or set {var}=<free port>")]
+    PortInUse {
+        /// The service.
+        name: String,
+        /// The port.
+        port: u16,
+        /// The variable that moves it.
+        var: String,
+    },
+    /// A process could not be started or did not come up.
+    #[error("{0}")]
+    Start(String),
+    /// Files or ports.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A running system of processes; everything it started is killed when it is dropped.
+#[derive(Debug)]
+pub struct ProcessSystem {
+    opts: Options,
+    ports: HashMap<&'static str, u16>,
+    nats_url: String,
+    nats_port: Option<u16>,
+    children: HashMap<&'static str, Child>,
+    startup: HashMap<&'static str, Duration>,
+}
+
+impl ProcessSystem {
+    /// Starts NATS (unless external) and the services in order, each waited for until it
+    /// reports SERVING.
+    pub async fn start(opts: Options) -> Result<Self, StartError> {
+        std::fs::create_dir_all(opts.data_dir.join("logs"))?;
+        let mut ports = HashMap::new();
+        for (name, default) in SERVICES {
+            let port = match &opts.ports {
+                Ports::Free => free_port()?,
+                Ports::Defaults(overrides) => {
+                    let var = format!("{}_PORT", name.to_ascii_uppercase());
+                    let port = overrides.get(&var).copied().unwrap_or(default);
+                    if port_in_use(port) {
+                        return Err(StartError::PortInUse {
+                            name: name.to_string(),
+                            port,
+                            var,
+                        });
+                    }
+                    port
+                }
+            };
+            ports.insert(name, port);
+        }
+        let (nats_url, nats_port) = match &opts.nats {
+            Nats::External(url) => (url.clone(), None),
+            Nats::Start { port, .. } => {
+                let port = match port {
+                    Some(p) => *p,
+                    None => free_port()?,
+                };
+                (format!("nats://127.0.0.1:{port}"), Some(port))
+            }
+        };
+        let mut sys = Self {
+            opts,
+            ports,
+            nats_url,
+            nats_port,
+            children: HashMap::new(),
+            startup: HashMap::new(),
+        };
+        if sys.nats_port.is_some() {
+            sys.start_one("nats").await?;
+        }
+        for (name, _) in SERVICES {
+            sys.start_one(name).await?;
+        }
+        Ok(sys)
+    }
+
+    /// `http://127.0.0.1:PORT` of a service.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}", self.addr(name))
+    }
+
+    /// `127.0.0.1:PORT` of a service.
+    pub fn addr(&self, name: &str) -> String {
+        format!("127.0.0.1:{}", self.ports.get(name).copied().unwrap_or(0))
+    }
+
+    /// The NATS URL the services use.
+    pub fn nats_url(&self) -> &str {
+        &self.nats_url
+    }
+
+    /// True if this system started its own nats-server.
+    pub fn owns_nats(&self) -> bool {
+        self.nats_port.is_some()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.opts.data_dir
+    }
+
+    /// The SQLite file of a service (when it runs on the embedded default).
+    pub fn db(&self, name: &str) -> PathBuf {
+        self.opts.data_dir.join(format!("{name}.db"))
+    }
+
+    /// The log file of a service (or `nats`).
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.opts.data_dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// The process id of a running service.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children.get(name).and_then(Child::id)
+    }
+
+    /// How long a service took from spawn to SERVING at its last start.
+    pub fn startup(&self, name: &str) -> Option<Duration> {
+        self.startup.get(name).copied()
+    }
+
+    fn static_name(name: &str) -> Option<&'static str> {
+        if name == "nats" {
+            return Some("nats");
+        }
+        SERVICES.iter().map(|(n, _)| *n).find(|n| *n == name)
+    }
+
+    async fn start_one(&mut self, name: &'static str) -> Result<(), StartError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log(name))?;
+        let started = Instant::now();
+        let mut cmd = if name == "nats" {
+            let (Nats::Start { bin, .. }, Some(port)) = (&self.opts.nats, self.nats_port) else {
+                return Err(StartError::Start("this system does not run NATS".into()));
+            };
+            let mut c = Command::new(bin);
+            c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                .arg(self.opts.data_dir.join("nats"));
+            c
+        } else {
+            let mut c = Command::new(self.opts.bin_dir.join(name));
+            let payment = self.url("payment");
+            // Nothing of the caller's own service environment leaks in; `opts.env` says
+            // what the system's services get.
+            c.env_remove("DATABASE_URL")
+                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .env_remove("OTEL_SERVICE_NAME")
+                .env("DATA_DIR", &self.opts.data_dir)
+                .envs(service_env(
+                    name,
+                    &self.addr(name),
+                    &self.nats_url,
+                    Some(&payment),
+                ))
+                .envs(self.opts.env.iter().cloned());
+            if let Some(url) = self.opts.database_urls.get(name) {
+                c.env("DATABASE_URL", url);
+            }
+            c
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| StartError::Start(format!("cannot start {name}: {e}")))?;
+        self.children.insert(name, child);
+        let ready = if name == "nats" {
+            let port = self.nats_port.unwrap_or(NATS_DEFAULT_PORT);
+            wait_until(self.opts.start_timeout, || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+            })
+            .await
+        } else {
+            let url = self.url(name);
+            wait_until(self.opts.start_timeout, || serving(url.clone())).await
+        };
+        if !ready {
+            let exited = match self.children.get_mut(name).map(Child::try_wait) {
+                Some(Ok(Some(status))) => format!("exited ({status})"),
+                _ => "did not become SERVING".to_string(),
+            };
+            let tail = std::fs::read_to_string(self.log(name))
+                .map(|s| {
+                    let lines: Vec<&str> = s.lines().collect();
+                    lines[lines.len().saturating_sub(5)..].join("\n  ")
+                })
+                .unwrap_or_default();
+            return Err(StartError::Start(format!(
+                "{name} {exited}; last lines of {}:\n  {tail}",
+                self.log(name).display()
+            )));
+        }
+        self.startup.insert(name, started.elapsed());
+        Ok(())
+    }
+
+    /// SIGKILL: no shutdown, no flush — a crash (`nats` too, if this system runs it).
+    pub async fn kill(&mut self, name: &str) {
+        if let Some(mut c) = self.children.remove(name) {
+            let _ = c.start_kill();
+            let _ = c.wait().await;
+        }
+    }
+
+    /// Kills (if running) and starts a service or `nats` again: same port, same data.
+    pub async fn restart(&mut self, name: &str) -> Result<(), StartError> {
+        let name = Self::static_name(name)
+            .ok_or_else(|| StartError::Start(format!("unknown service {name}")))?;
+        self.kill(name).await;
+        self.start_one(name).await
+    }
+
+    /// SIGTERM to one process; waits up to 10 s for it to finish its in-flight work.
+    pub async fn terminate(&mut self, name: &str) {
+        if let Some(mut c) = self.children.remove(name) {
+            if let Some(pid) = c.id() {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), c.wait())
+                .await
+                .is_err()
+            {
+                let _ = c.start_kill();
+                let _ = c.wait().await;
+            }
+        }
+    }
+
+    /// Stops everything gracefully: services (all at once), then NATS.
+    pub async fn stop(mut self) {
+        let names: Vec<&'static str> = SERVICES.iter().map(|(n, _)| *n).collect();
+        for name in &names {
+            if let Some(pid) = self.children.get(name).and_then(Child::id) {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await;
+            }
+        }
+        for name in names {
+            self.terminate(name).await;
+        }
+        self.terminate("nats").await;
+    }
+
+    /// Waits until one of the processes exits on its own; returns its name.
+    pub async fn wait_any_exit(&mut self) -> &'static str {
+        loop {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return name;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// True once the gRPC health check of `url` answers SERVING.
+pub async fn serving(url: String) -> bool {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url) else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .is_ok_and(|r| r.into_inner().status == 1)
+}
+
+async fn wait_until<F, Fut>(timeout: Duration, mut ready: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ready().await {
+            return true;
+        }
+        // Short: `make bench` reports start-to-SERVING from this loop.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    false
+}
+
+/// What listens on a NATS port, read from the `INFO` line a NATS server sends first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatsProbe {
+    /// Nothing listens.
+    Free,
+    /// A NATS server: its version and whether JetStream is on.
+    Nats {
+        /// `2.10.22`.
+        version: String,
+        /// JetStream enabled.
+        jetstream: bool,
+    },
+    /// Something that is not NATS.
+    Other,
+}
+
+/// Looks at what listens on loopback `port`.
+pub async fn probe_nats(port: u16) -> NatsProbe {
+    use tokio::io::AsyncBufReadExt;
+    let Ok(Ok(stream)) = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    else {
+        return NatsProbe::Free;
+    };
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stream);
+    match tokio::time::timeout(Duration::from_secs(1), reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => {}
+        _ => return NatsProbe::Other,
+    }
+    let Some(json) = line.strip_prefix("INFO ") else {
+        return NatsProbe::Other;
+    };
+    let info: serde_json::Value = serde_json::from_str(json.trim()).unwrap_or_default();
+    NatsProbe::Nats {
+        version: info["version"].as_str().unwrap_or("").to_string(),
+        jetstream: info["jetstream"].as_bool().unwrap_or(false),
+    }
+}
+
+/// Decides which NATS `make run` uses when `NATS_URL` is not set: a suitable server already
+/// on `port` (4222) is reused; otherwise one is started (on `port` if it is free, else on a
+/// free port). The message says what was chosen and why.
+pub async fn choose_nats(bin: PathBuf, min_version: (u64, u64), port: u16) -> (Nats, String) {
+    let default_port = port;
+    match probe_nats(default_port).await {
+        NatsProbe::Free => (
+            Nats::Start {
+                bin,
+                port: Some(default_port),
+            },
+            format!("starting nats-server on {default_port}"),
+        ),
+        NatsProbe::Nats { version, jetstream }
+            if jetstream
+                && fd_chassis::nats::parse_version(&version).is_some_and(|v| v >= min_version) =>
+        {
+            (
+                Nats::External(format!("nats://127.0.0.1:{default_port}")),
+                format!(
+                    "reusing the NATS server {version} with JetStream already on port {default_port}"
+                ),
+            )
+        }
+        other => {
+            let why = match other {
+                NatsProbe::Nats { version, jetstream: false } => {
+                    format!("the NATS server {version} on {default_port} has no JetStream")
+                }
+                NatsProbe::Nats { version, .. } => format!(
+                    "the NATS server {version} on {default_port} is older than {}.{}",
+                    min_version.0, min_version.1
+                ),
+                _ => format!("port {default_port} is used by something that is not NATS"),
+            };
+            let port = free_port().unwrap_or(0);
+            (
+                Nats::Start {
+                    bin,
+                    port: (port != 0).then_some(port),
+                },
+                format!("{why}; starting our own nats-server on port {port}"),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_suitable_nats_is_reused_and_anything_else_is_named() {
+        let nats = crate::NatsServer::start().await;
+        let port: u16 = nats
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        let bin = crate::nats_server_bin();
+        let (choice, why) = choose_nats(bin.clone(), (2, 10), port).await;
+        assert!(
+            matches!(&choice, Nats::External(url) if url.ends_with(&format!(":{port}"))),
+            "{choice:?}"
+        );
+        assert!(why.contains("reusing the NATS server"), "{why}");
+
+        // Pretend we need a newer server than this one.
+        let (choice, why) = choose_nats(bin.clone(), (99, 0), port).await;
+        assert!(
+            matches!(choice, Nats::Start { port: Some(p), .. } if p != port),
+            "{why}"
+        );
+        assert!(why.contains("is older than 99.0"), "{why}");
+
+        // Something that is not NATS on the port.
+        let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let other_port = other.local_addr().expect("addr").port();
+        let (choice, why) = choose_nats(bin.clone(), (2, 10), other_port).await;
+        assert!(
+            matches!(choice, Nats::Start { port: Some(p), .. } if p != other_port),
+            "{why}"
+        );
+        assert!(why.contains("not NATS"), "{why}");
+
+        // Nothing there: start one on that very port.
+        drop(other);
+        let (choice, _) = choose_nats(bin, (2, 10), other_port).await;
+        assert!(matches!(choice, Nats::Start { port: Some(p), .. } if p == other_port));
+    }
+
+    #[test]
+    fn a_taken_service_port_is_named_in_one_line() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("dir");
+        let mut opts = Options::new("/nonexistent", dir.path());
+        opts.ports = Ports::Defaults(HashMap::from([("ORDER_PORT".to_string(), port)]));
+        opts.nats = Nats::External("nats://127.0.0.1:1".into());
+        let err = rt
+            .block_on(ProcessSystem::start(opts))
+            .expect_err("port taken");
+        let msg = err.to_string();
+        assert_eq!(
+            msg,
+            format!("port {port} (order) is already in use by another process; stop it or set ORDER_PORT=<free port>")
+        );
+        assert_eq!(msg.lines().count(), 1);
+    }
+}

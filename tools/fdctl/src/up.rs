@@ -1,0 +1,157 @@
+//! `fdctl up` (what `make run` runs) and `fdctl with-system -- CMD` (what the client tests
+//! run): the whole system as processes through the one launcher, `fd_testkit::system`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fd_testkit::system::{self, Nats, Options, Ports, ProcessSystem, SERVICES};
+
+/// Settings shared by `up` and `with-system`.
+#[derive(clap::Args, Debug)]
+pub struct SystemArgs {
+    /// Where the service binaries are (default: beside fdctl).
+    #[arg(long, env = "BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+    /// The nats-server to start when none is reused.
+    #[arg(long, env = "NATS_SERVER_BIN")]
+    nats_server: Option<PathBuf>,
+}
+
+impl SystemArgs {
+    fn bin_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.bin_dir {
+            Some(d) => Ok(d.clone()),
+            None => Ok(std::env::current_exe()?
+                .parent()
+                .context("fdctl has no directory")?
+                .to_path_buf()),
+        }
+    }
+
+    fn nats_bin(&self) -> PathBuf {
+        self.nats_server
+            .clone()
+            .unwrap_or_else(fd_testkit::nats_server_bin)
+    }
+}
+
+/// `make run`: the services on their default ports (or `<NAME>_PORT`), SQLite under
+/// `data_dir`, NATS from `NATS_URL`, `NATS_PORT`, a suitable server already on 4222, or a new
+/// one; prints the endpoints and stops everything on Ctrl-C or SIGTERM.
+pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
+    let overrides: HashMap<String, u16> = SERVICES
+        .iter()
+        .filter_map(|(name, _)| {
+            let var = format!("{}_PORT", name.to_ascii_uppercase());
+            let port = std::env::var(&var).ok()?.parse().ok()?;
+            Some((var, port))
+        })
+        .collect();
+    let (nats, how) = if let Ok(url) = std::env::var("NATS_URL") {
+        (
+            Nats::External(url.clone()),
+            format!("using NATS at {url} (NATS_URL)"),
+        )
+    } else if let Some(port) = std::env::var("NATS_PORT").ok().and_then(|p| p.parse().ok()) {
+        if system::port_in_use(port) {
+            anyhow::bail!("port {port} (NATS_PORT) is already in use by another process; choose another or unset NATS_PORT");
+        }
+        (
+            Nats::Start {
+                bin: args.nats_bin(),
+                port: Some(port),
+            },
+            format!("starting nats-server on {port} (NATS_PORT)"),
+        )
+    } else {
+        system::choose_nats(
+            args.nats_bin(),
+            fd_chassis::nats::MIN_SERVER_VERSION,
+            system::NATS_DEFAULT_PORT,
+        )
+        .await
+    };
+    println!("{how}");
+    let mut opts = Options::new(args.bin_dir()?, &data_dir);
+    opts.ports = Ports::Defaults(overrides);
+    opts.nats = nats;
+    let mut sys = ProcessSystem::start(opts).await?;
+    let fdctl = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "fdctl".into());
+    println!();
+    println!(
+        "food-delivery is running (data and logs under {}):",
+        data_dir.display()
+    );
+    for (name, _) in SERVICES {
+        let context = capitalized(name);
+        println!(
+            "  {name:<13} grpc://{}    fooddelivery.{name}.v1.{context}Service",
+            sys.addr(name)
+        );
+    }
+    println!("  {:<13} {} (JetStream)", "NATS", sys.nats_url());
+    println!("  (every service serves grpc.health.v1 and gRPC reflection v1 and v1alpha)");
+    println!();
+    println!("Try, in another terminal:");
+    println!("  {fdctl} order place --customer alice --item pizza:Margherita:2:1250 --item cola:Cola:1:400");
+    println!("  {fdctl} order list --customer alice");
+    println!("  make demo    # all eight scenarios, with each order's timeline");
+    println!();
+    println!("Ctrl-C stops everything.");
+    let code = tokio::select! {
+        () = fd_chassis::shutdown::signal() => None,
+        name = sys.wait_any_exit() => Some(name),
+    };
+    if let Some(name) = code {
+        eprintln!(
+            "{name} exited unexpectedly; see {}",
+            sys.log(name).display()
+        );
+        sys.stop().await;
+        anyhow::bail!("{name} exited");
+    }
+    println!();
+    println!("stopping the services...");
+    sys.stop().await;
+    println!("stopped.");
+    Ok(())
+}
+
+/// Runs `command` against a fresh system (free ports, SQLite in a temporary directory) with
+/// the endpoints in FD_<SERVICE>_ADDR (host:port) and NATS_URL; exits with its exit code.
+pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Result<i32> {
+    let (program, rest) = command
+        .split_first()
+        .context("with-system needs a command: fdctl with-system -- CMD ARGS...")?;
+    let dir = tempfile::tempdir()?;
+    let mut opts = Options::new(args.bin_dir()?, dir.path());
+    opts.nats = Nats::Start {
+        bin: args.nats_bin(),
+        port: None,
+    };
+    let sys = ProcessSystem::start(opts).await?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest).env("NATS_URL", sys.nats_url());
+    for (name, _) in SERVICES {
+        cmd.env(
+            format!("FD_{}_ADDR", name.to_ascii_uppercase()),
+            sys.addr(name),
+        );
+    }
+    let status = cmd
+        .status()
+        .await
+        .with_context(|| format!("cannot run {program}"))?;
+    sys.stop().await;
+    Ok(status.code().unwrap_or(1))
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
