@@ -47,22 +47,25 @@ impl Db {
     /// returned), compare-and-set it, record `event(&new)` continuing the aggregate's saga
     /// trace, and commit. NOT_FOUND when there is no such aggregate; ABORTED when it kept
     /// changing under us.
-    pub async fn change<A, E>(
+    ///
+    /// `decide`'s error is the domain's reason for refusing (FAILED_PRECONDITION).
+    pub async fn change<A, E, R>(
         &self,
         id: &A::Id,
-        decide: impl Fn(&A) -> Result<Option<A>, AppError>,
+        decide: impl Fn(&A) -> Result<Option<A>, R>,
         event: impl Fn(&A) -> E,
     ) -> Result<Changed<A>, AppError>
     where
         A: Aggregate,
         E: Event,
+        R: std::fmt::Display,
     {
         for _ in 0..CONFLICT_ATTEMPTS {
             let mut work = self.begin().await?;
             let before = A::load(work.conn(), id)
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("no {} {id}", A::NAME)))?;
-            let Some(after) = decide(&before)? else {
+            let Some(after) = decide(&before).map_err(AppError::not_allowed)? else {
                 return Ok(Changed {
                     state: before,
                     changed: false,
@@ -75,6 +78,7 @@ impl Db {
             crate::telemetry::link_current_span(saga);
             work.record_continuing(&event(&after), saga).await?;
             work.commit().await?;
+            tracing::info!(%id, event = E::TYPE, "{} changed", A::NAME);
             return Ok(Changed {
                 state: after,
                 changed: true,

@@ -9,7 +9,7 @@ use fd_proto::delivery::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::db;
-use crate::domain::{Delivery, DeliveryState, NotAllowed};
+use crate::domain::{Delivery, DeliveryState};
 use crate::events;
 
 /// The DeliveryService implementation.
@@ -52,33 +52,6 @@ fn check_id(value: &str, field: &str, bad: &mut Vec<Violation>) {
     require_text(value, field, 64, bad);
 }
 
-impl DeliveryApi {
-    /// One rider command: the delivery decides, the change and its event commit together.
-    async fn command<E: fd_proto::Event>(
-        &self,
-        order_id: &str,
-        decide: impl Fn(&Delivery) -> Result<Option<Delivery>, NotAllowed>,
-        event: fn(&Delivery) -> E,
-    ) -> Result<Delivery, Status> {
-        let done = self
-            .db
-            .change(
-                order_id,
-                |d| decide(d).map_err(AppError::not_allowed),
-                event,
-            )
-            .await?;
-        if done.changed {
-            tracing::info!(
-                order_id,
-                state = done.state.state.as_str(),
-                "delivery changed"
-            );
-        }
-        Ok(done.state)
-    }
-}
-
 #[tonic::async_trait]
 impl pb::delivery_service_server::DeliveryService for DeliveryApi {
     async fn get_delivery(
@@ -109,12 +82,14 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         check_id(&r.rider_id, "rider_id", &mut bad);
         check(bad)?;
         let d = self
-            .command(
-                &r.order_id,
+            .db
+            .change(
+                r.order_id.as_str(),
                 |d| d.pick_up(&r.rider_id, now_ms()),
                 events::started,
             )
-            .await?;
+            .await?
+            .state;
         Ok(Response::new(pb::PickUpResponse {
             delivery: Some(to_proto(&d)),
         }))
@@ -129,8 +104,14 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         check_id(&r.order_id, "order_id", &mut bad);
         check(bad)?;
         let d = self
-            .command(&r.order_id, |d| d.complete(now_ms()), events::delivered)
-            .await?;
+            .db
+            .change(
+                r.order_id.as_str(),
+                |d| d.complete(now_ms()),
+                events::delivered,
+            )
+            .await?
+            .state;
         Ok(Response::new(pb::CompleteDeliveryResponse {
             delivery: Some(to_proto(&d)),
         }))

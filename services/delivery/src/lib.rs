@@ -19,15 +19,12 @@ use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::delivery::v1::delivery_service_server::DeliveryServiceServer;
 use tokio::net::TcpListener;
 
-/// Default gRPC port of the delivery service.
-pub const DEFAULT_PORT: u16 = 50054;
-
 /// The delivery service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "delivery",
     about: "the delivery context: riders pick up and deliver cooked orders",
     version: env!("CARGO_PKG_VERSION"),
-    default_port: DEFAULT_PORT,
+    default_port: 50054,
     migrator: &MIGRATOR,
 };
 

@@ -22,15 +22,12 @@ use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use tokio::net::TcpListener;
 
-/// Default gRPC port of the notification service.
-pub const DEFAULT_PORT: u16 = 50055;
-
 /// The notification service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "notification",
     about: "the notification context: tells customers about every status change (log or webhook)",
     version: env!("CARGO_PKG_VERSION"),
-    default_port: DEFAULT_PORT,
+    default_port: 50055,
     migrator: &MIGRATOR,
 };
 

@@ -306,17 +306,13 @@ impl pb::order_service_server::OrderService for OrderApi {
                 order_id.as_str(),
                 |o: &Order| {
                     let mut cancelled = o.clone();
-                    match cancelled.cancel(&r.reason, now_ms()) {
-                        Ok(true) => Ok(Some(cancelled)),
-                        Ok(false) => Ok(None),
-                        Err(e) => Err(AppError::not_allowed(e)),
-                    }
+                    let changed = cancelled.cancel(&r.reason, now_ms())?;
+                    Ok::<_, domain::CancelError>(changed.then_some(cancelled))
                 },
                 |o| events::order_cancelled(o, pb::CancelledBy::Customer),
             )
             .await?;
         if done.changed {
-            tracing::info!("order cancelled");
             self.changes.changed(&order_id);
         }
         Ok(Response::new(pb::CancelOrderResponse {

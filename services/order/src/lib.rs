@@ -23,15 +23,12 @@ use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::order::v1::order_service_server::OrderServiceServer;
 use tokio::net::TcpListener;
 
-/// Default gRPC port of the order service.
-pub const DEFAULT_PORT: u16 = 50051;
-
 /// The order service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "order",
     about: "the order context: customers place, cancel and follow orders (pays through payment before anything is stored)",
     version: env!("CARGO_PKG_VERSION"),
-    default_port: DEFAULT_PORT,
+    default_port: 50051,
     migrator: &MIGRATOR,
 };
 

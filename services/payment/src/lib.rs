@@ -18,15 +18,12 @@ use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::payment::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 
-/// Default gRPC port of the payment service.
-pub const DEFAULT_PORT: u16 = 50052;
-
 /// The payment service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "payment",
     about: "the payment context: authorizes and refunds payments for orders",
     version: env!("CARGO_PKG_VERSION"),
-    default_port: DEFAULT_PORT,
+    default_port: 50052,
     migrator: &MIGRATOR,
 };
 

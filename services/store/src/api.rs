@@ -11,7 +11,7 @@ use fd_proto::store::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::db;
-use crate::domain::{NotAllowed, Ticket, TicketState};
+use crate::domain::{Ticket, TicketState};
 
 /// The StoreService implementation.
 #[derive(Debug, Clone)]
@@ -90,33 +90,6 @@ fn meta(t: &Ticket) -> Option<fd_proto::common::v1::EventMetadata> {
     Some(outbox::metadata(&t.order_id, t.version()))
 }
 
-impl StoreApi {
-    /// One owner command: the ticket decides, the change and its event commit together.
-    async fn command<E: fd_proto::Event>(
-        &self,
-        order_id: &str,
-        decide: impl Fn(&Ticket) -> Result<Option<Ticket>, NotAllowed>,
-        event: impl Fn(&Ticket) -> E,
-    ) -> Result<Ticket, Status> {
-        let done = self
-            .db
-            .change(
-                order_id,
-                |t| decide(t).map_err(AppError::not_allowed),
-                event,
-            )
-            .await?;
-        if done.changed {
-            tracing::info!(
-                order_id,
-                state = done.state.state.as_str(),
-                "ticket changed"
-            );
-        }
-        Ok(done.state)
-    }
-}
-
 #[tonic::async_trait]
 impl pb::store_service_server::StoreService for StoreApi {
     async fn list_store_orders(
@@ -145,9 +118,10 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
         let t = self
-            .command(
-                &r.order_id,
-                |t| t.accept(now_ms()),
+            .db
+            .change(
+                r.order_id.as_str(),
+                |t: &Ticket| t.accept(now_ms()),
                 |t| pb::OrderAccepted {
                     metadata: meta(t),
                     order_id: t.order_id.clone(),
@@ -155,7 +129,8 @@ impl pb::store_service_server::StoreService for StoreApi {
                     customer_id: t.customer_id.clone(),
                 },
             )
-            .await?;
+            .await?
+            .state;
         Ok(Response::new(pb::AcceptOrderResponse {
             order: Some(to_proto(&t)),
         }))
@@ -172,9 +147,10 @@ impl pb::store_service_server::StoreService for StoreApi {
         require_text(&r.reason, "reason", 500, &mut bad);
         check(bad)?;
         let t = self
-            .command(
-                &r.order_id,
-                |t| t.reject(&r.reason, now_ms()),
+            .db
+            .change(
+                r.order_id.as_str(),
+                |t: &Ticket| t.reject(&r.reason, now_ms()),
                 |t| pb::OrderRejected {
                     metadata: meta(t),
                     order_id: t.order_id.clone(),
@@ -183,7 +159,8 @@ impl pb::store_service_server::StoreService for StoreApi {
                     customer_id: t.customer_id.clone(),
                 },
             )
-            .await?;
+            .await?
+            .state;
         Ok(Response::new(pb::RejectOrderResponse {
             order: Some(to_proto(&t)),
         }))
@@ -196,9 +173,10 @@ impl pb::store_service_server::StoreService for StoreApi {
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
         let t = self
-            .command(
-                &r.order_id,
-                |t| t.finish_cooking(now_ms()),
+            .db
+            .change(
+                r.order_id.as_str(),
+                |t: &Ticket| t.finish_cooking(now_ms()),
                 |t| pb::CookingFinished {
                     metadata: meta(t),
                     order_id: t.order_id.clone(),
@@ -206,7 +184,8 @@ impl pb::store_service_server::StoreService for StoreApi {
                     customer_id: t.customer_id.clone(),
                 },
             )
-            .await?;
+            .await?
+            .state;
         Ok(Response::new(pb::FinishCookingResponse {
             order: Some(to_proto(&t)),
         }))

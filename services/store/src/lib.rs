@@ -18,15 +18,12 @@ use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::store::v1::store_service_server::StoreServiceServer;
 use tokio::net::TcpListener;
 
-/// Default gRPC port of the store service.
-pub const DEFAULT_PORT: u16 = 50053;
-
 /// The store service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "store",
     about: "the store context: the owner accepts, rejects and cooks orders",
     version: env!("CARGO_PKG_VERSION"),
-    default_port: DEFAULT_PORT,
+    default_port: 50053,
     migrator: &MIGRATOR,
 };
 
