@@ -305,3 +305,93 @@ impl Drop for NatsServer {
         self.kill();
     }
 }
+
+impl Server {
+    /// Runs a service in this process: its configuration read from `vars` (plus nothing of
+    /// the process environment), its `run` on a port-0 listener.
+    pub async fn service<C, R>(
+        vars: Vec<(String, String)>,
+        run: impl FnOnce(C, tokio::net::TcpListener, fd_chassis::service::ShutdownSignal) -> R
+            + Send
+            + 'static,
+    ) -> Self
+    where
+        C: fd_chassis::service::ServiceConfig + Send + 'static,
+        R: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let cfg = C::from_env(fd_chassis::config::Env::from_pairs(vars)).expect("valid config");
+        Self::start(move |listener, shutdown| {
+            run(
+                cfg,
+                listener,
+                Box::pin(async move { shutdown.wait().await }),
+            )
+        })
+        .await
+    }
+}
+
+/// Events as another context publishes them, and as this context's consumers see them.
+pub mod events {
+    use std::time::Duration;
+
+    use async_nats::jetstream;
+    use fd_proto::Event;
+
+    /// Publishes `event` the way a service's relay does (its context's stream, CloudEvents
+    /// headers, `Nats-Msg-Id` = event id), creating the stream if needed.
+    pub async fn publish<E: Event>(nats_url: &str, event: &E) {
+        let js = jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
+        let context = E::TYPE
+            .split('.')
+            .nth(1)
+            .expect("fooddelivery.<context>.vN.Name");
+        fd_chassis::nats::ensure_stream(&js, context)
+            .await
+            .expect("stream");
+        let meta = event.metadata().expect("event metadata");
+        let headers = fd_chassis::nats::headers(&fd_chassis::nats::CloudEvent {
+            id: &meta.event_id,
+            source: "/fooddelivery/test",
+            event_type: E::TYPE,
+            subject: &meta.aggregate_id,
+            time_ms: 0,
+        });
+        js.publish_with_headers(E::TYPE, headers, event.encode_to_vec().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+    }
+
+    /// Every event of type `E` in its context's stream so far, waiting up to 10 s for at
+    /// least `at_least` of them.
+    pub async fn published<E: Event>(nats_url: &str, at_least: usize) -> Vec<E> {
+        let js = jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
+        let stream = fd_chassis::nats::stream_name(
+            E::TYPE
+                .split('.')
+                .nth(1)
+                .expect("fooddelivery.<context>.vN.Name"),
+        );
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found.clear();
+            if let Ok(mut s) = js.get_stream(&stream).await {
+                let last = s.info().await.map(|i| i.state.last_sequence).unwrap_or(0);
+                for seq in 1..=last {
+                    if let Ok(m) = s.get_raw_message(seq).await {
+                        if m.subject.as_str() == E::TYPE {
+                            found.push(E::decode(m.payload).expect("decodes"));
+                        }
+                    }
+                }
+            }
+            if found.len() >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        found
+    }
+}

@@ -1,0 +1,170 @@
+//! The delivery service on its own: a real server on port 0, a real nats-server, its own
+//! database (SQLite and PostgreSQL). Cooked orders arrive as CookingFinished events, as the
+//! store publishes them; the rider's commands answer over gRPC and publish their events.
+
+use fd_chassis::outbox::metadata;
+use fd_proto::delivery::v1 as pb;
+use fd_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
+use fd_proto::order::v1::OrderCancelled;
+use fd_proto::store::v1::CookingFinished;
+use fd_testkit::events::{publish, published};
+use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+struct App {
+    client: DeliveryServiceClient<Channel>,
+    nats: NatsServer,
+    _server: Server,
+    _db: TestDb,
+}
+
+async fn spawn(backend: Backend) -> App {
+    let db = TestDb::new(backend, "delivery").await;
+    let nats = NatsServer::start().await;
+    let vars = vec![
+        ("DATABASE_URL".to_string(), db.url.clone()),
+        ("NATS_URL".to_string(), nats.url.clone()),
+    ];
+    let server = Server::service(vars, delivery::run).await;
+    let client = DeliveryServiceClient::connect(server.url())
+        .await
+        .expect("connect");
+    App {
+        client,
+        nats,
+        _server: server,
+        _db: db,
+    }
+}
+
+fn cooked(order_id: &str) -> CookingFinished {
+    CookingFinished {
+        metadata: Some(metadata(order_id, 3)),
+        order_id: order_id.into(),
+        store_id: "store-1".into(),
+        customer_id: "alice".into(),
+    }
+}
+
+impl App {
+    async fn get(&mut self, order_id: &str) -> Result<pb::Delivery, tonic::Status> {
+        self.client
+            .get_delivery(pb::GetDeliveryRequest {
+                order_id: order_id.into(),
+            })
+            .await
+            .map(|r| r.into_inner().delivery.expect("delivery"))
+    }
+
+    /// Waits until a delivery exists for `order_id`.
+    async fn waiting(&mut self, order_id: &str) -> pb::Delivery {
+        for _ in 0..200 {
+            if let Ok(d) = self.get(order_id).await {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no delivery for {order_id}");
+    }
+
+    async fn pick_up(
+        &mut self,
+        order_id: &str,
+        rider: &str,
+    ) -> Result<pb::Delivery, tonic::Status> {
+        self.client
+            .pick_up(pb::PickUpRequest {
+                order_id: order_id.into(),
+                rider_id: rider.into(),
+            })
+            .await
+            .map(|r| r.into_inner().delivery.expect("delivery"))
+    }
+
+    async fn complete(&mut self, order_id: &str) -> Result<pb::Delivery, tonic::Status> {
+        self.client
+            .complete_delivery(pb::CompleteDeliveryRequest {
+                order_id: order_id.into(),
+            })
+            .await
+            .map(|r| r.into_inner().delivery.expect("delivery"))
+    }
+}
+
+async fn a_cooked_order_is_picked_up_and_delivered_by_one_rider(backend: Backend) {
+    let mut app = spawn(backend).await;
+    publish(&app.nats.url, &cooked("o-1")).await;
+    let d = app.waiting("o-1").await;
+    assert_eq!(d.state(), pb::DeliveryState::WaitingForPickup);
+
+    let e = app.complete("o-1").await.expect_err("not picked up yet");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+
+    let d = app.pick_up("o-1", "rita").await.expect("pick up");
+    assert_eq!(d.state(), pb::DeliveryState::InTransit);
+    assert_eq!(d.rider_id, "rita");
+    app.pick_up("o-1", "rita")
+        .await
+        .expect("the same rider again is harmless");
+    let e = app.pick_up("o-1", "rob").await.expect_err("another rider");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(e.message().contains("rita"), "{}", e.message());
+
+    let d = app.complete("o-1").await.expect("complete");
+    assert_eq!(d.state(), pb::DeliveryState::Delivered);
+
+    let delivered: Vec<pb::Delivered> = published(&app.nats.url, 1).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].rider_id, "rita");
+    let started: Vec<pb::DeliveryStarted> = published(&app.nats.url, 1).await;
+    assert_eq!(started.len(), 1, "one DeliveryStarted for two pick-ups");
+}
+
+async fn a_cancelled_order_cancels_its_delivery_unless_delivered(backend: Backend) {
+    let mut app = spawn(backend).await;
+    let cancelled = |id: &str| OrderCancelled {
+        metadata: Some(metadata(id, 2)),
+        order_id: id.into(),
+        customer_id: "alice".into(),
+        ..Default::default()
+    };
+    publish(&app.nats.url, &cooked("o-2")).await;
+    app.waiting("o-2").await;
+    publish(&app.nats.url, &cancelled("o-2")).await;
+    let mut state = pb::DeliveryState::WaitingForPickup;
+    for _ in 0..200 {
+        state = app.waiting("o-2").await.state();
+        if state == pb::DeliveryState::Cancelled {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, pb::DeliveryState::Cancelled);
+    let e = app.pick_up("o-2", "rita").await.expect_err("cancelled");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let events: Vec<pb::DeliveryCancelled> = published(&app.nats.url, 1).await;
+    assert_eq!(events[0].order_id, "o-2");
+
+    let e = app.get("never-cooked").await.expect_err("unknown");
+    assert_eq!(e.code(), Code::NotFound);
+}
+
+async fn bad_requests_name_each_bad_field(backend: Backend) {
+    let mut app = spawn(backend).await;
+    let e = app.pick_up("", &"r".repeat(65)).await.expect_err("invalid");
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let fields: Vec<String> = e
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["order_id", "rider_id"]);
+}
+
+both_backends!(
+    a_cooked_order_is_picked_up_and_delivered_by_one_rider,
+    a_cancelled_order_cancels_its_delivery_unless_delivered,
+    bad_requests_name_each_bad_field,
+);

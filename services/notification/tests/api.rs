@@ -1,0 +1,226 @@
+//! The notification service on its own: a real server on port 0, a real nats-server, its own
+//! database (SQLite and PostgreSQL). Status events arrive as the other contexts publish them;
+//! the customer's notifications are read over gRPC; a webhook receiver is a real HTTP server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fd_chassis::outbox::metadata;
+use fd_proto::notification::v1 as pb;
+use fd_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use fd_proto::order::v1::OrderPlaced;
+use fd_proto::store::v1::OrderAccepted;
+use fd_testkit::events::{publish, published};
+use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+use tonic::Code;
+
+struct App {
+    client: NotificationServiceClient<Channel>,
+    nats: NatsServer,
+    _server: Server,
+    db: TestDb,
+}
+
+async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
+    let db = TestDb::new(backend, "notification").await;
+    let nats = NatsServer::start().await;
+    let mut vars = vec![
+        ("DATABASE_URL".to_string(), db.url.clone()),
+        ("NATS_URL".to_string(), nats.url.clone()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let server = Server::service(vars, notification::run).await;
+    let client = NotificationServiceClient::connect(server.url())
+        .await
+        .expect("connect");
+    App {
+        client,
+        nats,
+        _server: server,
+        db,
+    }
+}
+
+fn placed(order_id: &str) -> OrderPlaced {
+    OrderPlaced {
+        metadata: Some(metadata(order_id, 1)),
+        order_id: order_id.into(),
+        customer_id: "alice".into(),
+        store_id: "store-1".into(),
+        ..Default::default()
+    }
+}
+
+impl App {
+    async fn list(&mut self, order_id: &str) -> Vec<pb::Notification> {
+        self.client
+            .list_notifications(pb::ListNotificationsRequest {
+                customer_id: "alice".into(),
+                order_id: order_id.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner()
+            .notifications
+    }
+
+    async fn wait_for(&mut self, order_id: &str, n: usize) -> Vec<pb::Notification> {
+        for _ in 0..200 {
+            let list = self.list(order_id).await;
+            if list.len() >= n && list.iter().all(|x| x.send_time.is_some()) {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} sent notifications for {order_id}");
+    }
+
+    async fn status(&self, order_id: &str) -> Vec<(String, i64)> {
+        let pool = fd_chassis::db::connect(&self.db.url, &notification::MIGRATOR)
+            .await
+            .expect("db")
+            .pool;
+        sqlx::query_as("SELECT status, attempts FROM notifications WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_all(&pool)
+            .await
+            .expect("query")
+    }
+}
+
+async fn each_visible_change_is_told_once(backend: Backend) {
+    let mut app = spawn(backend, &[]).await;
+    let event = placed("o-1");
+    publish(&app.nats.url, &event).await;
+    publish(
+        &app.nats.url,
+        &OrderAccepted {
+            metadata: Some(metadata("o-1", 2)),
+            order_id: "o-1".into(),
+            store_id: "store-1".into(),
+            customer_id: "alice".into(),
+        },
+    )
+    .await;
+    let list = app.wait_for("o-1", 2).await;
+    assert_eq!(list.len(), 2);
+    let mut texts: Vec<&str> = list.iter().map(|n| n.message.as_str()).collect();
+    texts.sort();
+    assert!(texts[0].contains("is placed and paid"), "{texts:?}");
+    assert!(texts[1].contains("accepted order"), "{texts:?}");
+    assert!(list.iter().all(|n| n.channel() == pb::Channel::Log));
+
+    // The same event again (a republish after a crash): no second notification.
+    publish(&app.nats.url, &event).await;
+    publish(&app.nats.url, &placed("o-2")).await;
+    app.wait_for("o-2", 1).await;
+    assert_eq!(app.list("o-1").await.len(), 2);
+
+    let sent: Vec<pb::NotificationSent> = published(&app.nats.url, 3).await;
+    assert_eq!(sent.len(), 3);
+}
+
+/// A webhook receiver that answers every POST with `status` and counts them.
+async fn receiver(status: u16) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hooks/secret-token",
+        listener.local_addr().expect("addr")
+    );
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut buf).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, hits)
+}
+
+async fn webhook_retries_are_bounded(backend: Backend) {
+    let (url, hits) = receiver(503).await;
+    let mut app = spawn(
+        backend,
+        &[
+            ("NOTIFY_WEBHOOK_URL", &url),
+            ("NOTIFY_MAX_ATTEMPTS", "2"),
+            ("NOTIFY_WEBHOOK_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    publish(&app.nats.url, &placed("o-3")).await;
+    let mut status = Vec::new();
+    for _ in 0..100 {
+        status = app.status("o-3").await;
+        if status.first().is_some_and(|(s, _)| s == "FAILED") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        [("FAILED".to_string(), 2)],
+        "given up after 2 attempts"
+    );
+    // And it stays given up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "no attempt after giving up");
+    let list = app.list("o-3").await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].send_time, None, "never sent");
+}
+
+async fn a_working_webhook_gets_each_notification(backend: Backend) {
+    let (url, hits) = receiver(200).await;
+    let mut app = spawn(backend, &[("NOTIFY_WEBHOOK_URL", &url)]).await;
+    publish(&app.nats.url, &placed("o-4")).await;
+    let list = app.wait_for("o-4", 1).await;
+    assert_eq!(list[0].channel(), pb::Channel::Webhook);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_that_is_not_http_is_a_configuration_error() {
+    use fd_chassis::service::ServiceConfig;
+    let env = fd_chassis::config::Env::from_pairs([
+        ("NOTIFY_WEBHOOK_URL", "ftp://hooks.example.com/x"),
+        ("NOTIFY_MAX_ATTEMPTS", "0"),
+    ]);
+    let e = notification::Config::from_env(env).expect_err("bad config");
+    let msg = e.to_string();
+    assert!(msg.contains("NOTIFY_WEBHOOK_URL"), "{msg}");
+    assert!(msg.contains("NOTIFY_MAX_ATTEMPTS"), "{msg}");
+}
+
+#[tokio::test]
+async fn listing_needs_a_customer() {
+    let mut app = spawn(Backend::Sqlite, &[]).await;
+    let e = app
+        .client
+        .list_notifications(pb::ListNotificationsRequest::default())
+        .await
+        .expect_err("invalid");
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("customer_id"), "{}", e.message());
+}
+
+both_backends!(
+    each_visible_change_is_told_once,
+    webhook_retries_are_bounded,
+    a_working_webhook_gets_each_notification,
+);
