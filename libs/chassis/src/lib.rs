@@ -16,6 +16,7 @@
 //! - [`outbox`]: the transactional outbox and its relay to JetStream.
 //! - [`consumer`]: durable pull consumers with idempotent handlers and dead letters.
 //! - [`page`]: keyset pagination tokens.
+//! - [`semconv`]: the OpenTelemetry RPC semantic conventions, current and (opt-in) deprecated.
 //! - [`service`]: the wiring every service shares (db, NATS, relay, consumers, server).
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 //! - [`work`]: the unit of work every write goes through, and load → decide → compare-and-set.
@@ -29,6 +30,7 @@ pub mod money;
 pub mod nats;
 pub mod outbox;
 pub mod page;
+pub mod semconv;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -145,8 +145,7 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Tower layer: a span per incoming RPC with the OpenTelemetry RPC semantic conventions
-/// (`rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`), child of the trace
-/// context in the request's metadata. Health checks and reflection are not traced.
+/// ([`crate::semconv`]), child of the trace context in the request's metadata. Health checks and reflection are not traced.
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcTraceLayer;
 
@@ -184,20 +183,11 @@ where
         use tracing::Instrument;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         let path = req.uri().path().trim_start_matches('/').to_string();
-        let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        let service = path.split('/').next().unwrap_or_default();
         if service.starts_with("grpc.health.") || service.starts_with("grpc.reflection.") {
             return Box::pin(self.inner.call(req));
         }
-        let span = tracing::info_span!(
-            "grpc.server",
-            otel.name = %path,
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
-            rpc.grpc.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
+        let span = crate::semconv::server_span(&path);
         let _ = span.set_parent(crate::telemetry::extract_http(req.headers()));
         let fut = self.inner.call(req);
         Box::pin(
@@ -211,11 +201,7 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(0);
-                let current = tracing::Span::current();
-                current.record("rpc.grpc.status_code", code);
-                if server_error(code) {
-                    current.record("otel.status_code", "ERROR");
-                }
+                crate::semconv::record_status(&tracing::Span::current(), code, server_error(code));
                 Ok(resp)
             }
             .instrument(span),

@@ -1,11 +1,14 @@
 //! Tracing and logs, configured only through the standard `OTEL_*` variables.
 //!
-//! - Spans go to an OTLP/gRPC endpoint when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, batched (`OTEL_BSP_*`), sampled by
-//!   `OTEL_TRACES_SAMPLER`/`_ARG`; without an endpoint nothing is exported, but spans still get
-//!   ids, so trace context still flows through this service to the next.
+//! - Spans go to an OTLP endpoint when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set: gRPC, or HTTP when
+//!   `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`; `https://` endpoints use TLS. Batched
+//!   (`OTEL_BSP_*`), sampled by `OTEL_TRACES_SAMPLER`/`_ARG`; `OTEL_SDK_DISABLED=true` turns
+//!   export off. Without an endpoint nothing is exported, but spans still get ids, so trace
+//!   context still flows through this service to the next.
+//! - RPC spans follow the current semantic conventions ([`crate::semconv`]).
 //! - Resource: `service.name` (`OTEL_SERVICE_NAME`, else the service), `service.version`,
-//!   `deployment.environment` (default `development`), overridable by
+//!   `deployment.environment.name` (default `development`), overridable by
 //!   `OTEL_RESOURCE_ATTRIBUTES`.
 //! - Propagation: W3C `traceparent`, `tracestate` and `baggage`, in gRPC metadata (see
 //!   [`crate::server`] and [`inject_grpc`]) and NATS headers (outbox, relay, consumer).
@@ -67,11 +70,38 @@ pub fn resource(service: &str, version: &str) -> Resource {
     Resource::builder_empty()
         .with_attributes([
             KeyValue::new("service.version", version.to_string()),
-            KeyValue::new("deployment.environment", "development"),
+            // Overridden by OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=...
+            KeyValue::new("deployment.environment.name", "development"),
         ])
         .with_detector(Box::new(EnvResourceDetector::new()))
         .with_service_name(name)
         .build()
+}
+
+/// The OTLP span exporter: gRPC unless `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` says
+/// `http/protobuf` (the deployments' collectors listen on 4317, so gRPC stays the default
+/// here); an `https://` endpoint is verified against the webpki roots.
+fn span_exporter(
+) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
+    use opentelemetry_otlp::SpanExporter;
+    // One TLS provider for the whole process (ring, as tonic and async-nats use); the HTTP
+    // client asks for the process default. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chosen =
+        env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"));
+    match chosen {
+        // The library picks the transport the variable names (and says if it cannot). The
+        // HTTP transport's client is a blocking one, used from the batch processor's own
+        // thread; it is built off the async runtime, where blocking clients may not be made.
+        Some(_) => std::thread::spawn(|| SpanExporter::builder().build())
+            .join()
+            .unwrap_or_else(|_| {
+                Err(opentelemetry_otlp::ExporterBuildError::InternalFailure(
+                    "building the OTLP exporter panicked".into(),
+                ))
+            }),
+        None => SpanExporter::builder().with_tonic().build(),
+    }
 }
 
 /// Installs the propagator, the tracer provider and the log subscriber. Calling it again in
@@ -81,14 +111,13 @@ pub fn init(service: &str, version: &str, format: LogFormat) -> Telemetry {
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]));
-    let export = env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
-        || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let export = !disabled
+        && (env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+            || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some());
     let mut builder = SdkTracerProvider::builder().with_resource(resource(service, version));
     if export {
-        match opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-        {
+        match span_exporter() {
             Ok(exporter) => builder = builder.with_batch_exporter(exporter),
             Err(e) => eprintln!("{service}: OTLP exporter not started: {e}"),
         }
@@ -312,9 +341,10 @@ mod tests {
         assert_eq!(get("service.name").as_deref(), Some("order"));
         assert_eq!(get("service.version").as_deref(), Some("1.2.3"));
         assert_eq!(
-            get("deployment.environment").as_deref(),
+            get("deployment.environment.name").as_deref(),
             Some("development")
         );
+        assert_eq!(get("deployment.environment"), None, "the deprecated name");
     }
 
     #[test]

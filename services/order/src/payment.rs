@@ -51,12 +51,20 @@ pub struct PaymentGateway {
     client: PaymentServiceClient<Channel>,
     breaker: CircuitBreaker,
     timeout: Duration,
+    /// `server.address` / `server.port` of the client spans.
+    host: String,
+    port: u16,
 }
 
 impl PaymentGateway {
     /// A gateway to `cfg.addr`. Connects lazily: payment need not be up when order starts.
     pub fn new(cfg: &PaymentClientConfig) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(cfg.addr.clone())?
+        let endpoint = Endpoint::from_shared(cfg.addr.clone())?;
+        let uri = endpoint.uri().clone();
+        let host = uri.host().unwrap_or_default().to_string();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let channel = endpoint
             .connect_timeout(cfg.timeout)
             .tcp_nodelay(true)
             .connect_lazy();
@@ -64,6 +72,8 @@ impl PaymentGateway {
             client: PaymentServiceClient::new(channel),
             breaker: CircuitBreaker::new("payment", cfg.breaker),
             timeout: cfg.timeout,
+            host,
+            port,
         })
     }
 
@@ -82,15 +92,10 @@ impl PaymentGateway {
         amount: Money,
     ) -> Result<pb::Payment, PaymentError> {
         use tracing::Instrument;
-        let span = tracing::info_span!(
-            "grpc.client",
-            otel.name = "fooddelivery.payment.v1.PaymentService/Authorize",
-            otel.kind = "client",
-            rpc.system = "grpc",
-            rpc.service = "fooddelivery.payment.v1.PaymentService",
-            rpc.method = "Authorize",
-            rpc.grpc.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
+        let span = fd_chassis::semconv::client_span(
+            "fooddelivery.payment.v1.PaymentService/Authorize",
+            &self.host,
+            self.port,
         );
         let result = self
             .authorize_inner(order_id, customer_id, amount)
@@ -102,10 +107,7 @@ impl PaymentGateway {
             Err(PaymentError::Conflict(_)) => tonic::Code::AlreadyExists as i64,
             Err(PaymentError::Unexpected(s)) => s.code() as i64,
         };
-        span.record("rpc.grpc.status_code", code);
-        if code != 0 {
-            span.record("otel.status_code", "ERROR");
-        }
+        fd_chassis::semconv::record_status(&span, code, code != 0);
         result
     }
 

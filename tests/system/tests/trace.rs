@@ -227,27 +227,26 @@ fn assert_messaging(s: &Span, subject: &str, op: &str) {
     );
 }
 
+/// The current RPC conventions: `rpc.system.name`, `rpc.method` = `package.Service/Method`,
+/// the status name in `rpc.response.status_code`; the deprecated names are not emitted unless
+/// `OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup`.
 fn assert_rpc(s: &Span, service: &str, method: &str) {
-    assert_eq!(
-        s.attrs.get("rpc.system").map(String::as_str),
-        Some("grpc"),
-        "{s:?}"
-    );
-    assert_eq!(
-        s.attrs.get("rpc.service").map(String::as_str),
-        Some(service),
-        "{s:?}"
-    );
-    assert_eq!(
-        s.attrs.get("rpc.method").map(String::as_str),
-        Some(method),
-        "{s:?}"
-    );
-    assert_eq!(
-        s.attrs.get("rpc.grpc.status_code").map(String::as_str),
-        Some("0"),
-        "{s:?}"
-    );
+    let get = |k: &str| s.attrs.get(k).map(String::as_str);
+    assert_eq!(get("rpc.system.name"), Some("grpc"), "{s:?}");
+    let full = format!("{service}/{method}");
+    assert_eq!(get("rpc.method"), Some(full.as_str()), "{s:?}");
+    assert_eq!(get("rpc.response.status_code"), Some("OK"), "{s:?}");
+    for deprecated in ["rpc.system", "rpc.service", "rpc.grpc.status_code"] {
+        assert_eq!(get(deprecated), None, "{deprecated} without opt-in: {s:?}");
+    }
+    if s.kind == CLIENT {
+        // Where it called.
+        assert_eq!(get("server.address"), Some("127.0.0.1"), "{s:?}");
+        assert!(
+            get("server.port").is_some_and(|p| p.parse::<u16>().is_ok()),
+            "{s:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,4 +525,107 @@ fn tokio_stream_wrapper(
         let r = l.accept().await.map(|(s, _)| s);
         Some((r, l))
     })
+}
+
+/// An OTLP/HTTP receiver: counts the POSTs to /v1/traces with a protobuf body.
+async fn http_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some(first) = head.lines().next() {
+                    let ctype = head
+                        .lines()
+                        .find(|l| l.to_ascii_lowercase().starts_with("content-type:"))
+                        .unwrap_or_default()
+                        .to_string();
+                    log.lock().expect("lock").push(format!("{first} {ctype}"));
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Starts the payment binary alone with `env`, makes one traced RPC, and stops it (SIGTERM
+/// flushes the batch of spans).
+async fn one_traced_call(env: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = fd_testkit::system::free_port().expect("port");
+    let mut child = tokio::process::Command::new(bin_dir().join("payment"))
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATA_DIR", dir.path())
+        .env("NATS_URL", "nats://127.0.0.1:1")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("payment");
+    let url = format!("http://127.0.0.1:{port}");
+    eventually("payment serving", || {
+        let url = url.clone();
+        async move { fd_testkit::system::serving(url).await.then_some(()) }
+    })
+    .await;
+    let mut client = fd_proto::payment::v1::payment_service_client::PaymentServiceClient::new(
+        Channel::from_shared(url).expect("url").connect_lazy(),
+    );
+    let _ = client
+        .get_payment(fd_proto::payment::v1::GetPaymentRequest {
+            lookup: Some(fd_proto::payment::v1::get_payment_request::Lookup::OrderId(
+                "nope".into(),
+            )),
+        })
+        .await;
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_http_protobuf_and_the_sdk_switch() {
+    let (url, seen) = http_receiver().await;
+    one_traced_call(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &url),
+    ])
+    .await;
+    let posts = seen.lock().expect("lock").clone();
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.starts_with("POST /v1/traces ") && p.contains("application/x-protobuf")),
+        "{posts:?}"
+    );
+
+    let (url, seen) = http_receiver().await;
+    one_traced_call(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &url),
+        ("OTEL_SDK_DISABLED", "true"),
+    ])
+    .await;
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "OTEL_SDK_DISABLED=true exports nothing"
+    );
 }
