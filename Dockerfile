@@ -1,12 +1,18 @@
+# syntax=docker/dockerfile:1.7
 # One image per service: docker build --build-arg SERVICE=order -t fooddelivery/order .
-FROM rust:1-bookworm AS build
+# Bases are pinned to exact releases (add digests with your registry's tooling); the build
+# uses Cargo.lock as is (--locked) and BuildKit caches for the registry and target/, so a
+# change to one service rebuilds only what it touches.
+FROM rust:1.95.0-slim-bookworm AS build
 ARG SERVICE
 WORKDIR /src
 COPY . .
-RUN cargo build --release --bin ${SERVICE} --bin fdctl \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin ${SERVICE} --bin fdctl \
  && cp target/release/${SERVICE} /service && cp target/release/fdctl /fdctl
 
-FROM debian:bookworm-slim
+FROM debian:12.12-slim
 RUN useradd --uid 10001 --no-create-home app && mkdir /data && chown app /data
 COPY --from=build /service /usr/local/bin/service
 COPY --from=build /fdctl /usr/local/bin/fdctl

