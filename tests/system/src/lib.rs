@@ -20,6 +20,23 @@ use fd_testkit::{Backend, NatsServer, Server, TestDb};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
+/// Where `cargo build --bins` put the service binaries, for the tests that run them as
+/// processes (`target/debug/deps/<test>` → `target/debug`).
+pub fn bin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .to_path_buf();
+    assert!(
+        dir.join("order").exists(),
+        "{} has no service binaries: run `cargo build --bins` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
 /// The services, in start order (payment first: order calls it).
 pub const SERVICES: [&str; 5] = {
     let s = fd_testkit::system::SERVICES;

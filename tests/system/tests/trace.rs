@@ -9,6 +9,7 @@ use std::time::Duration;
 use fd_proto::delivery::v1 as delivery;
 use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as store;
+use fd_system_tests::bin_dir;
 use fd_testkit::system::{Options, ProcessSystem};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -93,23 +94,6 @@ impl TraceService for Receiver {
             partial_success: None,
         }))
     }
-}
-
-/// Where `cargo build --bins` put the service binaries (beside this test's directory).
-fn bin_dir() -> std::path::PathBuf {
-    // target/debug/deps/trace-<hash> → target/debug
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .to_path_buf();
-    assert!(
-        dir.join("order").exists(),
-        "{} has no service binaries: run `cargo build --bins` (make test does)",
-        dir.display()
-    );
-    dir
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
