@@ -320,14 +320,23 @@ impl Server {
         R: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let cfg = C::from_env(fd_chassis::config::Env::from_pairs(vars)).expect("valid config");
-        Self::start(move |listener, shutdown| {
+        let server = Self::start(move |listener, shutdown| {
             run(
                 cfg,
                 listener,
                 Box::pin(async move { shutdown.wait().await }),
             )
         })
-        .await
+        .await;
+        // The port is bound before the service has migrated its database and started its
+        // consumers: ready is when it reports SERVING.
+        for _ in 0..1000 {
+            if system::serving(server.url()).await {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the service at {} did not become SERVING", server.url());
     }
 }
 

@@ -55,13 +55,21 @@ pub enum Channel {
 impl Channel {
     /// A webhook channel to `url` (http://, or https:// verified against the Mozilla root
     /// certificates compiled in, so it works in a slim container too) with a per-request `timeout`.
-    pub fn webhook(url: WebhookUrl, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// `extra_ca` (PEM) is trusted besides them: a receiver behind an internal CA.
+    pub fn webhook(
+        url: WebhookUrl,
+        timeout: Duration,
+        extra_ca: Option<&[u8]>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut client = reqwest::Client::builder().timeout(timeout);
+        if let Some(pem) = extra_ca {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+                client = client.add_root_certificate(cert);
+            }
+        }
         Ok(Self::Webhook {
             url,
-            client: reqwest::Client::builder()
-                .timeout(timeout)
-                .https_only(false)
-                .build()?,
+            client: client.build()?,
         })
     }
 

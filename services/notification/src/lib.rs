@@ -46,6 +46,9 @@ pub struct Config {
     pub webhook_timeout: Duration,
     /// `NOTIFY_MAX_ATTEMPTS`: attempts before a notification is given up (FAILED).
     pub max_attempts: i64,
+    /// `NOTIFY_WEBHOOK_CA_FILE`: PEM certificates trusted for an https:// webhook besides the
+    /// public roots (an internal CA).
+    pub webhook_ca: Option<Vec<u8>>,
 }
 
 impl ServiceConfig for Config {
@@ -72,9 +75,20 @@ impl ServiceConfig for Config {
             (1..=1000).contains(&max_attempts),
             "expected 1 to 1000",
         );
+        let webhook_ca = match env.get("NOTIFY_WEBHOOK_CA_FILE").map(str::to_string) {
+            None => None,
+            Some(path) => match std::fs::read(&path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    env.check("NOTIFY_WEBHOOK_CA_FILE", false, format!("cannot read: {e}"));
+                    None
+                }
+            },
+        };
         env.finish()?;
         Ok(Self {
             common,
+            webhook_ca,
             webhook_url: webhook_url.map(channel::WebhookUrl::new),
             webhook_timeout,
             max_attempts,
@@ -90,7 +104,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     let channel = match &cfg.webhook_url {
-        Some(url) => channel::Channel::webhook(url.clone(), cfg.webhook_timeout)?,
+        Some(url) => {
+            channel::Channel::webhook(url.clone(), cfg.webhook_timeout, cfg.webhook_ca.as_deref())?
+        }
         None => channel::Channel::Log,
     };
     let wake = Arc::new(tokio::sync::Notify::new());

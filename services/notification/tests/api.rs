@@ -80,15 +80,13 @@ impl App {
     }
 
     async fn status(&self, order_id: &str) -> Vec<(String, i64)> {
-        let pool = fd_chassis::db::connect(&self.db.url, &notification::MIGRATOR)
-            .await
-            .expect("db")
-            .pool;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db.url).await.expect("db");
         sqlx::query_as("SELECT status, attempts FROM notifications WHERE order_id = $1")
             .bind(order_id)
             .fetch_all(&pool)
             .await
-            .expect("query")
+            .expect("notifications table")
     }
 }
 
@@ -223,4 +221,107 @@ both_backends!(
     each_visible_change_is_told_once,
     webhook_retries_are_bounded,
     a_working_webhook_gets_each_notification,
+);
+
+/// An HTTPS webhook receiver with a certificate of its own CA; returns its URL, the CA's PEM
+/// and the request lines it got.
+async fn https_receiver() -> (String, String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("cert");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("tls config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (acceptor, log) = (acceptor.clone(), log.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return; // a client that does not trust us
+                };
+                let mut buf = vec![0u8; 16 * 1024];
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some(line) = request.lines().next() {
+                    log.lock().expect("lock").push(line.to_string());
+                }
+                let _ = tls
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (
+        format!("https://localhost:{port}/hooks/s3cret"),
+        ca.pem(),
+        seen,
+    )
+}
+
+async fn an_https_webhook_is_verified_and_delivered(backend: Backend) {
+    let (url, ca_pem, seen) = https_receiver().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).expect("ca file");
+    let ca_path = ca_file.display().to_string();
+    let mut app = spawn(
+        backend,
+        &[
+            ("NOTIFY_WEBHOOK_URL", &url),
+            ("NOTIFY_WEBHOOK_CA_FILE", &ca_path),
+        ],
+    )
+    .await;
+    publish(&app.nats.url, &placed("o-5")).await;
+    let list = app.wait_for("o-5", 1).await;
+    assert_eq!(list[0].channel(), pb::Channel::Webhook);
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        ["POST /hooks/s3cret HTTP/1.1"]
+    );
+}
+
+/// Without the receiver's CA the TLS handshake fails: nothing is sent, and it is retried.
+async fn an_untrusted_https_webhook_gets_nothing(backend: Backend) {
+    let (url, _ca, seen) = https_receiver().await;
+    let app = spawn(
+        backend,
+        &[("NOTIFY_WEBHOOK_URL", &url), ("NOTIFY_MAX_ATTEMPTS", "1")],
+    )
+    .await;
+    publish(&app.nats.url, &placed("o-6")).await;
+    let mut status = Vec::new();
+    for _ in 0..100 {
+        status = app.status("o-6").await;
+        if status.first().is_some_and(|(s, _)| s == "FAILED") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, [("FAILED".to_string(), 1)]);
+    assert!(seen.lock().expect("lock").is_empty());
+}
+
+both_backends!(
+    an_https_webhook_is_verified_and_delivered,
+    an_untrusted_https_webhook_gets_nothing,
 );
