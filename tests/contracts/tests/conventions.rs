@@ -119,7 +119,8 @@ fn every_domain_event_is_marked_and_carries_metadata() {
         .collect();
     let mut names: Vec<_> = events.iter().map(|m| m.full_name().to_string()).collect();
     names.sort();
-    // The domain events of DESIGN.md's table, and nothing else marked as an event.
+    // The domain events of the contexts table (docs/architecture.md), and nothing else marked
+    // as an event.
     let mut expected = vec![
         "fooddelivery.order.v1.OrderPlaced",
         "fooddelivery.order.v1.OrderCancelled",

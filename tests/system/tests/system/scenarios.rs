@@ -1,4 +1,4 @@
-//! The eight scenarios of DESIGN.md, asserted through the public RPCs and the status view.
+//! The eight scenarios of the domain (docs/architecture.md), asserted through the public RPCs and the status view.
 
 use fd_proto::delivery::v1 as delivery;
 use fd_proto::order::v1 as order;
