@@ -25,7 +25,7 @@ impl CreateOnCookingFinished {
     /// Its consumer.
     pub fn spec() -> ConsumerSpec {
         ConsumerSpec::new(
-            "delivery",
+            crate::SERVICE.name,
             "create-on-cooking-finished",
             &[store::v1::CookingFinished::TYPE],
         )
@@ -36,7 +36,7 @@ impl CancelOnOrderCancelled {
     /// Its consumer.
     pub fn spec() -> ConsumerSpec {
         ConsumerSpec::new(
-            "delivery",
+            crate::SERVICE.name,
             "cancel-on-order-cancelled",
             &[order::v1::OrderCancelled::TYPE],
         )

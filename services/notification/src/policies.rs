@@ -24,7 +24,7 @@ impl NotifyCustomer {
     pub fn specs() -> Vec<ConsumerSpec> {
         vec![
             ConsumerSpec::new(
-                "notification",
+                crate::SERVICE.name,
                 "notify-order",
                 &[
                     order::v1::OrderPlaced::TYPE,
@@ -32,7 +32,7 @@ impl NotifyCustomer {
                 ],
             ),
             ConsumerSpec::new(
-                "notification",
+                crate::SERVICE.name,
                 "notify-store",
                 &[
                     store::v1::OrderAccepted::TYPE,
@@ -40,7 +40,7 @@ impl NotifyCustomer {
                 ],
             ),
             ConsumerSpec::new(
-                "notification",
+                crate::SERVICE.name,
                 "notify-delivery",
                 &[
                     delivery::v1::DeliveryStarted::TYPE,

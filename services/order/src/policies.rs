@@ -58,7 +58,7 @@ impl StatusProjection {
     pub fn specs() -> Vec<ConsumerSpec> {
         vec![
             ConsumerSpec::new(
-                "order",
+                crate::SERVICE.name,
                 "status-from-store",
                 &[
                     store::v1::OrderAccepted::TYPE,
@@ -66,7 +66,7 @@ impl StatusProjection {
                 ],
             ),
             ConsumerSpec::new(
-                "order",
+                crate::SERVICE.name,
                 "status-from-delivery",
                 &[
                     delivery::v1::DeliveryStarted::TYPE,
@@ -75,7 +75,7 @@ impl StatusProjection {
                 ],
             ),
             ConsumerSpec::new(
-                "order",
+                crate::SERVICE.name,
                 "status-from-payment",
                 &[payment::v1::PaymentRefunded::TYPE],
             ),
@@ -155,7 +155,7 @@ impl CancelOnRejected {
     /// Its consumer.
     pub fn spec() -> ConsumerSpec {
         ConsumerSpec::new(
-            "order",
+            crate::SERVICE.name,
             "cancel-on-rejected",
             &[store::v1::OrderRejected::TYPE],
         )

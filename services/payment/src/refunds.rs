@@ -72,12 +72,12 @@ impl RefundOnCancel {
     pub fn specs() -> Vec<ConsumerSpec> {
         vec![
             ConsumerSpec::new(
-                "payment",
+                crate::SERVICE.name,
                 "refund-on-cancelled",
                 &[order::v1::OrderCancelled::TYPE],
             ),
             ConsumerSpec::new(
-                "payment",
+                crate::SERVICE.name,
                 "refund-on-rejected",
                 &[store::v1::OrderRejected::TYPE],
             ),

@@ -21,7 +21,7 @@ impl Tickets {
     /// Its consumer.
     pub fn spec() -> ConsumerSpec {
         ConsumerSpec::new(
-            "store",
+            crate::SERVICE.name,
             "tickets",
             &[order::OrderPlaced::TYPE, order::OrderCancelled::TYPE],
         )
