@@ -210,6 +210,36 @@ impl Policy for Counting {
     }
 }
 
+/// Runs a [`Counting`] consumer of OrderPlaced (3 deliveries, 50 ms apart) until the trigger
+/// fires.
+fn counting_consumer(
+    js: &jetstream::Context,
+    pool: &AnyPool,
+    policy: &str,
+    attempts: &Arc<AtomicUsize>,
+) -> (fd_chassis::shutdown::Trigger, tokio::task::JoinHandle<()>) {
+    let spec = ConsumerSpec {
+        service: "test".into(),
+        policy: policy.into(),
+        stream: "ORDER".into(),
+        subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
+        max_deliver: 3,
+        retry_delay: Duration::from_millis(50),
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let task = tokio::spawn(fd_chassis::consumer::run(
+        js.clone(),
+        pool.clone(),
+        spec,
+        Counting {
+            attempts: attempts.clone(),
+        },
+        OutboxSignal::default(),
+        shutdown,
+    ));
+    (trigger, task)
+}
+
 async fn seen(pool: &AnyPool) -> Vec<String> {
     sqlx::query_scalar("SELECT order_id FROM seen ORDER BY order_id")
         .fetch_all(pool)
@@ -329,25 +359,7 @@ async fn consumer_is_idempotent_and_dead_letters_poison(backend: Backend) {
     .await;
 
     let attempts = Arc::new(AtomicUsize::new(0));
-    let spec = ConsumerSpec {
-        service: "test".into(),
-        policy: "count-placed".into(),
-        stream: "ORDER".into(),
-        subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
-        max_deliver: 3,
-        retry_delay: Duration::from_millis(50),
-    };
-    let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(fd_chassis::consumer::run(
-        js.clone(),
-        pool.clone(),
-        spec.clone(),
-        Counting {
-            attempts: attempts.clone(),
-        },
-        OutboxSignal::default(),
-        shutdown,
-    ));
+    let (trigger, task) = counting_consumer(&js, &pool, "count-placed", &attempts);
 
     wait_until("two dead letters", || async {
         stream_messages(&js, "DEADLETTER").await == 2
@@ -642,25 +654,7 @@ async fn a_message_of_another_type_is_dead_lettered_not_decoded() {
     .await;
 
     let attempts = Arc::new(AtomicUsize::new(0));
-    let spec = ConsumerSpec {
-        service: "test".into(),
-        policy: "typed".into(),
-        stream: "ORDER".into(),
-        subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
-        max_deliver: 3,
-        retry_delay: Duration::from_millis(50),
-    };
-    let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(fd_chassis::consumer::run(
-        js.clone(),
-        pool.clone(),
-        spec,
-        Counting {
-            attempts: attempts.clone(),
-        },
-        OutboxSignal::default(),
-        shutdown,
-    ));
+    let (trigger, task) = counting_consumer(&js, &pool, "typed", &attempts);
     wait_until("the good event", || async { seen(&pool).await.len() == 1 }).await;
     wait_until("one dead letter", || async {
         stream_messages(&js, "DEADLETTER").await == 1

@@ -340,6 +340,44 @@ impl Server {
     }
 }
 
+/// One service on its own, as its service-level tests run it: a fresh database, its own
+/// nats-server, the service in this process on port 0 (SERVING).
+#[derive(Debug)]
+pub struct Alone {
+    /// The service.
+    pub server: Server,
+    /// Its NATS.
+    pub nats: NatsServer,
+    /// Its database.
+    pub db: TestDb,
+}
+
+impl Alone {
+    /// Starts service `name` with its `run`, on `backend`, with `extra` configuration.
+    pub async fn start<C, R>(
+        backend: Backend,
+        name: &str,
+        extra: &[(&str, &str)],
+        run: impl FnOnce(C, tokio::net::TcpListener, fd_chassis::service::ShutdownSignal) -> R
+            + Send
+            + 'static,
+    ) -> Self
+    where
+        C: fd_chassis::service::ServiceConfig + Send + 'static,
+        R: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let db = TestDb::new(backend, name).await;
+        let nats = NatsServer::start().await;
+        let mut vars = vec![
+            ("DATABASE_URL".to_string(), db.url.clone()),
+            ("NATS_URL".to_string(), nats.url.clone()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let server = Server::service(vars, run).await;
+        Self { server, nats, db }
+    }
+}
+
 /// Events as another context publishes them, and as this context's consumers see them.
 pub mod events {
     use std::time::Duration;

@@ -8,34 +8,25 @@ use fd_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
 use fd_proto::order::v1::OrderCancelled;
 use fd_proto::store::v1::CookingFinished;
 use fd_testkit::events::{publish, published};
-use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
+use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 struct App {
     client: DeliveryServiceClient<Channel>,
-    nats: NatsServer,
-    _server: Server,
-    _db: TestDb,
+    nats_url: String,
+    _alone: Alone,
 }
 
 async fn spawn(backend: Backend) -> App {
-    let db = TestDb::new(backend, "delivery").await;
-    let nats = NatsServer::start().await;
-    let vars = vec![
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        ("NATS_URL".to_string(), nats.url.clone()),
-    ];
-    let server = Server::service(vars, delivery::run).await;
-    let client = DeliveryServiceClient::connect(server.url())
-        .await
-        .expect("connect");
+    let alone = Alone::start(backend, "delivery", &[], delivery::run).await;
     App {
-        client,
-        nats,
-        _server: server,
-        _db: db,
+        client: DeliveryServiceClient::connect(alone.server.url())
+            .await
+            .expect("connect"),
+        nats_url: alone.nats.url.clone(),
+        _alone: alone,
     }
 }
 
@@ -95,7 +86,7 @@ impl App {
 
 async fn a_cooked_order_is_picked_up_and_delivered_by_one_rider(backend: Backend) {
     let mut app = spawn(backend).await;
-    publish(&app.nats.url, &cooked("o-1")).await;
+    publish(&app.nats_url, &cooked("o-1")).await;
     let d = app.waiting("o-1").await;
     assert_eq!(d.state(), pb::DeliveryState::WaitingForPickup);
 
@@ -115,10 +106,10 @@ async fn a_cooked_order_is_picked_up_and_delivered_by_one_rider(backend: Backend
     let d = app.complete("o-1").await.expect("complete");
     assert_eq!(d.state(), pb::DeliveryState::Delivered);
 
-    let delivered: Vec<pb::Delivered> = published(&app.nats.url, 1).await;
+    let delivered: Vec<pb::Delivered> = published(&app.nats_url, 1).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].rider_id, "rita");
-    let started: Vec<pb::DeliveryStarted> = published(&app.nats.url, 1).await;
+    let started: Vec<pb::DeliveryStarted> = published(&app.nats_url, 1).await;
     assert_eq!(started.len(), 1, "one DeliveryStarted for two pick-ups");
 }
 
@@ -130,9 +121,9 @@ async fn a_cancelled_order_cancels_its_delivery_unless_delivered(backend: Backen
         customer_id: "alice".into(),
         ..Default::default()
     };
-    publish(&app.nats.url, &cooked("o-2")).await;
+    publish(&app.nats_url, &cooked("o-2")).await;
     app.waiting("o-2").await;
-    publish(&app.nats.url, &cancelled("o-2")).await;
+    publish(&app.nats_url, &cancelled("o-2")).await;
     let mut state = pb::DeliveryState::WaitingForPickup;
     for _ in 0..200 {
         state = app.waiting("o-2").await.state();
@@ -144,7 +135,7 @@ async fn a_cancelled_order_cancels_its_delivery_unless_delivered(backend: Backen
     assert_eq!(state, pb::DeliveryState::Cancelled);
     let e = app.pick_up("o-2", "rita").await.expect_err("cancelled");
     assert_eq!(e.code(), Code::FailedPrecondition);
-    let events: Vec<pb::DeliveryCancelled> = published(&app.nats.url, 1).await;
+    let events: Vec<pb::DeliveryCancelled> = published(&app.nats_url, 1).await;
     assert_eq!(events[0].order_id, "o-2");
 
     let e = app.get("never-cooked").await.expect_err("unknown");

@@ -12,35 +12,27 @@ use fd_proto::notification::v1::notification_service_client::NotificationService
 use fd_proto::order::v1::OrderPlaced;
 use fd_proto::store::v1::OrderAccepted;
 use fd_testkit::events::{publish, published};
-use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
+use fd_testkit::{both_backends, Alone, Backend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
 use tonic::Code;
 
 struct App {
     client: NotificationServiceClient<Channel>,
-    nats: NatsServer,
-    _server: Server,
-    db: TestDb,
+    nats_url: String,
+    db_url: String,
+    _alone: Alone,
 }
 
 async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
-    let db = TestDb::new(backend, "notification").await;
-    let nats = NatsServer::start().await;
-    let mut vars = vec![
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        ("NATS_URL".to_string(), nats.url.clone()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let server = Server::service(vars, notification::run).await;
-    let client = NotificationServiceClient::connect(server.url())
-        .await
-        .expect("connect");
+    let alone = Alone::start(backend, "notification", extra, notification::run).await;
     App {
-        client,
-        nats,
-        _server: server,
-        db,
+        client: NotificationServiceClient::connect(alone.server.url())
+            .await
+            .expect("connect"),
+        nats_url: alone.nats.url.clone(),
+        db_url: alone.db.url.clone(),
+        _alone: alone,
     }
 }
 
@@ -81,7 +73,7 @@ impl App {
 
     async fn status(&self, order_id: &str) -> Vec<(String, i64)> {
         sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&self.db.url).await.expect("db");
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.expect("db");
         sqlx::query_as("SELECT status, attempts FROM notifications WHERE order_id = $1")
             .bind(order_id)
             .fetch_all(&pool)
@@ -93,9 +85,9 @@ impl App {
 async fn each_visible_change_is_told_once(backend: Backend) {
     let mut app = spawn(backend, &[]).await;
     let event = placed("o-1");
-    publish(&app.nats.url, &event).await;
+    publish(&app.nats_url, &event).await;
     publish(
-        &app.nats.url,
+        &app.nats_url,
         &OrderAccepted {
             metadata: Some(metadata("o-1", 2)),
             order_id: "o-1".into(),
@@ -113,12 +105,12 @@ async fn each_visible_change_is_told_once(backend: Backend) {
     assert!(list.iter().all(|n| n.channel() == pb::Channel::Log));
 
     // The same event again (a republish after a crash): no second notification.
-    publish(&app.nats.url, &event).await;
-    publish(&app.nats.url, &placed("o-2")).await;
+    publish(&app.nats_url, &event).await;
+    publish(&app.nats_url, &placed("o-2")).await;
     app.wait_for("o-2", 1).await;
     assert_eq!(app.list("o-1").await.len(), 2);
 
-    let sent: Vec<pb::NotificationSent> = published(&app.nats.url, 3).await;
+    let sent: Vec<pb::NotificationSent> = published(&app.nats_url, 3).await;
     assert_eq!(sent.len(), 3);
 }
 
@@ -161,7 +153,7 @@ async fn webhook_retries_are_bounded(backend: Backend) {
         ],
     )
     .await;
-    publish(&app.nats.url, &placed("o-3")).await;
+    publish(&app.nats_url, &placed("o-3")).await;
     let mut status = Vec::new();
     for _ in 0..100 {
         status = app.status("o-3").await;
@@ -186,7 +178,7 @@ async fn webhook_retries_are_bounded(backend: Backend) {
 async fn a_working_webhook_gets_each_notification(backend: Backend) {
     let (url, hits) = receiver(200).await;
     let mut app = spawn(backend, &[("NOTIFY_WEBHOOK_URL", &url)]).await;
-    publish(&app.nats.url, &placed("o-4")).await;
+    publish(&app.nats_url, &placed("o-4")).await;
     let list = app.wait_for("o-4", 1).await;
     assert_eq!(list[0].channel(), pb::Channel::Webhook);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -291,7 +283,7 @@ async fn an_https_webhook_is_verified_and_delivered(backend: Backend) {
         ],
     )
     .await;
-    publish(&app.nats.url, &placed("o-5")).await;
+    publish(&app.nats_url, &placed("o-5")).await;
     let list = app.wait_for("o-5", 1).await;
     assert_eq!(list[0].channel(), pb::Channel::Webhook);
     assert_eq!(
@@ -308,7 +300,7 @@ async fn an_untrusted_https_webhook_gets_nothing(backend: Backend) {
         &[("NOTIFY_WEBHOOK_URL", &url), ("NOTIFY_MAX_ATTEMPTS", "1")],
     )
     .await;
-    publish(&app.nats.url, &placed("o-6")).await;
+    publish(&app.nats_url, &placed("o-6")).await;
     let mut status = Vec::new();
     for _ in 0..100 {
         status = app.status("o-6").await;

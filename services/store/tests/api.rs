@@ -8,34 +8,25 @@ use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as pb;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
 use fd_testkit::events::{publish, published};
-use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
+use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 struct App {
     client: StoreServiceClient<Channel>,
-    nats: NatsServer,
-    _server: Server,
-    _db: TestDb,
+    nats_url: String,
+    _alone: Alone,
 }
 
 async fn spawn(backend: Backend) -> App {
-    let db = TestDb::new(backend, "store").await;
-    let nats = NatsServer::start().await;
-    let vars = vec![
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        ("NATS_URL".to_string(), nats.url.clone()),
-    ];
-    let server = Server::service(vars, store::run).await;
-    let client = StoreServiceClient::connect(server.url())
-        .await
-        .expect("connect");
+    let alone = Alone::start(backend, "store", &[], store::run).await;
     App {
-        client,
-        nats,
-        _server: server,
-        _db: db,
+        client: StoreServiceClient::connect(alone.server.url())
+            .await
+            .expect("connect"),
+        nats_url: alone.nats.url.clone(),
+        _alone: alone,
     }
 }
 
@@ -95,7 +86,7 @@ impl App {
 
 async fn an_order_becomes_a_ticket_the_owner_accepts_and_cooks(backend: Backend) {
     let mut app = spawn(backend).await;
-    publish(&app.nats.url, &placed("o-1")).await;
+    publish(&app.nats_url, &placed("o-1")).await;
     let t = app.ticket("o-1").await;
     assert_eq!(t.state(), pb::TicketState::New);
     assert_eq!(t.total.as_ref().map(|m| m.amount_minor), Some(2500));
@@ -120,13 +111,13 @@ async fn an_order_becomes_a_ticket_the_owner_accepts_and_cooks(backend: Backend)
 
     // The relay publishes in commit order: once CookingFinished is out, so is every
     // OrderAccepted there will ever be.
-    let cooked: Vec<pb::CookingFinished> = published(&app.nats.url, 1).await;
+    let cooked: Vec<pb::CookingFinished> = published(&app.nats_url, 1).await;
     assert_eq!(cooked.len(), 1);
     assert_eq!(
         cooked[0].metadata.as_ref().map(|m| m.aggregate_version),
         Some(3)
     );
-    let events: Vec<pb::OrderAccepted> = published(&app.nats.url, 1).await;
+    let events: Vec<pb::OrderAccepted> = published(&app.nats_url, 1).await;
     assert_eq!(events.len(), 1, "one OrderAccepted for two accepts");
     assert_eq!(events[0].order_id, "o-1");
     assert_eq!(events[0].customer_id, "alice");
@@ -134,7 +125,7 @@ async fn an_order_becomes_a_ticket_the_owner_accepts_and_cooks(backend: Backend)
 
 async fn commands_the_ticket_does_not_allow_are_refused_with_the_reason(backend: Backend) {
     let mut app = spawn(backend).await;
-    publish(&app.nats.url, &placed("o-2")).await;
+    publish(&app.nats_url, &placed("o-2")).await;
     app.ticket("o-2").await;
     let rejected = app
         .client
@@ -161,7 +152,7 @@ async fn commands_the_ticket_does_not_allow_are_refused_with_the_reason(backend:
     assert_eq!(e.code(), Code::NotFound);
     assert!(e.message().contains("no-such-order"), "{}", e.message());
 
-    let events: Vec<pb::OrderRejected> = published(&app.nats.url, 1).await;
+    let events: Vec<pb::OrderRejected> = published(&app.nats_url, 1).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].reason, "out of basil");
 }
@@ -194,9 +185,9 @@ async fn a_cancellation_voids_the_ticket_even_before_it_arrives(backend: Backend
         ..Default::default()
     };
     // In order: the ticket is voided.
-    publish(&app.nats.url, &placed("o-3")).await;
+    publish(&app.nats_url, &placed("o-3")).await;
     app.ticket("o-3").await;
-    publish(&app.nats.url, &cancelled("o-3")).await;
+    publish(&app.nats_url, &cancelled("o-3")).await;
     for _ in 0..200 {
         if app.ticket("o-3").await.state() == pb::TicketState::Voided {
             break;
@@ -208,9 +199,9 @@ async fn a_cancellation_voids_the_ticket_even_before_it_arrives(backend: Backend
     assert_eq!(e.code(), Code::FailedPrecondition);
 
     // The cancellation first: the late order never becomes a ticket the owner could accept.
-    publish(&app.nats.url, &cancelled("o-4")).await;
-    publish(&app.nats.url, &placed("o-4")).await;
-    publish(&app.nats.url, &placed("o-5")).await;
+    publish(&app.nats_url, &cancelled("o-4")).await;
+    publish(&app.nats_url, &placed("o-4")).await;
+    publish(&app.nats_url, &placed("o-5")).await;
     app.ticket("o-5").await; // o-4's events were handled before this one
     let e = app.accept("o-4").await.expect_err("never a ticket");
     assert_eq!(e.code(), Code::NotFound);
