@@ -1,15 +1,18 @@
 //! The MSA chassis: the functions every food-delivery service calls.
 //!
-//! It is a library, not a framework: a service's `main.rs` reads its [`config`], calls
-//! [`telemetry::init`], opens its database with [`db::connect`], builds its tonic services and
-//! hands them to [`server::GrpcServer`], passing [`shutdown::signal`] as the shutdown future.
+//! It is a library, not a framework: a service declares itself once ([`service::Definition`]),
+//! its `main.rs` is [`service::main`] (config, telemetry, listener, shutdown signal), and its
+//! `run` wires the rest with [`service::Service`]: database and relay, consumers, the gRPC
+//! server. Every write is a [`work::UnitOfWork`] (or `Db::change`, in [`work`], for a command on an
+//! aggregate), and every failure one [`errors::AppError`] mapped to a status in one place.
 //!
 //! - [`config`]: typed configuration from environment variables, all errors reported at once.
 //! - [`telemetry`]: `tracing` subscriber (text or JSON logs).
 //! - [`server`]: gRPC server with `grpc.health.v1`, reflection and graceful shutdown.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`db`]: SQLite (default) or PostgreSQL pool with embedded migrations.
-//! - [`errors`]: `tonic::Status` with `google.rpc` details (field violations, retry info).
+//! - [`errors`]: `AppError` and `tonic::Status` with `google.rpc` details (field violations,
+//!   retry info).
 //! - [`money`]: the shared `Money` value type (integer minor units, checked arithmetic).
 //! - [`breaker`]: a small circuit breaker for outgoing calls.
 //! - [`nats`]: JetStream connection, one stream per context, CloudEvents headers.
