@@ -85,7 +85,8 @@ pub async fn check_server_at_start(
     while client.connection_state() != async_nats::connection::State::Connected
         && tokio::time::Instant::now() < deadline
     {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Short: this wait is part of every service's start-up time.
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     require_server_version(client).await.map_err(|e| TooOld {
         url: url.to_string(),
