@@ -158,12 +158,14 @@ where
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => {}
+        // Written without print!: a closed pipe (`order --help | head -1`) is not a panic.
         Some("-h" | "--help") => {
-            print!("{}", help::<C>(def));
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), help::<C>(def).as_bytes());
             return ExitCode::SUCCESS;
         }
         Some("-V" | "--version") => {
-            println!("{name} {}", def.version);
+            let line = format!("{name} {}\n", def.version);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes());
             return ExitCode::SUCCESS;
         }
         Some(other) => {
