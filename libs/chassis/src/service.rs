@@ -6,7 +6,7 @@
 //! ```text
 //! let svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
 //! svc.consume(ConsumerSpec::new(..), policy);
-//! svc.serve(GrpcServer::new().add_service(..), listener).await
+//! svc.serve_api(StoreServiceServer::new(api), listener).await
 //! ```
 //!
 //! On shutdown the server drains first (in-flight calls finish), then consumers finish the
@@ -64,6 +64,7 @@ pub struct Service {
     pub shutdown: Shutdown,
     grace: std::time::Duration,
     max_in_flight: usize,
+    max_message_bytes: usize,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -99,6 +100,7 @@ impl Service {
             shutdown,
             grace: common.shutdown_grace,
             max_in_flight: common.max_in_flight,
+            max_message_bytes: common.max_message_bytes,
             tasks,
         })
     }
@@ -119,6 +121,25 @@ impl Service {
     /// [`Service::shutdown`]); `serve` waits for it before closing the database.
     pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
         self.tasks.push(tokio::spawn(task));
+    }
+
+    /// Serves the service's gRPC API (with health, reflection, the in-flight limit and
+    /// `MAX_MESSAGE_BYTES`) on `listener` until shutdown; see [`Service::serve`].
+    pub async fn serve_api<S>(self, api: S, listener: TcpListener) -> anyhow::Result<()>
+    where
+        S: fd_proto::GrpcApi
+            + tower::Service<http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+            + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        let api = api.with_max_message_bytes(self.max_message_bytes);
+        self.serve(GrpcServer::new().add_service(api), listener)
+            .await
     }
 
     /// Serves `server` on `listener` until shutdown, then waits for the background tasks.

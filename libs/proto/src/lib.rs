@@ -28,6 +28,31 @@ package!(store, "fooddelivery.store.v1");
 package!(delivery, "fooddelivery.delivery.v1");
 package!(notification, "fooddelivery.notification.v1");
 
+/// A generated gRPC server (`OrderServiceServer<T>`, ...): the chassis sets its largest accepted
+/// message from `MAX_MESSAGE_BYTES`, the same way for every service.
+pub trait GrpcApi: Sized {
+    /// The server, refusing requests larger than `limit` bytes.
+    fn with_max_message_bytes(self, limit: usize) -> Self;
+}
+
+macro_rules! apis {
+    ($($path:ident :: $module:ident :: $server:ident : $service:ident),* $(,)?) => {$(
+        impl<T: $path::v1::$module::$service> GrpcApi for $path::v1::$module::$server<T> {
+            fn with_max_message_bytes(self, limit: usize) -> Self {
+                self.max_decoding_message_size(limit)
+            }
+        }
+    )*};
+}
+
+apis!(
+    order::order_service_server::OrderServiceServer: OrderService,
+    payment::payment_service_server::PaymentServiceServer: PaymentService,
+    store::store_service_server::StoreServiceServer: StoreService,
+    delivery::delivery_service_server::DeliveryServiceServer: DeliveryService,
+    notification::notification_service_server::NotificationServiceServer: NotificationService,
+);
+
 /// A domain event: a message marked with `(fooddelivery.common.v1.event)` in `proto/`.
 /// It is published on the subject equal to [`Event::TYPE`], its fully qualified name.
 pub trait Event: prost::Message + Default + Send + Sync + 'static {

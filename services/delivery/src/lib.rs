@@ -14,7 +14,6 @@ pub mod policies;
 use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::server::GrpcServer;
 use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::delivery::v1::delivery_service_server::DeliveryServiceServer;
 use tokio::net::TcpListener;
@@ -67,8 +66,6 @@ pub async fn run(
         policies::CancelOnOrderCancelled,
     );
     let api = api::DeliveryApi::new(svc.db.clone());
-    let server = GrpcServer::new().add_service(
-        DeliveryServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
-    );
-    svc.serve(server, listener).await
+    svc.serve_api(DeliveryServiceServer::new(api), listener)
+        .await
 }

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::server::GrpcServer;
 use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use tokio::net::TcpListener;
@@ -128,8 +127,6 @@ pub async fn run(
     let shutdown = svc.shutdown.clone();
     svc.spawn(sender.run(shutdown));
     let api = api::NotificationApi::new(svc.db.pool.clone());
-    let server = GrpcServer::new().add_service(
-        NotificationServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
-    );
-    svc.serve(server, listener).await
+    svc.serve_api(NotificationServiceServer::new(api), listener)
+        .await
 }

@@ -18,7 +18,6 @@ use std::future::Future;
 
 use fd_chassis::breaker::BreakerConfig;
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::server::GrpcServer;
 use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::order::v1::order_service_server::OrderServiceServer;
 use tokio::net::TcpListener;
@@ -113,8 +112,5 @@ pub async fn run(
         },
     );
     let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
-    let server = GrpcServer::new().add_service(
-        OrderServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
-    );
-    svc.serve(server, listener).await
+    svc.serve_api(OrderServiceServer::new(api), listener).await
 }

@@ -13,7 +13,6 @@ pub mod refunds;
 use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::server::GrpcServer;
 use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::payment::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
@@ -91,8 +90,6 @@ pub async fn run(
         },
         cfg.drill,
     );
-    let server = GrpcServer::new().add_service(
-        PaymentServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
-    );
-    svc.serve(server, listener).await
+    svc.serve_api(PaymentServiceServer::new(api), listener)
+        .await
 }

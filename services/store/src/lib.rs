@@ -13,7 +13,6 @@ pub mod policies;
 use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::server::GrpcServer;
 use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::store::v1::store_service_server::StoreServiceServer;
 use tokio::net::TcpListener;
@@ -59,8 +58,5 @@ pub async fn run(
     let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     svc.consume(policies::Tickets::spec(), policies::Tickets);
     let api = api::StoreApi::new(svc.db.clone());
-    let server = GrpcServer::new().add_service(
-        StoreServiceServer::new(api).max_decoding_message_size(cfg.common.max_message_bytes),
-    );
-    svc.serve(server, listener).await
+    svc.serve_api(StoreServiceServer::new(api), listener).await
 }
