@@ -5,9 +5,11 @@
 //! named by `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! [`Server`] runs a service's `run` function on a port-0 listener and stops it on drop.
 //! [`both_backends!`] turns one async test function into a SQLite and a PostgreSQL test.
-//! [`NatsServer`] is a real nats-server on a free port. [`system`] is the one launcher of the
-//! whole system as processes (make run, client tests, trace test, bench, chaos).
+//! [`NatsServer`] is a real nats-server on a free port. The whole system is started by
+//! [`system`] as processes (make run, client tests, trace test, bench, chaos) or by
+//! [`in_process`] in this process (system tests, provider verification), wired alike.
 
+pub mod in_process;
 pub mod system;
 
 use std::future::Future;
