@@ -63,7 +63,19 @@ pub async fn require_server_version(client: &async_nats::Client) -> Result<(), T
     if client.connection_state() != async_nats::connection::State::Connected {
         return Ok(());
     }
-    let info = client.server_info();
+    // The client may report Connected a moment before it has stored the server's INFO.
+    let mut info = client.server_info();
+    for _ in 0..200 {
+        if !info.version.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        info = client.server_info();
+    }
+    if info.version.is_empty() {
+        // Cannot tell (no INFO yet): the consumers check again when they (re)connect.
+        return Ok(());
+    }
     match parse_version(&info.version) {
         Some(v) if v >= MIN_SERVER_VERSION => Ok(()),
         _ => Err(TooOld {

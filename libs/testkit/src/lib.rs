@@ -330,15 +330,21 @@ impl Server {
             )
         })
         .await;
-        // The port is bound before the service has migrated its database and started its
-        // consumers: ready is when it reports SERVING.
+        server.wait_serving().await;
+        server
+    }
+
+    /// Waits (at most 10 s) until the service reports SERVING: its port is bound before it has
+    /// migrated its database and connected to NATS, so a first call could otherwise outlast a
+    /// short deadline on a loaded machine.
+    pub async fn wait_serving(&self) {
         for _ in 0..1000 {
-            if system::serving(server.url()).await {
-                return server;
+            if system::serving(self.url()).await {
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the service at {} did not become SERVING", server.url());
+        panic!("the service at {} did not become SERVING", self.url());
     }
 }
 

@@ -1,10 +1,8 @@
 //! Payment's gRPC API against a real server on port 0 and a real database (SQLite and
 //! PostgreSQL).
 
-use fd_chassis::service::ServiceConfig;
 use std::time::{Duration, Instant};
 
-use fd_chassis::config::Env;
 use fd_proto::common::v1::Money;
 use fd_proto::payment::v1 as pb;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
@@ -29,12 +27,7 @@ async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
         ("DECLINE_OVER_MINOR".to_string(), "10000".to_string()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let cfg = payment::Config::from_env(Env::from_pairs(vars)).expect("valid config");
-    let server =
-        Server::start(
-            |l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await },
-        )
-        .await;
+    let server = Server::service(vars, payment::run).await;
     let client = PaymentServiceClient::connect(server.url())
         .await
         .expect("connect");

@@ -73,14 +73,16 @@ where
     R: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let cfg = C::from_env(env).expect("config");
-    Server::start(move |listener, shutdown| {
+    let server = Server::start(move |listener, shutdown| {
         run(
             cfg,
             listener,
             Box::pin(async move { shutdown.wait().await }),
         )
     })
-    .await
+    .await;
+    server.wait_serving().await;
+    server
 }
 
 #[cfg(test)]

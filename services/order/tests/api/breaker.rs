@@ -148,13 +148,17 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
         &[],
     ))
     .expect("cfg");
-    let _payment = Server::start_on(listener, |l, s| async move {
+    let recovered = Instant::now();
+    let payment_server = Server::start_on(listener, |l, s| async move {
         payment::run(cfg, l, async move { s.wait().await }).await
     })
     .await;
+    // The port was bound all along: ready is when payment reports SERVING (its database
+    // migrated and NATS connected), which a loaded machine may take a while to reach.
+    payment_server.wait_serving().await;
 
     // Still open until the cool-down ends; then a probe goes through and closes the breaker.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(recovered.elapsed())).await;
     let placed = order
         .place_order(place("max", "k4"))
         .await

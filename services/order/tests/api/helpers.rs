@@ -48,8 +48,13 @@ pub async fn start_payment(db: &TestDb, nats: &NatsServer, overrides: &[(&str, &
         overrides,
     ))
     .expect("payment config");
-    Server::start(|l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await })
-        .await
+    let server =
+        Server::start(
+            |l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await },
+        )
+        .await;
+    server.wait_serving().await;
+    server
 }
 
 pub async fn start_order(
@@ -69,8 +74,13 @@ pub async fn start_order(
         overrides,
     ))
     .expect("order config");
-    Server::start(|l, s| async move { order::run(cfg, l, async move { s.wait().await }).await })
-        .await
+    let server =
+        Server::start(
+            |l, s| async move { order::run(cfg, l, async move { s.wait().await }).await },
+        )
+        .await;
+    server.wait_serving().await;
+    server
 }
 
 /// Order and payment, wired together.
