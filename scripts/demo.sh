@@ -7,7 +7,7 @@ fdctl() { "$BIN_DIR/fdctl" "$@"; }
 # Retries a command until it succeeds (events take a moment to travel), at most ~10 s.
 retry() { for _ in $(seq 100); do "$@" 2>/dev/null && return 0; sleep 0.1; done; "$@"; }
 # Waits until an order's status view shows a line matching $2.
-wait_for() { for _ in $(seq 100); do fdctl order get "$1" | grep -q "$2" && return 0; sleep 0.1; done; echo "timed out waiting for $2" >&2; return 1; }
+wait_for() { for _ in $(seq 100); do fdctl order get "$1" | grep "$2" >/dev/null && return 0; sleep 0.1; done; echo "timed out waiting for $2" >&2; return 1; }
 order_id() { awk '/^order /{print $2}'; }
 run=$(date +%s)
 
