@@ -41,9 +41,7 @@ pub fn grpc_code_name(code: i64) -> &'static str {
 
 /// An RPC span (`kind` = `server` or `client`) for `full_method` = `package.Service/Method`.
 /// The status is recorded later with [`record_status`].
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __rpc_span {
+macro_rules! rpc_span {
     ($name:literal, $kind:literal, $full_method:expr) => {
         tracing::info_span!(
             $name,
@@ -64,14 +62,14 @@ macro_rules! __rpc_span {
 
 /// A server span for `full_method` (`package.Service/Method`).
 pub fn server_span(full_method: &str) -> tracing::Span {
-    let span = crate::__rpc_span!("grpc.server", "server", full_method);
+    let span = rpc_span!("grpc.server", "server", full_method);
     deprecated_names(&span, full_method);
     span
 }
 
 /// A client span for `full_method`, calling `host:port`.
 pub fn client_span(full_method: &str, host: &str, port: u16) -> tracing::Span {
-    let span = crate::__rpc_span!("grpc.client", "client", full_method);
+    let span = rpc_span!("grpc.client", "client", full_method);
     span.record("server.address", host);
     span.record("server.port", i64::from(port));
     deprecated_names(&span, full_method);

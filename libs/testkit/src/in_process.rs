@@ -7,7 +7,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use fd_chassis::config::Env;
 use fd_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
 use fd_proto::notification::v1 as notification;
 use fd_proto::notification::v1::notification_service_client::NotificationServiceClient;
@@ -22,10 +21,11 @@ use crate::{Backend, NatsServer, Server, TestDb};
 
 /// Runs service `name` in this process with the configuration in `env`.
 pub trait Launcher {
-    /// Starts it (on a port-0 listener) and returns once it is SERVING.
+    /// Starts it (on a port-0 listener) and returns once it is SERVING
+    /// (`Server::service` does exactly that for a service's `run`.)
     fn launch(
         name: &'static str,
-        env: Env,
+        vars: Vec<(String, String)>,
     ) -> std::pin::Pin<Box<dyn Future<Output = Server> + Send>>;
 }
 
@@ -81,7 +81,7 @@ impl<L: Launcher> System<L> {
         s
     }
 
-    fn env(&self, name: &str) -> Env {
+    fn env(&self, name: &str) -> Vec<(String, String)> {
         let db = &self.dbs.iter().find(|(n, _)| *n == name).expect("db").1;
         let payment = self
             .servers
@@ -93,7 +93,7 @@ impl<L: Launcher> System<L> {
         vars.push(("DATABASE_URL".to_string(), db.url.clone()));
         vars.push(("SHUTDOWN_GRACE_MS".to_string(), "2000".to_string()));
         vars.extend(self.extra.iter().cloned());
-        Env::from_pairs(vars)
+        vars
     }
 
     async fn spawn(&self, name: &'static str) -> Server {

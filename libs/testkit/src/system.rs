@@ -363,38 +363,23 @@ impl ProcessSystem {
 
     /// SIGTERM to one process; waits up to 10 s for it to finish its in-flight work.
     pub async fn terminate(&mut self, name: &str) {
-        if let Some(mut c) = self.children.remove(name) {
-            if let Some(pid) = c.id() {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status()
-                    .await;
-            }
-            if tokio::time::timeout(Duration::from_secs(10), c.wait())
-                .await
-                .is_err()
-            {
-                let _ = c.start_kill();
-                let _ = c.wait().await;
-            }
+        if let Some(c) = self.children.remove(name) {
+            sigterm(&c).await;
+            wait_or_kill(c).await;
         }
     }
 
     /// Stops everything gracefully: services (all at once), then NATS.
     pub async fn stop(mut self) {
-        let names: Vec<&'static str> = SERVICES.iter().map(|(n, _)| *n).collect();
-        for name in &names {
-            if let Some(pid) = self.children.get(name).and_then(Child::id) {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status()
-                    .await;
-            }
+        let services: Vec<Child> = SERVICES
+            .iter()
+            .filter_map(|(name, _)| self.children.remove(name))
+            .collect();
+        for c in &services {
+            sigterm(c).await;
         }
-        for name in names {
-            self.terminate(name).await;
+        for c in services {
+            wait_or_kill(c).await;
         }
         self.terminate("nats").await;
     }
@@ -409,6 +394,27 @@ impl ProcessSystem {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+async fn sigterm(child: &Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+}
+
+/// Waits up to 10 s for `child` to exit, then kills it.
+async fn wait_or_kill(mut child: Child) {
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
     }
 }
 

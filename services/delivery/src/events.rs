@@ -5,14 +5,10 @@ use fd_proto::delivery::v1 as pb;
 
 use crate::domain::Delivery;
 
-fn version(d: &Delivery) -> i64 {
-    d.version()
-}
-
 /// DeliveryStarted.
 pub fn started(d: &Delivery) -> pb::DeliveryStarted {
     pb::DeliveryStarted {
-        metadata: Some(metadata(&d.delivery_id, version(d))),
+        metadata: Some(metadata(&d.delivery_id, d.version())),
         delivery_id: d.delivery_id.clone(),
         order_id: d.order_id.clone(),
         rider_id: d.rider_id.clone(),
@@ -23,7 +19,7 @@ pub fn started(d: &Delivery) -> pb::DeliveryStarted {
 /// Delivered.
 pub fn delivered(d: &Delivery) -> pb::Delivered {
     pb::Delivered {
-        metadata: Some(metadata(&d.delivery_id, version(d))),
+        metadata: Some(metadata(&d.delivery_id, d.version())),
         delivery_id: d.delivery_id.clone(),
         order_id: d.order_id.clone(),
         rider_id: d.rider_id.clone(),
@@ -34,7 +30,7 @@ pub fn delivered(d: &Delivery) -> pb::Delivered {
 /// DeliveryCancelled.
 pub fn cancelled(d: &Delivery) -> pb::DeliveryCancelled {
     pb::DeliveryCancelled {
-        metadata: Some(metadata(&d.delivery_id, version(d))),
+        metadata: Some(metadata(&d.delivery_id, d.version())),
         delivery_id: d.delivery_id.clone(),
         order_id: d.order_id.clone(),
         customer_id: d.customer_id.clone(),

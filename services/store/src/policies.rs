@@ -6,6 +6,7 @@
 
 use fd_chassis::consumer::{ConsumerSpec, Incoming, Policy, PolicyError};
 use fd_chassis::time::now_ms;
+use fd_chassis::work::Aggregate;
 use fd_proto::order::v1 as order;
 use fd_proto::Event;
 use sqlx::AnyConnection;
@@ -74,15 +75,7 @@ impl Policy for Tickets {
                 match db::get(&mut *tx, &e.order_id).await? {
                     Some(t) => {
                         if let Some(voided) = t.void(now) {
-                            db::transition(
-                                &mut *tx,
-                                &t.order_id,
-                                t.state,
-                                voided.state,
-                                &voided.reject_reason,
-                                now,
-                            )
-                            .await?;
+                            voided.store_if_unchanged(tx, &t).await?;
                             tracing::info!(order_id = %t.order_id, "ticket voided");
                         }
                     }

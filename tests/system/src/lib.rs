@@ -4,10 +4,7 @@
 
 use std::future::Future;
 
-use fd_chassis::config::Env;
-use fd_chassis::service::{ServiceConfig, ShutdownSignal};
 use fd_testkit::Server;
-use tokio::net::TcpListener;
 
 /// Where `cargo build --bins` put the service binaries, for the tests that run them as
 /// processes (`target/debug/deps/<test>` → `target/debug`).
@@ -38,14 +35,14 @@ pub struct FiveServices;
 impl fd_testkit::in_process::Launcher for FiveServices {
     fn launch(
         name: &'static str,
-        env: Env,
+        vars: Vec<(String, String)>,
     ) -> std::pin::Pin<Box<dyn Future<Output = Server> + Send>> {
         match name {
-            "payment" => Box::pin(serve(env, payment::run)),
-            "order" => Box::pin(serve(env, ::order::run)),
-            "store" => Box::pin(serve(env, ::store::run)),
-            "delivery" => Box::pin(serve(env, delivery::run)),
-            "notification" => Box::pin(serve(env, ::notification::run)),
+            "payment" => Box::pin(Server::service(vars, payment::run)),
+            "order" => Box::pin(Server::service(vars, ::order::run)),
+            "store" => Box::pin(Server::service(vars, ::store::run)),
+            "delivery" => Box::pin(Server::service(vars, delivery::run)),
+            "notification" => Box::pin(Server::service(vars, ::notification::run)),
             other => panic!("unknown service {other}"),
         }
     }
@@ -61,28 +58,6 @@ pub fn definition(name: &str) -> Option<&'static fd_chassis::service::Definition
         "notification" => &::notification::SERVICE,
         _ => return None,
     })
-}
-
-/// Runs one service in this process with the configuration read from `env`.
-async fn serve<C, R>(
-    env: Env,
-    run: impl FnOnce(C, TcpListener, ShutdownSignal) -> R + Send + 'static,
-) -> Server
-where
-    C: ServiceConfig + Send + 'static,
-    R: Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let cfg = C::from_env(env).expect("config");
-    let server = Server::start(move |listener, shutdown| {
-        run(
-            cfg,
-            listener,
-            Box::pin(async move { shutdown.wait().await }),
-        )
-    })
-    .await;
-    server.wait_serving().await;
-    server
 }
 
 #[cfg(test)]

@@ -139,14 +139,14 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
     // Payment recovers on the same address.
     let listener = tokio::net::TcpListener::from_std(hung).expect("tokio listener");
     let limit = LIMIT.to_string();
-    let cfg = payment::Config::from_env(env(
+    let cfg = payment::Config::from_env(fd_chassis::config::Env::from_pairs(vars(
         &[
             ("DATABASE_URL", &payment_db.url),
             ("NATS_URL", &nats.url),
             ("DECLINE_OVER_MINOR", &limit),
         ],
         &[],
-    ))
+    )))
     .expect("cfg");
     let recovered = Instant::now();
     let payment_server = Server::start_on(listener, |l, s| async move {

@@ -1,9 +1,7 @@
 //! Spawning order + payment for one test, and small request builders.
 
-use fd_chassis::service::ServiceConfig;
 use std::collections::HashMap;
 
-use fd_chassis::config::Env;
 use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as pb;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
@@ -24,7 +22,7 @@ pub struct App {
     _payment_server: Server,
 }
 
-pub fn env(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Env {
+pub fn vars(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -34,27 +32,20 @@ pub fn env(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Env {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    Env::from_pairs(vars)
+    vars.into_iter().collect()
 }
 
 pub async fn start_payment(db: &TestDb, nats: &NatsServer, overrides: &[(&str, &str)]) -> Server {
     let limit = LIMIT.to_string();
-    let cfg = payment::Config::from_env(env(
+    let vars = vars(
         &[
             ("DATABASE_URL", &db.url),
             ("NATS_URL", &nats.url),
             ("DECLINE_OVER_MINOR", &limit),
         ],
         overrides,
-    ))
-    .expect("payment config");
-    let server =
-        Server::start(
-            |l, s| async move { payment::run(cfg, l, async move { s.wait().await }).await },
-        )
-        .await;
-    server.wait_serving().await;
-    server
+    );
+    Server::service(vars, payment::run).await
 }
 
 pub async fn start_order(
@@ -63,7 +54,7 @@ pub async fn start_order(
     payment_url: &str,
     overrides: &[(&str, &str)],
 ) -> Server {
-    let cfg = order::Config::from_env(env(
+    let vars = vars(
         &[
             ("DATABASE_URL", &db.url),
             ("NATS_URL", &nats.url),
@@ -72,15 +63,8 @@ pub async fn start_order(
             ("SHUTDOWN_GRACE_MS", "2000"),
         ],
         overrides,
-    ))
-    .expect("order config");
-    let server =
-        Server::start(
-            |l, s| async move { order::run(cfg, l, async move { s.wait().await }).await },
-        )
-        .await;
-    server.wait_serving().await;
-    server
+    );
+    Server::service(vars, order::run).await
 }
 
 /// Order and payment, wired together.
