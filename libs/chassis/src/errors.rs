@@ -106,6 +106,9 @@ pub enum AppError {
     /// No such thing: `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
+    /// The id is taken by something different: `ALREADY_EXISTS`.
+    #[error("{0}")]
+    AlreadyExists(String),
     /// The state does not allow the command: `FAILED_PRECONDITION`.
     #[error("{0}")]
     NotAllowed(String),
@@ -142,6 +145,7 @@ impl From<AppError> for Status {
         match e {
             AppError::Invalid(v) => invalid_argument(&v),
             AppError::NotFound(m) => Status::not_found(m),
+            AppError::AlreadyExists(m) => Status::already_exists(m),
             AppError::NotAllowed(m) => Status::failed_precondition(m),
             AppError::Conflict(m) => Status::aborted(m),
             AppError::Storage(e) => internal("storage failed", &e),

@@ -72,6 +72,16 @@ impl Money {
         })
     }
 
+    /// The amount as people read it, e.g. "12.50 EUR" (no minor unit for JPY, KRW, ...).
+    pub fn human(&self) -> String {
+        const NO_MINOR_UNIT: [&str; 8] = ["JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"];
+        if NO_MINOR_UNIT.contains(&self.currency.as_str()) {
+            format!("{} {}", self.minor, self.currency)
+        } else {
+            format!("{}.{:02} {}", self.minor / 100, self.minor % 100, self.currency)
+        }
+    }
+
     /// Amount in minor units.
     pub fn minor(&self) -> i64 {
         self.minor
@@ -138,6 +148,14 @@ mod tests {
             amount_minor: minor,
             currency_code: cur.into(),
         }
+    }
+
+    #[test]
+    fn human_form() {
+        let m = |minor, cur| Money::parse(minor, cur, "price").expect("valid");
+        assert_eq!(m(1250, "EUR").human(), "12.50 EUR");
+        assert_eq!(m(7, "USD").human(), "0.07 USD");
+        assert_eq!(m(500, "JPY").human(), "500 JPY");
     }
 
     #[test]

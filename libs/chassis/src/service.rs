@@ -123,6 +123,12 @@ impl Service {
         self.tasks.push(tokio::spawn(task));
     }
 
+    /// `api` with this service's limits (`MAX_MESSAGE_BYTES`), for [`Service::serve`] when one
+    /// process serves several APIs.
+    pub fn limit<S: fd_proto::GrpcApi>(&self, api: S) -> S {
+        api.with_max_message_bytes(self.max_message_bytes)
+    }
+
     /// Serves the service's gRPC API (with health, reflection, the in-flight limit and
     /// `MAX_MESSAGE_BYTES`) on `listener` until shutdown; see [`Service::serve`].
     pub async fn serve_api<S>(self, api: S, listener: TcpListener) -> anyhow::Result<()>

@@ -22,7 +22,16 @@ macro_rules! package {
 }
 
 package!(common, "fooddelivery.common.v1");
-package!(order, "fooddelivery.order.v1");
+
+/// `fooddelivery.order.v1` and `fooddelivery.order.v2`: one order service serves both.
+pub mod order {
+    pub mod v1 {
+        tonic::include_proto!("fooddelivery.order.v1");
+    }
+    pub mod v2 {
+        tonic::include_proto!("fooddelivery.order.v2");
+    }
+}
 package!(payment, "fooddelivery.payment.v1");
 package!(store, "fooddelivery.store.v1");
 package!(delivery, "fooddelivery.delivery.v1");
@@ -36,8 +45,8 @@ pub trait GrpcApi: Sized {
 }
 
 macro_rules! apis {
-    ($($path:ident :: $module:ident :: $server:ident : $service:ident),* $(,)?) => {$(
-        impl<T: $path::v1::$module::$service> GrpcApi for $path::v1::$module::$server<T> {
+    ($($path:ident :: $version:ident :: $module:ident :: $server:ident : $service:ident),* $(,)?) => {$(
+        impl<T: $path::$version::$module::$service> GrpcApi for $path::$version::$module::$server<T> {
             fn with_max_message_bytes(self, limit: usize) -> Self {
                 self.max_decoding_message_size(limit)
             }
@@ -46,11 +55,13 @@ macro_rules! apis {
 }
 
 apis!(
-    order::order_service_server::OrderServiceServer: OrderService,
-    payment::payment_service_server::PaymentServiceServer: PaymentService,
-    store::store_service_server::StoreServiceServer: StoreService,
-    delivery::delivery_service_server::DeliveryServiceServer: DeliveryService,
-    notification::notification_service_server::NotificationServiceServer: NotificationService,
+    order::v1::order_service_server::OrderServiceServer: OrderService,
+    order::v2::order_service_server::OrderServiceServer: OrderService,
+    payment::v1::payment_service_server::PaymentServiceServer: PaymentService,
+    store::v1::store_service_server::StoreServiceServer: StoreService,
+    store::v1::catalog_service_server::CatalogServiceServer: CatalogService,
+    delivery::v1::delivery_service_server::DeliveryServiceServer: DeliveryService,
+    notification::v1::notification_service_server::NotificationServiceServer: NotificationService,
 );
 
 /// A domain event: a message marked with `(fooddelivery.common.v1.event)` in `proto/`.
@@ -81,6 +92,11 @@ events!(
     store::OrderAccepted,
     store::OrderRejected,
     store::CookingFinished,
+    store::StoreCreated,
+    store::StoreUpdated,
+    store::MenuItemAdded,
+    store::MenuItemUpdated,
+    store::MenuItemRemoved,
     delivery::DeliveryStarted,
     delivery::Delivered,
     delivery::DeliveryCancelled,

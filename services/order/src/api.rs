@@ -18,15 +18,17 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::db;
 use crate::domain::{
-    self, DeliveryStatus, NewOrder, Order, OrderState, PaymentStatus, RawItem, RawPlaceOrder,
-    StoreStatus,
+    self, Cart, DeliveryStatus, NewOrder, Order, OrderState, PaymentStatus, RawItem,
+    RawPlaceOrder, StoreStatus,
 };
+use crate::menu::{Priced, Refusal};
+use tonic_types::{ErrorDetails, StatusExt};
 use crate::events;
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
 
 /// Error domain in `google.rpc.ErrorInfo`.
-const DOMAIN: &str = "order.fooddelivery";
+pub(crate) const DOMAIN: &str = "order.fooddelivery";
 
 /// The OrderService implementation.
 #[derive(Debug, Clone)]
@@ -55,27 +57,252 @@ impl OrderApi {
             .ok_or_else(|| Status::not_found(format!("order {order_id} not found")))
     }
 
-    /// Returns the stored order for a repeated request, or ALREADY_EXISTS if the idempotency
-    /// key was used for a different order.
-    fn replay(existing: Order, req: &NewOrder) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        let same = existing.request.store_id == req.store_id
-            && existing.request.items == req.items
-            && existing.request.delivery_address == req.delivery_address;
-        if !same {
-            return Err(with_reason(
+    /// The stored order for a repeated request, or ALREADY_EXISTS if the idempotency key was
+    /// used for a different order.
+    fn replay(existing: Order, cart: &Cart) -> Result<Order, Status> {
+        if existing.answers(cart) {
+            Ok(existing)
+        } else {
+            Err(with_reason(
                 Code::AlreadyExists,
                 "this idempotency_key was already used for a different order; use a new key",
                 "IDEMPOTENCY_KEY_REUSED",
                 DOMAIN,
+            ))
+        }
+    }
+
+    /// Prices `cart` from the menu replica: FAILED_PRECONDITION naming every problem if the
+    /// store or an item cannot be ordered (or, in v1, a sent price is not the menu's).
+    pub(crate) async fn price(&self, cart: &Cart) -> Result<Priced, Status> {
+        let menu = db::menu(&self.db.pool, &cart.store_id)
+            .await
+            .map_err(|e| internal("reading the menu failed", &e))?;
+        menu.price(&cart.store_id, cart.list_field(), &cart.lines)
+            .map_err(|r| refused(&r))
+    }
+
+    /// PlaceOrder, of either version: replay a repeat, price from the menu, pay, store.
+    pub(crate) async fn place(&self, cart: Cart) -> Result<Order, Status> {
+        let order_id = domain::order_id_for(&cart.customer_id, &cart.idempotency_key).to_string();
+        tracing::Span::current().record("order_id", order_id.as_str());
+
+        // A retry of a request that already succeeded: answer from storage, pay nothing (even
+        // if the menu changed since).
+        if let Some(existing) = db::get(&self.db.pool, &order_id)
+            .await
+            .map_err(|e| internal("reading the order failed", &e))?
+        {
+            return Self::replay(existing, &cart);
+        }
+        let priced = self.price(&cart).await?;
+        let cmd = cart.clone().priced(priced);
+
+        let payment = match self
+            .payment
+            .authorize(&order_id, &cmd.customer_id, cmd.total)
+            .await
+        {
+            Ok(p) => p,
+            Err(PaymentError::Unavailable {
+                reason,
+                retry_after,
+            }) => {
+                tracing::warn!(%reason, "payment unavailable; order not placed");
+                return Err(unavailable_retry(
+                    format!(
+                        "payment is temporarily unavailable; nothing was charged or stored. \
+                         Please retry the payment in {} s with the same idempotency_key",
+                        retry_after.as_secs_f64().ceil()
+                    ),
+                    retry_after,
+                ));
+            }
+            Err(PaymentError::Conflict(msg)) => {
+                return Err(with_reason(
+                    Code::AlreadyExists,
+                    msg,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    DOMAIN,
+                ))
+            }
+            Err(PaymentError::Unexpected(s)) => {
+                return Err(internal("payment rejected the authorization", &s))
+            }
+        };
+        match payment.state() {
+            PaymentState::Authorized => {}
+            PaymentState::Declined => {
+                return Err(with_reason(
+                    Code::FailedPrecondition,
+                    format!(
+                        "payment declined: {}; no order was placed",
+                        payment.decline_reason
+                    ),
+                    "PAYMENT_DECLINED",
+                    DOMAIN,
+                ))
+            }
+            other => {
+                return Err(with_reason(
+                    Code::FailedPrecondition,
+                    format!(
+                        "the payment for this idempotency_key is {}; use a new key",
+                        other.as_str_name()
+                    ),
+                    "PAYMENT_NOT_USABLE",
+                    DOMAIN,
+                ))
+            }
+        }
+
+        let order = Order::place(order_id.clone(), cmd, payment.payment_id, now_ms());
+        // The order and its OrderPlaced event commit together (transactional outbox).
+        let stored: Result<(), AppError> = async {
+            let mut work = self.db.begin().await?;
+            db::insert(work.conn(), &order).await?;
+            work.record(&events::order_placed(&order)).await?;
+            work.commit().await
+        }
+        .await;
+        match stored {
+            Ok(()) => {
+                tracing::info!(total = %order.request.total, "order placed");
+                self.changes.changed(&order_id);
+                Ok(order)
+            }
+            // A concurrent retry of the same request stored it first.
+            Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
+                Self::replay(self.load(&order_id).await?, &cart)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// CancelOrder, of either version.
+    pub(crate) async fn cancel(&self, order_id: &str, reason: &str) -> Result<Order, Status> {
+        let mut bad = Vec::new();
+        let order_id = parse_order_id(order_id, "order_id");
+        if order_id.is_err() {
+            bad.push(Violation::new("order_id", "must be an order id (a UUID)"));
+        }
+        if reason.chars().count() > domain::MAX_TEXT_LEN {
+            bad.push(Violation::new(
+                "reason",
+                format!("at most {} characters", domain::MAX_TEXT_LEN),
             ));
         }
-        Ok(Response::new(pb::PlaceOrderResponse {
-            order: Some(to_proto(&existing)),
-        }))
+        let order_id = match order_id {
+            Ok(id) if bad.is_empty() => id,
+            _ => return Err(invalid_argument(&bad)),
+        };
+        let done = self
+            .db
+            .change(
+                order_id.as_str(),
+                |o: &Order| {
+                    let mut cancelled = o.clone();
+                    let changed = cancelled.cancel(reason, now_ms())?;
+                    Ok::<_, domain::CancelError>(changed.then_some(cancelled))
+                },
+                |o| events::order_cancelled(o, pb::CancelledBy::Customer),
+            )
+            .await?;
+        if done.changed {
+            self.changes.changed(&order_id);
+        }
+        Ok(done.state)
+    }
+
+    /// GetOrder, of either version.
+    pub(crate) async fn get(&self, order_id: &str) -> Result<Order, Status> {
+        self.load(&parse_order_id(order_id, "order_id")?).await
+    }
+
+    /// ListOrders, of either version.
+    pub(crate) async fn list(
+        &self,
+        customer_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Order>, String), Status> {
+        let mut bad = Vec::new();
+        if customer_id.trim().is_empty() {
+            bad.push(Violation::new("customer_id", "required"));
+        }
+        let page = fd_chassis::page::parse(page_size, page_token, &mut bad);
+        if !bad.is_empty() {
+            return Err(invalid_argument(&bad));
+        }
+        db::list(&self.db.pool, customer_id, &page)
+            .await
+            .map_err(|e| internal("listing orders failed", &e))
+    }
+
+    /// WatchOrder, of either version: the order now, then at each change, as `wire` makes it.
+    pub(crate) async fn watch<T: Send + 'static>(
+        &self,
+        order_id: &str,
+        wire: fn(&Order) -> T,
+    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<T, Status>>, Status> {
+        let order_id = parse_order_id(order_id, "order_id")?;
+        // Subscribe before the first read, so a change between the two is not missed.
+        let mut changes = self.changes.subscribe();
+        let first = self.load(&order_id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut last = first.version;
+            let mut done = first.state.is_final();
+            if tx.send(Ok(wire(&first))).await.is_err() {
+                return;
+            }
+            while !done {
+                let event = tokio::select! {
+                    e = changes.recv() => e,
+                    () = tx.closed() => return,
+                    () = api.shutdown.wait() => {
+                        let _ = tx.send(Err(Status::unavailable("server shutting down; watch again"))).await;
+                        return;
+                    }
+                };
+                match event {
+                    Ok(id) if id != order_id => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                let order = match api.load(&order_id).await {
+                    Ok(o) => o,
+                    Err(s) => {
+                        let _ = tx.send(Err(s)).await;
+                        return;
+                    }
+                };
+                if order.version != last {
+                    last = order.version;
+                    done = order.state.is_final();
+                    if tx.send(Ok(wire(&order))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
 
-fn parse_order_id(id: &str, field: &str) -> Result<String, Status> {
+/// FAILED_PRECONDITION for an order the menu refuses: an `ErrorInfo` with the first problem's
+/// reason and a `PreconditionFailure` with every problem (type, request field, description).
+pub(crate) fn refused(r: &Refusal) -> Status {
+    let mut details =
+        ErrorDetails::with_error_info(r.reason(), DOMAIN, std::collections::HashMap::new());
+    for p in &r.problems {
+        details.add_precondition_failure_violation(p.kind, &p.subject, &p.description);
+    }
+    Status::with_error_details(Code::FailedPrecondition, r.message(), details)
+}
+
+pub(crate) fn parse_order_id(id: &str, field: &str) -> Result<String, Status> {
     uuid::Uuid::parse_str(id)
         .map(|u| u.to_string())
         .map_err(|_| invalid_argument(&[Violation::new(field, "must be an order id (a UUID)")]))
@@ -177,6 +404,8 @@ fn parse_place(r: &pb::PlaceOrderRequest) -> Result<NewOrder, Status> {
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchOrderResponse, Status>> + Send>>;
 
+/// The v1 contract: the same operations, with v1's messages. v1 clients send a unit price per
+/// item; it must be the menu's (PRICE_CHANGED otherwise), never silently repriced.
 #[tonic::async_trait]
 impl pb::order_service_server::OrderService for OrderApi {
     #[tracing::instrument(skip_all, fields(customer_id = %req.get_ref().customer_id, order_id))]
@@ -184,99 +413,11 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        let cmd = parse_place(req.get_ref())?;
-        let order_id = domain::order_id_for(&cmd.customer_id, &cmd.idempotency_key).to_string();
-        tracing::Span::current().record("order_id", order_id.as_str());
-
-        // A retry of a request that already succeeded: answer from storage, pay nothing.
-        if let Some(existing) = db::get(&self.db.pool, &order_id)
-            .await
-            .map_err(|e| internal("reading the order failed", &e))?
-        {
-            return Self::replay(existing, &cmd);
-        }
-
-        let payment = match self
-            .payment
-            .authorize(&order_id, &cmd.customer_id, cmd.total)
-            .await
-        {
-            Ok(p) => p,
-            Err(PaymentError::Unavailable {
-                reason,
-                retry_after,
-            }) => {
-                tracing::warn!(%reason, "payment unavailable; order not placed");
-                return Err(unavailable_retry(
-                    format!(
-                        "payment is temporarily unavailable; nothing was charged or stored. \
-                         Please retry the payment in {} s with the same idempotency_key",
-                        retry_after.as_secs_f64().ceil()
-                    ),
-                    retry_after,
-                ));
-            }
-            Err(PaymentError::Conflict(msg)) => {
-                return Err(with_reason(
-                    Code::AlreadyExists,
-                    msg,
-                    "IDEMPOTENCY_KEY_REUSED",
-                    DOMAIN,
-                ))
-            }
-            Err(PaymentError::Unexpected(s)) => {
-                return Err(internal("payment rejected the authorization", &s))
-            }
-        };
-        match payment.state() {
-            PaymentState::Authorized => {}
-            PaymentState::Declined => {
-                return Err(with_reason(
-                    Code::FailedPrecondition,
-                    format!(
-                        "payment declined: {}; no order was placed",
-                        payment.decline_reason
-                    ),
-                    "PAYMENT_DECLINED",
-                    DOMAIN,
-                ))
-            }
-            other => {
-                return Err(with_reason(
-                    Code::FailedPrecondition,
-                    format!(
-                        "the payment for this idempotency_key is {}; use a new key",
-                        other.as_str_name()
-                    ),
-                    "PAYMENT_NOT_USABLE",
-                    DOMAIN,
-                ))
-            }
-        }
-
-        let order = Order::place(order_id.clone(), cmd.clone(), payment.payment_id, now_ms());
-        // The order and its OrderPlaced event commit together (transactional outbox).
-        let stored: Result<(), AppError> = async {
-            let mut work = self.db.begin().await?;
-            db::insert(work.conn(), &order).await?;
-            work.record(&events::order_placed(&order)).await?;
-            work.commit().await
-        }
-        .await;
-        match stored {
-            Ok(()) => {
-                tracing::info!(total = %order.request.total, "order placed");
-                self.changes.changed(&order_id);
-                Ok(Response::new(pb::PlaceOrderResponse {
-                    order: Some(to_proto(&order)),
-                }))
-            }
-            // A concurrent retry of the same request stored it first.
-            Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
-                Self::replay(self.load(&order_id).await?, &cmd)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let claimed = parse_place(req.get_ref())?;
+        let order = self.place(Cart::from_v1(&claimed)).await?;
+        Ok(Response::new(pb::PlaceOrderResponse {
+            order: Some(to_proto(&order)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %req.get_ref().order_id))]
@@ -285,38 +426,9 @@ impl pb::order_service_server::OrderService for OrderApi {
         req: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
         let r = req.into_inner();
-        let mut bad = Vec::new();
-        let order_id = parse_order_id(&r.order_id, "order_id");
-        if order_id.is_err() {
-            bad.push(Violation::new("order_id", "must be an order id (a UUID)"));
-        }
-        if r.reason.chars().count() > domain::MAX_TEXT_LEN {
-            bad.push(Violation::new(
-                "reason",
-                format!("at most {} characters", domain::MAX_TEXT_LEN),
-            ));
-        }
-        let order_id = match order_id {
-            Ok(id) if bad.is_empty() => id,
-            _ => return Err(invalid_argument(&bad)),
-        };
-        let done = self
-            .db
-            .change(
-                order_id.as_str(),
-                |o: &Order| {
-                    let mut cancelled = o.clone();
-                    let changed = cancelled.cancel(&r.reason, now_ms())?;
-                    Ok::<_, domain::CancelError>(changed.then_some(cancelled))
-                },
-                |o| events::order_cancelled(o, pb::CancelledBy::Customer),
-            )
-            .await?;
-        if done.changed {
-            self.changes.changed(&order_id);
-        }
+        let order = self.cancel(&r.order_id, &r.reason).await?;
         Ok(Response::new(pb::CancelOrderResponse {
-            order: Some(to_proto(&done.state)),
+            order: Some(to_proto(&order)),
         }))
     }
 
@@ -324,8 +436,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        let order_id = parse_order_id(&req.get_ref().order_id, "order_id")?;
-        let order = self.load(&order_id).await?;
+        let order = self.get(&req.get_ref().order_id).await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -336,17 +447,9 @@ impl pb::order_service_server::OrderService for OrderApi {
         req: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
         let r = req.into_inner();
-        let mut bad = Vec::new();
-        if r.customer_id.trim().is_empty() {
-            bad.push(Violation::new("customer_id", "required"));
-        }
-        let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
-        if !bad.is_empty() {
-            return Err(invalid_argument(&bad));
-        }
-        let (orders, next_page_token) = db::list(&self.db.pool, &r.customer_id, &page)
-            .await
-            .map_err(|e| internal("listing orders failed", &e))?;
+        let (orders, next_page_token) = self
+            .list(&r.customer_id, r.page_size, &r.page_token)
+            .await?;
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(to_proto).collect(),
             next_page_token,
@@ -359,53 +462,11 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::WatchOrderRequest>,
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
-        let order_id = parse_order_id(&req.get_ref().order_id, "order_id")?;
-        // Subscribe before the first read, so a change between the two is not missed.
-        let mut changes = self.changes.subscribe();
-        let first = self.load(&order_id).await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let api = self.clone();
-        tokio::spawn(async move {
-            let mut last = first.version;
-            let mut done = first.state.is_final();
-            let send = |o: &Order| pb::WatchOrderResponse {
+        let stream = self
+            .watch(&req.get_ref().order_id, |o| pb::WatchOrderResponse {
                 order: Some(to_proto(o)),
-            };
-            if tx.send(Ok(send(&first))).await.is_err() {
-                return;
-            }
-            while !done {
-                let event = tokio::select! {
-                    e = changes.recv() => e,
-                    () = tx.closed() => return,
-                    () = api.shutdown.wait() => {
-                        let _ = tx.send(Err(Status::unavailable("server shutting down; watch again"))).await;
-                        return;
-                    }
-                };
-                match event {
-                    Ok(id) if id != order_id => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                }
-                let order = match api.load(&order_id).await {
-                    Ok(o) => o,
-                    Err(s) => {
-                        let _ = tx.send(Err(s)).await;
-                        return;
-                    }
-                };
-                if order.version != last {
-                    last = order.version;
-                    done = order.state.is_final();
-                    if tx.send(Ok(send(&order))).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            })
+            .await?;
+        Ok(Response::new(Box::pin(stream)))
     }
 }

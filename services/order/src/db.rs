@@ -1,10 +1,11 @@
-//! Storage of orders (sqlx, portable SQL for SQLite and PostgreSQL).
+//! Storage of orders and of the menu replica (sqlx, portable SQL for SQLite and PostgreSQL).
 
 use fd_chassis::money::Money;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
 use crate::domain::{LineItem, NewOrder, Order, OrderState, PaymentStatus, TimelineEntry};
+use crate::menu::{Menu, MenuEntry, MenuStore};
 use fd_chassis::db::Exec;
 use fd_chassis::page::{self, Cursor, PageRequest};
 
@@ -214,4 +215,87 @@ impl fd_chassis::work::Aggregate for Order {
     ) -> Result<bool, sqlx::Error> {
         update(conn, self, before.version).await
     }
+}
+
+// ---- The menu replica (crate::menu) ----
+
+/// Applies a store's state if it is newer than the replica's. True if it was.
+pub async fn apply_store<'e>(ex: impl Exec<'e>, s: &MenuStore) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO menu_stores (store_id, name, is_open, version) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (store_id) DO UPDATE SET name = excluded.name, is_open = excluded.is_open, \
+         version = excluded.version WHERE menu_stores.version < excluded.version",
+    )
+    .bind(&s.store_id)
+    .bind(&s.name)
+    .bind(i64::from(s.open))
+    .bind(s.version)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Applies an item's state (of `store_id`) if it is newer than the replica's. True if it was.
+pub async fn apply_item<'e>(
+    ex: impl Exec<'e>,
+    store_id: &str,
+    e: &MenuEntry,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO menu_items (store_id, menu_item_id, name, price_minor, currency_code, \
+         available, removed, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (store_id, menu_item_id) DO UPDATE SET name = excluded.name, \
+         price_minor = excluded.price_minor, currency_code = excluded.currency_code, \
+         available = excluded.available, removed = excluded.removed, version = excluded.version \
+         WHERE menu_items.version < excluded.version",
+    )
+    .bind(store_id)
+    .bind(&e.menu_item_id)
+    .bind(&e.name)
+    .bind(e.price.map_or(0, |p| p.minor()))
+    .bind(e.price.map_or(String::new(), |p| p.currency().to_string()))
+    .bind(i64::from(e.available))
+    .bind(i64::from(e.removed))
+    .bind(e.version)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What the replica knows about `store_id` and its items (all of them: menus are small).
+pub async fn menu(pool: &AnyPool, store_id: &str) -> Result<Menu, sqlx::Error> {
+    let store = sqlx::query("SELECT store_id, name, is_open, version FROM menu_stores WHERE store_id = $1")
+        .bind(store_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| -> Result<MenuStore, sqlx::Error> {
+            Ok(MenuStore {
+                store_id: r.try_get("store_id")?,
+                name: r.try_get("name")?,
+                open: r.try_get::<i64, _>("is_open")? != 0,
+                version: r.try_get("version")?,
+            })
+        })
+        .transpose()?;
+    let rows = sqlx::query(
+        "SELECT menu_item_id, name, price_minor, currency_code, available, removed, version \
+         FROM menu_items WHERE store_id = $1",
+    )
+    .bind(store_id)
+    .fetch_all(pool)
+    .await?;
+    let mut items = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let currency: String = r.try_get("currency_code")?;
+        let e = MenuEntry {
+            menu_item_id: r.try_get("menu_item_id")?,
+            name: r.try_get("name")?,
+            price: Money::from_stored(r.try_get("price_minor")?, &currency),
+            available: r.try_get::<i64, _>("available")? != 0,
+            removed: r.try_get::<i64, _>("removed")? != 0,
+            version: r.try_get("version")?,
+        };
+        items.insert(e.menu_item_id.clone(), e);
+    }
+    Ok(Menu { store, items })
 }

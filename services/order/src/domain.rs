@@ -212,6 +212,142 @@ impl NewOrder {
     }
 }
 
+/// A line of a v2 request as it arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct RawLine<'a> {
+    /// `menu_item_id`.
+    pub menu_item_id: &'a str,
+    /// `quantity`.
+    pub quantity: i32,
+}
+
+/// What a customer asks for, before the menu prices it: from a v2 request, or from a v1
+/// request whose claimed unit prices the menu must confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cart {
+    /// Client's idempotency key (empty for a quote).
+    pub idempotency_key: String,
+    /// Customer (empty for a quote).
+    pub customer_id: String,
+    /// Store.
+    pub store_id: String,
+    /// Lines, at least one.
+    pub lines: Vec<crate::menu::Wanted>,
+    /// Delivery address (empty for a quote).
+    pub delivery_address: String,
+}
+
+fn parse_lines(lines: &[RawLine<'_>], errors: &mut Vec<Violation>) -> Vec<crate::menu::Wanted> {
+    if lines.is_empty() {
+        errors.push(Violation::new("lines", "at least one line is required"));
+    } else if lines.len() > MAX_ITEMS {
+        errors.push(Violation::new("lines", format!("at most {MAX_ITEMS} lines")));
+    }
+    let mut wanted = Vec::with_capacity(lines.len().min(MAX_ITEMS));
+    for (i, line) in lines.iter().enumerate().take(MAX_ITEMS) {
+        let menu_item_id = text(
+            line.menu_item_id,
+            &format!("lines[{i}].menu_item_id"),
+            MAX_ID_LEN,
+            errors,
+        );
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            errors.push(Violation::new(
+                format!("lines[{i}].quantity"),
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            ));
+        }
+        wanted.push(crate::menu::Wanted {
+            menu_item_id,
+            quantity: line.quantity,
+            claimed: None,
+        });
+    }
+    wanted
+}
+
+impl Cart {
+    /// Validates a v2 PlaceOrder, reporting every bad field.
+    pub fn parse(
+        idempotency_key: &str,
+        customer_id: &str,
+        store_id: &str,
+        lines: &[RawLine<'_>],
+        delivery_address: &str,
+    ) -> Result<Self, Vec<Violation>> {
+        let mut errors = Vec::new();
+        let cart = Cart {
+            idempotency_key: text(idempotency_key, "idempotency_key", MAX_KEY_LEN, &mut errors),
+            customer_id: text(customer_id, "customer_id", MAX_ID_LEN, &mut errors),
+            store_id: text(store_id, "store_id", MAX_ID_LEN, &mut errors),
+            lines: parse_lines(lines, &mut errors),
+            delivery_address: text(delivery_address, "delivery_address", MAX_TEXT_LEN, &mut errors),
+        };
+        if errors.is_empty() {
+            Ok(cart)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Validates a v2 QuoteOrder (a store and lines only).
+    pub fn parse_quote(store_id: &str, lines: &[RawLine<'_>]) -> Result<Self, Vec<Violation>> {
+        let mut errors = Vec::new();
+        let cart = Cart {
+            idempotency_key: String::new(),
+            customer_id: String::new(),
+            store_id: text(store_id, "store_id", MAX_ID_LEN, &mut errors),
+            lines: parse_lines(lines, &mut errors),
+            delivery_address: String::new(),
+        };
+        if errors.is_empty() {
+            Ok(cart)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// A valid v1 request: its unit prices are claims the menu must confirm.
+    pub fn from_v1(claimed: &NewOrder) -> Self {
+        Cart {
+            idempotency_key: claimed.idempotency_key.clone(),
+            customer_id: claimed.customer_id.clone(),
+            store_id: claimed.store_id.clone(),
+            lines: claimed
+                .items
+                .iter()
+                .map(|i| crate::menu::Wanted {
+                    menu_item_id: i.menu_item_id.clone(),
+                    quantity: i.quantity,
+                    claimed: Some(i.unit_price),
+                })
+                .collect(),
+            delivery_address: claimed.delivery_address.clone(),
+        }
+    }
+
+    /// The request's list field, as violations name it.
+    pub fn list_field(&self) -> &'static str {
+        if self.lines.iter().any(|l| l.claimed.is_some()) {
+            "items"
+        } else {
+            "lines"
+        }
+    }
+
+    /// The order to pay for, priced by the menu.
+    pub fn priced(self, priced: crate::menu::Priced) -> NewOrder {
+        NewOrder {
+            idempotency_key: self.idempotency_key,
+            customer_id: self.customer_id,
+            store_id: self.store_id,
+            items: priced.items,
+            delivery_address: self.delivery_address,
+            total: priced.total,
+        }
+    }
+}
+
 /// Sum of quantity × unit price; all items must share the first item's currency.
 fn total(items: &[LineItem]) -> Result<Money, Violation> {
     let mut sum: Option<Money> = None;
@@ -402,6 +538,21 @@ pub enum CancelError {
 }
 
 impl Order {
+    /// Whether `cart` is a repeat of the request that placed this order (same store, address,
+    /// items and quantities, and the same unit prices where the client sent them; names are
+    /// the menu's and not compared).
+    pub fn answers(&self, cart: &Cart) -> bool {
+        let r = &self.request;
+        r.store_id == cart.store_id
+            && r.delivery_address == cart.delivery_address
+            && r.items.len() == cart.lines.len()
+            && r.items.iter().zip(&cart.lines).all(|(i, l)| {
+                i.menu_item_id == l.menu_item_id
+                    && i.quantity == l.quantity
+                    && l.claimed.is_none_or(|c| c == i.unit_price)
+            })
+    }
+
     /// A new order, paid by `payment_id`.
     pub fn place(order_id: String, request: NewOrder, payment_id: String, now_ms: i64) -> Self {
         let mut o = Self {
@@ -603,6 +754,41 @@ mod tests {
         r.idempotency_key = "a\u{0}b";
         let e = NewOrder::parse(r).expect_err("bad");
         assert_eq!(fields(&e), ["idempotency_key", "delivery_address"]);
+    }
+
+    #[test]
+    fn a_v2_cart_names_every_bad_line() {
+        let lines = [
+            RawLine { menu_item_id: "pizza", quantity: 1 },
+            RawLine { menu_item_id: "", quantity: 0 },
+        ];
+        let e = Cart::parse("k", "alice", "s", &lines, "").expect_err("bad");
+        assert_eq!(
+            fields(&e),
+            ["lines[1].menu_item_id", "lines[1].quantity", "delivery_address"]
+        );
+        let e = Cart::parse_quote("s", &[]).expect_err("empty");
+        assert_eq!(fields(&e), ["lines"]);
+        let ok = Cart::parse_quote("s", &lines[..1]).expect("valid");
+        assert_eq!(ok.list_field(), "lines");
+    }
+
+    #[test]
+    fn a_repeat_must_ask_for_the_same_items_at_the_same_prices() {
+        let claimed = NewOrder::parse(raw(vec![item(2, 450)])).expect("valid");
+        let cart = Cart::from_v1(&claimed);
+        assert_eq!(cart.list_field(), "items");
+        let order = Order::place("o".into(), claimed.clone(), "p".into(), 1);
+        assert!(order.answers(&cart));
+        let mut v2 = cart.clone();
+        v2.lines[0].claimed = None;
+        assert!(order.answers(&v2), "a v2 retry of a v1 order");
+        let mut cheaper = cart.clone();
+        cheaper.lines[0].claimed = eur(1).ok();
+        assert!(!order.answers(&cheaper));
+        let mut more = cart;
+        more.lines[0].quantity = 3;
+        assert!(!order.answers(&more));
     }
 
     #[test]

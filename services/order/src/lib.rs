@@ -1,15 +1,20 @@
 //! The order context: customers place, cancel and follow orders.
 //!
 //! Layout (hexagonal): [`domain`] holds the Order aggregate and its validation, pure;
-//! [`db`] stores orders; [`payment`] is the outgoing port to Payment.Authorize (deadline and
-//! circuit breaker); [`api`] is the gRPC adapter; [`watch`] fans out changes to WatchOrder
-//! streams; [`events`] builds the published events; [`policies`] reacts to other contexts'
-//! events (status view, rejection saga). This file reads [`Config`] and wires them in [`run`].
+//! [`menu`] is the replica of the stores' menus and prices orders from it, pure; [`db`] stores
+//! orders and the replica; [`payment`] is the outgoing port to Payment.Authorize (deadline and
+//! circuit breaker); [`api`] holds the operations and the v1 gRPC adapter, [`api_v2`] the v2
+//! adapter over the same operations; [`watch`] fans out changes to WatchOrder streams;
+//! [`events`] builds the published events; [`policies`] reacts to other contexts' events
+//! (menu replica, status view, rejection saga). This file reads [`Config`] and wires them in
+//! [`run`].
 
 pub mod api;
+pub mod api_v2;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod menu;
 pub mod payment;
 pub mod policies;
 pub mod watch;
@@ -19,7 +24,8 @@ use std::future::Future;
 use fd_chassis::breaker::BreakerConfig;
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::service::{Definition, Service, ServiceConfig};
-use fd_proto::order::v1::order_service_server::OrderServiceServer;
+use fd_chassis::server::GrpcServer;
+use fd_proto::order::{v1, v2};
 use tokio::net::TcpListener;
 
 /// The order service: its one name, its port and its migrations.
@@ -111,6 +117,13 @@ pub async fn run(
             changes: changes.clone(),
         },
     );
+    svc.consume(policies::MenuReplica::spec(), policies::MenuReplica);
     let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
-    svc.serve_api(OrderServiceServer::new(api), listener).await
+    // v1 and v2 side by side, over the same orders.
+    let server = GrpcServer::new()
+        .add_service(svc.limit(v1::order_service_server::OrderServiceServer::new(api.clone())))
+        .add_service(svc.limit(v2::order_service_server::OrderServiceServer::new(
+            api_v2::OrderApiV2::new(api),
+        )));
+    svc.serve(server, listener).await
 }

@@ -4,6 +4,8 @@
 //!   order's status view. Facts form a set, so redeliveries and any arrival order converge.
 //! - [`CancelOnRejected`]: the second saga. A store's OrderRejected cancels the order and
 //!   publishes OrderCancelled, which makes payment refund it.
+//! - [`MenuReplica`]: the store's menu events become order's own copy of every menu, which
+//!   PlaceOrder prices from (so orders are placed while the store service is down).
 
 use fd_chassis::consumer::{ConsumerSpec, Incoming, Policy, PolicyError};
 use fd_chassis::time::now_ms;
@@ -13,6 +15,7 @@ use sqlx::AnyConnection;
 
 use crate::db;
 use crate::domain::{Fact, Order};
+use crate::menu::{MenuEntry, MenuStore};
 use crate::events;
 use crate::watch::Changes;
 
@@ -188,5 +191,97 @@ impl Policy for CancelOnRejected {
         if let Ok(e) = msg.decode::<store::v1::OrderRejected>() {
             self.changes.changed(&e.order_id);
         }
+    }
+}
+
+/// The store's menu events → the order context's menu replica ([`crate::menu`]). Every event
+/// carries the whole store or item with its version; older versions than the replica's are
+/// ignored, so redeliveries and replays converge.
+#[derive(Debug, Clone, Copy)]
+pub struct MenuReplica;
+
+impl MenuReplica {
+    /// Its consumer.
+    pub fn spec() -> ConsumerSpec {
+        ConsumerSpec::new(
+            crate::SERVICE.name,
+            "menu-replica",
+            &[
+                store::v1::StoreCreated::TYPE,
+                store::v1::StoreUpdated::TYPE,
+                store::v1::MenuItemAdded::TYPE,
+                store::v1::MenuItemUpdated::TYPE,
+                store::v1::MenuItemRemoved::TYPE,
+            ],
+        )
+    }
+}
+
+fn replica_store(s: Option<store::v1::Store>) -> Result<MenuStore, PolicyError> {
+    let s = s.ok_or_else(|| PolicyError::Permanent("the event carries no store".into()))?;
+    Ok(MenuStore {
+        store_id: s.store_id,
+        name: s.name,
+        open: s.open,
+        version: s.version,
+    })
+}
+
+fn replica_item(i: Option<store::v1::MenuItem>) -> Result<(String, MenuEntry), PolicyError> {
+    let i = i.ok_or_else(|| PolicyError::Permanent("the event carries no item".into()))?;
+    let price = fd_chassis::money::Money::from_proto(i.price.as_ref(), "price")
+        .map_err(|v| PolicyError::Permanent(format!("the item's price is not valid: {v:?}")))?;
+    Ok((
+        i.store_id,
+        MenuEntry {
+            menu_item_id: i.menu_item_id,
+            name: i.name,
+            price: Some(price),
+            available: i.available,
+            removed: false,
+            version: i.version,
+        },
+    ))
+}
+
+#[async_trait::async_trait]
+impl Policy for MenuReplica {
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+        let applied = match msg.subject.as_str() {
+            store::v1::StoreCreated::TYPE => {
+                let e: store::v1::StoreCreated = msg.decode()?;
+                db::apply_store(&mut *tx, &replica_store(e.store)?).await?
+            }
+            store::v1::StoreUpdated::TYPE => {
+                let e: store::v1::StoreUpdated = msg.decode()?;
+                db::apply_store(&mut *tx, &replica_store(e.store)?).await?
+            }
+            store::v1::MenuItemAdded::TYPE => {
+                let e: store::v1::MenuItemAdded = msg.decode()?;
+                let (store_id, entry) = replica_item(e.item)?;
+                db::apply_item(&mut *tx, &store_id, &entry).await?
+            }
+            store::v1::MenuItemUpdated::TYPE => {
+                let e: store::v1::MenuItemUpdated = msg.decode()?;
+                let (store_id, entry) = replica_item(e.item)?;
+                db::apply_item(&mut *tx, &store_id, &entry).await?
+            }
+            store::v1::MenuItemRemoved::TYPE => {
+                let e: store::v1::MenuItemRemoved = msg.decode()?;
+                let version = e.metadata.as_ref().map_or(0, |m| m.aggregate_version);
+                let entry = MenuEntry {
+                    menu_item_id: e.menu_item_id,
+                    name: String::new(),
+                    price: None,
+                    available: false,
+                    removed: true,
+                    version,
+                };
+                db::apply_item(&mut *tx, &e.store_id, &entry).await?
+            }
+            other => return Err(PolicyError::Permanent(format!("unexpected event {other}"))),
+        };
+        tracing::debug!(event = %msg.subject, applied, "menu replica");
+        Ok(())
     }
 }

@@ -1,17 +1,20 @@
-//! The store owner's gRPC API: requests are validated here, the ticket decides in
-//! [`crate::domain`], and each command is one unit of work (`Db::change`) that records its
-//! event. Proto types stop in this file.
+//! The store's gRPC APIs: the owner's StoreService (tickets, the store, its menu) and the
+//! customers' CatalogService (read-only). Requests are validated here, the aggregates decide in
+//! [`crate::domain`] and [`crate::catalog`], and each command is one unit of work that records
+//! its event. Proto types stop in this file.
 
 use fd_chassis::db::Db;
 use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::outbox;
 use fd_chassis::time::{now_ms, timestamp};
-use fd_proto::common::v1::Money;
 use fd_proto::store::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use crate::catalog::{self, ItemChange, ItemContent, ItemKey, MenuItem, NewStore, Store};
 use crate::db;
 use crate::domain::{Ticket, TicketState};
+use fd_chassis::money::Money;
+use fd_chassis::work::Aggregate;
 
 /// The StoreService implementation.
 #[derive(Debug, Clone)]
@@ -63,7 +66,7 @@ fn to_proto(t: &Ticket) -> pb::StoreOrder {
                 quantity: i.quantity,
             })
             .collect(),
-        total: Some(Money {
+        total: Some(fd_proto::common::v1::Money {
             amount_minor: t.total_minor,
             currency_code: t.currency_code.clone(),
         }),
@@ -188,6 +191,365 @@ impl pb::store_service_server::StoreService for StoreApi {
             .state;
         Ok(Response::new(pb::FinishCookingResponse {
             order: Some(to_proto(&t)),
+        }))
+    }
+
+    async fn create_store(
+        &self,
+        req: Request<pb::CreateStoreRequest>,
+    ) -> Result<Response<pb::CreateStoreResponse>, Status> {
+        let store = self.do_create_store(req.into_inner()).await?;
+        Ok(Response::new(pb::CreateStoreResponse { store: Some(store) }))
+    }
+
+    async fn update_store(
+        &self,
+        req: Request<pb::UpdateStoreRequest>,
+    ) -> Result<Response<pb::UpdateStoreResponse>, Status> {
+        let store = self.do_update_store(req.into_inner()).await?;
+        Ok(Response::new(pb::UpdateStoreResponse { store: Some(store) }))
+    }
+
+    async fn create_menu_item(
+        &self,
+        req: Request<pb::CreateMenuItemRequest>,
+    ) -> Result<Response<pb::CreateMenuItemResponse>, Status> {
+        let item = self.do_create_item(req.into_inner()).await?;
+        Ok(Response::new(pb::CreateMenuItemResponse { item: Some(item) }))
+    }
+
+    async fn update_menu_item(
+        &self,
+        req: Request<pb::UpdateMenuItemRequest>,
+    ) -> Result<Response<pb::UpdateMenuItemResponse>, Status> {
+        let item = self.do_update_item(req.into_inner()).await?;
+        Ok(Response::new(pb::UpdateMenuItemResponse { item: Some(item) }))
+    }
+
+    async fn delete_menu_item(
+        &self,
+        req: Request<pb::DeleteMenuItemRequest>,
+    ) -> Result<Response<pb::DeleteMenuItemResponse>, Status> {
+        self.do_delete_item(req.into_inner()).await?;
+        Ok(Response::new(pb::DeleteMenuItemResponse {}))
+    }
+}
+
+// ---- The store and its menu: owner commands (StoreService) and customer reads (CatalogService)
+
+fn store_to_proto(s: &Store) -> pb::Store {
+    pb::Store {
+        store_id: s.store_id.clone(),
+        owner_id: s.owner_id.clone(),
+        name: s.name.clone(),
+        currency_code: s.currency.to_string(),
+        open: s.open,
+        create_time: Some(timestamp(s.created_at_ms)),
+        update_time: Some(timestamp(s.updated_at_ms)),
+        version: s.version,
+    }
+}
+
+/// The wire form of an item (also what its events carry).
+pub fn item_to_proto(i: &MenuItem) -> pb::MenuItem {
+    pb::MenuItem {
+        store_id: i.key.store_id.clone(),
+        menu_item_id: i.key.menu_item_id.clone(),
+        name: i.name.clone(),
+        description: i.description.clone(),
+        price: Some(i.price.to_proto()),
+        available: i.available,
+        update_time: Some(timestamp(i.updated_at_ms)),
+        version: i.version,
+    }
+}
+
+fn store_event_meta(s: &Store) -> Option<fd_proto::common::v1::EventMetadata> {
+    Some(outbox::metadata(&s.store_id, s.version))
+}
+
+fn item_event_meta(i: &MenuItem) -> Option<fd_proto::common::v1::EventMetadata> {
+    Some(outbox::metadata(&i.key.to_string(), i.version))
+}
+
+fn item_added(i: &MenuItem) -> pb::MenuItemAdded {
+    pb::MenuItemAdded {
+        metadata: item_event_meta(i),
+        item: Some(item_to_proto(i)),
+    }
+}
+
+impl StoreApi {
+    async fn store(&self, store_id: &str) -> Result<Store, AppError> {
+        db::get_store(&self.db.pool, store_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no store {store_id}")))
+    }
+
+    /// CreateStore: insert with StoreCreated, or answer a repeat with the stored store.
+    pub(crate) async fn create_store(&self, new: NewStore) -> Result<Store, AppError> {
+        let taken = |s: &Store| {
+            AppError::AlreadyExists(format!(
+                "the store id {} is taken by a different store; choose another id",
+                s.store_id
+            ))
+        };
+        let mut work = self.db.begin().await?;
+        if let Some(existing) = db::get_store(work.conn(), &new.store_id).await? {
+            return if existing.is_same(&new) {
+                Ok(existing)
+            } else {
+                Err(taken(&existing))
+            };
+        }
+        let store = Store::create(new.clone(), now_ms());
+        let inserted = db::insert_store(work.conn(), &store).await;
+        match inserted {
+            Ok(()) => {}
+            // A concurrent create of the same id won: answer as for a repeat.
+            Err(e) if fd_chassis::db::is_unique_violation(&e) => {
+                drop(work);
+                let existing = self.store(&new.store_id).await?;
+                return if existing.is_same(&new) {
+                    Ok(existing)
+                } else {
+                    Err(taken(&existing))
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        work.record(&pb::StoreCreated {
+            metadata: store_event_meta(&store),
+            store: Some(store_to_proto(&store)),
+        })
+        .await?;
+        work.commit().await?;
+        tracing::info!(store_id = %store.store_id, "store created");
+        Ok(store)
+    }
+
+    /// CreateMenuItem: a new item, a removed one added again, or a repeat answered as it is.
+    pub(crate) async fn create_item(
+        &self,
+        key: ItemKey,
+        content: ItemContent,
+    ) -> Result<MenuItem, AppError> {
+        let store = self.store(&key.store_id).await?;
+        catalog::check_currency(&content.price, &store).map_err(AppError::Invalid)?;
+        for _ in 0..3 {
+            let mut work = self.db.begin().await?;
+            let now = now_ms();
+            let (item, stored) = match db::get_item(work.conn(), &key).await? {
+                None => {
+                    let item = MenuItem::add(key.clone(), content.clone(), now);
+                    match db::insert_item(work.conn(), &item).await {
+                        Ok(()) => (item, true),
+                        Err(e) if fd_chassis::db::is_unique_violation(&e) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(existing) => match existing.add_again(content.clone(), now) {
+                    Ok(None) => return Ok(existing),
+                    Ok(Some(item)) => {
+                        let stored = item.store_if_unchanged(work.conn(), &existing).await?;
+                        (item, stored)
+                    }
+                    Err(e) => return Err(AppError::AlreadyExists(e.to_string())),
+                },
+            };
+            if !stored {
+                continue;
+            }
+            work.record(&item_added(&item)).await?;
+            work.commit().await?;
+            tracing::info!(item = %item.key, "menu item added");
+            return Ok(item);
+        }
+        Err(AppError::Conflict(format!(
+            "the menu item {key} kept changing concurrently; retry"
+        )))
+    }
+}
+
+fn item_key(store_id: &str, menu_item_id: &str, bad: &mut Vec<Violation>) -> ItemKey {
+    require_id(store_id, "store_id", bad);
+    require_id(menu_item_id, "menu_item_id", bad);
+    ItemKey {
+        store_id: store_id.to_string(),
+        menu_item_id: menu_item_id.to_string(),
+    }
+}
+
+/// The StoreService RPCs that manage the store and its menu (the ticket RPCs are above).
+impl StoreApi {
+    async fn do_create_store(&self, r: pb::CreateStoreRequest) -> Result<pb::Store, AppError> {
+        let new = NewStore::parse(&r.store_id, &r.owner_id, &r.name, &r.currency_code, r.open)
+            .map_err(AppError::Invalid)?;
+        Ok(store_to_proto(&self.create_store(new).await?))
+    }
+
+    async fn do_update_store(&self, r: pb::UpdateStoreRequest) -> Result<pb::Store, AppError> {
+        let mut bad = Vec::new();
+        require_id(&r.store_id, "store_id", &mut bad);
+        catalog::check_texts(r.name.as_deref(), None, &mut bad);
+        check(bad)?;
+        let s = self
+            .db
+            .change(
+                r.store_id.as_str(),
+                |s: &Store| Ok::<_, AppError>(s.update(r.name.as_deref(), r.open, now_ms())),
+                |s| pb::StoreUpdated {
+                    metadata: store_event_meta(s),
+                    store: Some(store_to_proto(s)),
+                },
+            )
+            .await?
+            .state;
+        Ok(store_to_proto(&s))
+    }
+
+    async fn do_create_item(&self, r: pb::CreateMenuItemRequest) -> Result<pb::MenuItem, AppError> {
+        let mut bad = Vec::new();
+        require_id(&r.store_id, "store_id", &mut bad);
+        let menu_item_id = catalog::id_or_new(&r.menu_item_id, "menu_item_id", &mut bad);
+        catalog::check_texts(Some(&r.name), Some(&r.description), &mut bad);
+        let price = Money::from_proto(r.price.as_ref(), "price")
+            .map_err(|v| bad.extend(v))
+            .ok();
+        check(bad)?;
+        let Some(price) = price else {
+            return Err(AppError::Invalid(vec![Violation::new("price", "required")]));
+        };
+        let key = ItemKey {
+            store_id: r.store_id,
+            menu_item_id,
+        };
+        let content = ItemContent {
+            name: r.name,
+            description: r.description,
+            price,
+            available: r.available,
+        };
+        Ok(item_to_proto(&self.create_item(key, content).await?))
+    }
+
+    async fn do_update_item(&self, r: pb::UpdateMenuItemRequest) -> Result<pb::MenuItem, AppError> {
+        let mut bad = Vec::new();
+        let key = item_key(&r.store_id, &r.menu_item_id, &mut bad);
+        catalog::check_texts(r.name.as_deref(), r.description.as_deref(), &mut bad);
+        let price = match r.price.as_ref() {
+            None => None,
+            Some(p) => Money::from_proto(Some(p), "price")
+                .map_err(|v| bad.extend(v))
+                .ok(),
+        };
+        check(bad)?;
+        if let Some(price) = &price {
+            let store = self.store(&key.store_id).await?;
+            catalog::check_currency(price, &store).map_err(AppError::Invalid)?;
+        }
+        let change = ItemChange {
+            name: r.name,
+            description: r.description,
+            price,
+            available: r.available,
+        };
+        let i = self
+            .db
+            .change(
+                &key,
+                |i: &MenuItem| i.update(&change, now_ms()),
+                |i| pb::MenuItemUpdated {
+                    metadata: item_event_meta(i),
+                    item: Some(item_to_proto(i)),
+                },
+            )
+            .await?
+            .state;
+        Ok(item_to_proto(&i))
+    }
+
+    async fn do_delete_item(&self, r: pb::DeleteMenuItemRequest) -> Result<(), AppError> {
+        let mut bad = Vec::new();
+        let key = item_key(&r.store_id, &r.menu_item_id, &mut bad);
+        check(bad)?;
+        self.db
+            .change(
+                &key,
+                |i: &MenuItem| Ok::<_, AppError>(i.remove(now_ms())),
+                |i| pb::MenuItemRemoved {
+                    metadata: item_event_meta(i),
+                    store_id: i.key.store_id.clone(),
+                    menu_item_id: i.key.menu_item_id.clone(),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The CatalogService implementation: customers browse stores and menus.
+#[derive(Debug, Clone)]
+pub struct CatalogApi {
+    db: Db,
+}
+
+impl CatalogApi {
+    /// An API over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::catalog_service_server::CatalogService for CatalogApi {
+    async fn list_stores(
+        &self,
+        req: Request<pb::ListStoresRequest>,
+    ) -> Result<Response<pb::ListStoresResponse>, Status> {
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
+        check(bad)?;
+        let (stores, next_page_token) = db::list_stores(&self.db.pool, r.open_only, &page)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(pb::ListStoresResponse {
+            stores: stores.iter().map(store_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_store(
+        &self,
+        req: Request<pb::GetStoreRequest>,
+    ) -> Result<Response<pb::GetStoreResponse>, Status> {
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        require_id(&r.store_id, "store_id", &mut bad);
+        check(bad)?;
+        let store = StoreApi::new(self.db.clone()).store(&r.store_id).await?;
+        Ok(Response::new(pb::GetStoreResponse {
+            store: Some(store_to_proto(&store)),
+        }))
+    }
+
+    async fn list_menu_items(
+        &self,
+        req: Request<pb::ListMenuItemsRequest>,
+    ) -> Result<Response<pb::ListMenuItemsResponse>, Status> {
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        require_id(&r.store_id, "store_id", &mut bad);
+        let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
+        check(bad)?;
+        StoreApi::new(self.db.clone()).store(&r.store_id).await?;
+        let (items, next_page_token) = db::list_items(&self.db.pool, &r.store_id, &page)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(pb::ListMenuItemsResponse {
+            items: items.iter().map(item_to_proto).collect(),
+            next_page_token,
         }))
     }
 }

@@ -1,11 +1,13 @@
 //! The store context: the owner's tickets.
 //!
-//! Layout (hexagonal): [`domain`] is the ticket state machine, pure; [`db`] stores tickets;
-//! [`policies`] turns OrderPlaced into tickets and voids them on OrderCancelled; [`api`] is the
-//! owner's gRPC API (accept, reject, finish cooking; each publishes its event through the
-//! outbox). This file reads [`Config`] and wires them in [`run`].
+//! Layout (hexagonal): [`domain`] is the ticket state machine and [`catalog`] the store and
+//! menu aggregates, both pure; [`db`] stores them; [`policies`] turns OrderPlaced into tickets
+//! and voids them on OrderCancelled; [`api`] is the owner's gRPC API (tickets, the store, its
+//! menu; each change publishes its event through the outbox) and the customers' read-only
+//! CatalogService. This file reads [`Config`] and wires them in [`run`].
 
 pub mod api;
+pub mod catalog;
 pub mod db;
 pub mod domain;
 pub mod policies;
@@ -14,13 +16,15 @@ use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
 use fd_chassis::service::{Definition, Service, ServiceConfig};
+use fd_chassis::server::GrpcServer;
+use fd_proto::store::v1::catalog_service_server::CatalogServiceServer;
 use fd_proto::store::v1::store_service_server::StoreServiceServer;
 use tokio::net::TcpListener;
 
 /// The store service: its one name, its port and its migrations.
 pub const SERVICE: Definition = Definition {
     name: "store",
-    about: "the store context: the owner accepts, rejects and cooks orders",
+    about: "the store context: stores and their menus; the owner accepts, rejects and cooks orders",
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50053,
     migrator: &MIGRATOR,
@@ -57,6 +61,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut svc = Service::start(&SERVICE, &cfg.common, shutdown).await?;
     svc.consume(policies::Tickets::spec(), policies::Tickets);
-    let api = api::StoreApi::new(svc.db.clone());
-    svc.serve_api(StoreServiceServer::new(api), listener).await
+    let server = GrpcServer::new()
+        .add_service(svc.limit(StoreServiceServer::new(api::StoreApi::new(svc.db.clone()))))
+        .add_service(svc.limit(CatalogServiceServer::new(api::CatalogApi::new(
+            svc.db.clone(),
+        ))));
+    svc.serve(server, listener).await
 }
