@@ -78,6 +78,12 @@ impl<L: Launcher> System<L> {
             let url = server.url();
             s.servers.push((name, Some(server), url));
         }
+        crate::demo::seed(&s.url("store"))
+            .await
+            .expect("seeding the demo menus");
+        crate::demo::wait_until_priced(&s.url("order"), Duration::from_secs(30))
+            .await
+            .expect("order prices from the demo menus");
         s
     }
 

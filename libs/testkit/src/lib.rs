@@ -9,6 +9,7 @@
 //! [`system`] as processes (make run, client tests, trace test, bench, chaos) or by
 //! [`in_process`] in this process (system tests, provider verification), wired alike.
 
+pub mod demo;
 pub mod in_process;
 pub mod system;
 

@@ -110,6 +110,8 @@ pub struct Options {
     pub database_urls: HashMap<String, String>,
     /// How long a service may take to report SERVING.
     pub start_timeout: Duration,
+    /// Seed the demo stores and menus ([`crate::demo`]) and wait until order prices from them.
+    pub seed_demo: bool,
 }
 
 impl Options {
@@ -126,6 +128,7 @@ impl Options {
             env: Vec::new(),
             database_urls: HashMap::new(),
             start_timeout: Duration::from_secs(30),
+            seed_demo: true,
         }
     }
 
@@ -215,6 +218,16 @@ impl ProcessSystem {
         }
         for (name, _) in SERVICES {
             sys.start_one(name).await?;
+        }
+        if sys.opts.seed_demo {
+            let seeded = async {
+                crate::demo::seed(&sys.url("store")).await?;
+                crate::demo::wait_until_priced(&sys.url("order"), sys.opts.start_timeout).await
+            };
+            if let Err(e) = seeded.await {
+                sys.stop().await;
+                return Err(StartError::Start(format!("seeding the demo menus: {e:#}")));
+            }
         }
         Ok(sys)
     }

@@ -6,6 +6,10 @@ use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as pb;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
+use fd_proto::order::v2 as v2pb;
+use fd_proto::order::v2::order_service_client::OrderServiceClient as V2Client;
+use fd_proto::store::v1 as st;
+use fd_testkit::events::publish;
 use fd_testkit::{Backend, NatsServer, Server, TestDb};
 use tonic::transport::Channel;
 
@@ -18,7 +22,7 @@ pub struct App {
     pub order_server: Server,
     pub order_db: TestDb,
     _payment_db: TestDb,
-    _nats: NatsServer,
+    pub nats: NatsServer,
     _payment_server: Server,
 }
 
@@ -64,7 +68,116 @@ pub async fn start_order(
         ],
         overrides,
     );
-    Server::service(vars, order::run).await
+    let server = Server::service(vars, order::run).await;
+    // What the store context would have published: order prices from its replica.
+    publish_menu(&nats.url).await;
+    for (id, _, minor) in MENU {
+        wait_for_menu(&server.url(), "store-1", id, Ok(minor)).await;
+    }
+    server
+}
+
+/// The test menu of `store-1` (the store context is not running in these tests: its events
+/// are published as the store would).
+pub const MENU: [(&str, &str, i64); 4] = [
+    ("pizza", "Margherita", 1250),
+    ("cola", "Cola", 400),
+    ("soup", "Minestrone", 700),
+    ("feast", "Feast", LIMIT + 1),
+];
+
+/// Event metadata as the store's outbox writes it.
+pub fn meta(aggregate_id: &str, version: i64) -> Option<fd_proto::common::v1::EventMetadata> {
+    Some(fd_chassis::outbox::metadata(aggregate_id, version))
+}
+
+/// A store as StoreCreated/StoreUpdated carry it.
+pub fn store_state(store_id: &str, open: bool, version: i64) -> st::Store {
+    st::Store {
+        store_id: store_id.into(),
+        owner_id: "olga".into(),
+        name: format!("Store {store_id}"),
+        currency_code: "EUR".into(),
+        open,
+        create_time: None,
+        update_time: None,
+        version,
+    }
+}
+
+/// A menu item as MenuItemAdded/MenuItemUpdated carry it.
+pub fn menu_item(store_id: &str, id: &str, name: &str, minor: i64, available: bool, version: i64) -> st::MenuItem {
+    st::MenuItem {
+        store_id: store_id.into(),
+        menu_item_id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        price: eur(minor),
+        available,
+        update_time: None,
+        version,
+    }
+}
+
+/// Publishes `store-1` with [`MENU`] as the store context would.
+pub async fn publish_menu(nats_url: &str) {
+    publish(
+        nats_url,
+        &st::StoreCreated {
+            metadata: meta("store-1", 1),
+            store: Some(store_state("store-1", true, 1)),
+        },
+    )
+    .await;
+    for (id, name, minor) in MENU {
+        publish(
+            nats_url,
+            &st::MenuItemAdded {
+                metadata: meta(&format!("store-1/{id}"), 1),
+                item: Some(menu_item("store-1", id, name, minor, true, 1)),
+            },
+        )
+        .await;
+    }
+}
+
+/// Waits until order's replica prices `store_id`'s `menu_item_id` at `minor` (or, with
+/// `None`, refuses it with `reason`).
+pub async fn wait_for_menu(order_url: &str, store_id: &str, menu_item_id: &str, expect: Result<i64, &str>) {
+    let mut v2 = V2Client::new(channel(order_url).await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = v2
+            .quote_order(v2pb::QuoteOrderRequest {
+                store_id: store_id.into(),
+                lines: vec![v2pb::OrderLine {
+                    menu_item_id: menu_item_id.into(),
+                    quantity: 1,
+                }],
+            })
+            .await;
+        let now: Result<i64, String> = match got {
+            Ok(q) => Ok(q.into_inner().total.map_or(0, |t| t.amount_minor)),
+            Err(s) => Err(reason(&s)),
+        };
+        if now == expect.map_err(str::to_string) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order's replica never got {store_id}/{menu_item_id} to {expect:?}: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The ErrorInfo reason of a status.
+pub fn reason(s: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    s.get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
 }
 
 /// Order and payment, wired together.
@@ -92,7 +205,7 @@ pub async fn spawn_with(
         order_server,
         order_db,
         _payment_db: payment_db,
-        _nats: nats,
+        nats,
         _payment_server: payment_server,
     }
 }
@@ -107,7 +220,10 @@ pub fn eur(minor: i64) -> Option<Money> {
 pub fn item(id: &str, quantity: i32, price: i64) -> pb::LineItem {
     pb::LineItem {
         menu_item_id: id.into(),
-        name: format!("Item {id}"),
+        name: MENU
+            .iter()
+            .find(|m| m.0 == id)
+            .map_or_else(|| format!("Item {id}"), |m| m.1.to_string()),
         quantity,
         unit_price: eur(price),
     }

@@ -5,5 +5,6 @@
 mod breaker;
 mod cancel;
 mod helpers;
+mod menu;
 mod place;
 mod server;

@@ -266,8 +266,9 @@ both_backends!(
 );
 
 /// Hostile input over the wire: random and boundary values, huge strings and lists, odd
-/// unicode, negative and overflowing money. Every answer is INVALID_ARGUMENT (naming fields)
-/// or a valid paid order; the server never fails otherwise.
+/// unicode, negative and overflowing money, unknown stores and items, wrong prices. Every
+/// answer is INVALID_ARGUMENT (naming fields), FAILED_PRECONDITION (naming the reason) or a
+/// valid paid order priced from the menu; the server never fails otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
     use proptest::prelude::*;
@@ -286,7 +287,17 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
     let minor = prop_oneof![6 => 1i64..3000, 1 => Just(i64::MIN), 1 => Just(i64::MAX), 1 => Just(0i64), 1 => Just(-5i64)];
     let quantity = prop_oneof![6 => 1i32..5, 1 => any::<i32>()];
     let currency = prop_oneof![6 => Just("EUR".to_string()), 1 => "[A-Za-z]{0,4}"];
-    let item = (text.clone(), text.clone(), quantity, minor, currency).prop_map(
+    // Mostly the menu's items at the menu's prices, so that orders are placed too.
+    let on_menu = (0..3usize, quantity.clone()).prop_map(|(k, quantity)| {
+        let (id, name, minor) = MENU[k];
+        pb::LineItem {
+            menu_item_id: id.into(),
+            name: name.into(),
+            quantity,
+            unit_price: eur(minor),
+        }
+    });
+    let random = (text.clone(), text.clone(), quantity, minor, currency).prop_map(
         |(id, name, quantity, amount_minor, currency_code)| pb::LineItem {
             menu_item_id: id,
             name,
@@ -297,8 +308,10 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
             }),
         },
     );
+    let item = prop_oneof![3 => on_menu, 1 => random];
+    let store = prop_oneof![3 => Just("store-1".to_string()), 1 => text.clone()];
     let items = prop_oneof![6 => proptest::collection::vec(item.clone(), 1..4), 1 => proptest::collection::vec(item, 0..55)];
-    let request = (text.clone(), text.clone(), text.clone(), items, text).prop_map(
+    let request = (text.clone(), text.clone(), store, items, text).prop_map(
         |(key, customer, store, items, address)| pb::PlaceOrderRequest {
             idempotency_key: key,
             customer_id: customer,
@@ -308,7 +321,7 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
         },
     );
     let mut runner = TestRunner::deterministic();
-    let (mut rejected, mut placed) = (0, 0);
+    let (mut rejected, mut refused, mut placed) = (0, 0, 0);
     for _ in 0..150 {
         let req = request.new_tree(&mut runner).expect("value").current();
         let mut c = app.order.clone();
@@ -334,13 +347,20 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
                 rejected += 1;
                 assert!(!violated_fields(&s).is_empty());
             }
-            // Valid but over the payment limit, or the same key reused for another request.
-            Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::AlreadyExists) => {}
+            // Not on the menu, not the menu's price, or the same key reused for another request.
+            Err(s) if s.code() == Code::FailedPrecondition => {
+                refused += 1;
+                assert!(
+                    ["STORE_UNKNOWN", "MENU_ITEM_UNKNOWN", "PRICE_CHANGED"].contains(&reason(&s).as_str()),
+                    "{s:?}"
+                );
+            }
+            Err(s) if s.code() == Code::AlreadyExists => {}
             Err(s) => panic!("unexpected answer {s:?} for {req:?}"),
         }
     }
     assert!(
-        rejected > 0 && placed > 0,
-        "the generator reaches both outcomes: {rejected} rejected, {placed} placed"
+        rejected > 0 && refused > 0 && placed > 0,
+        "the generator reaches every outcome: {rejected} rejected, {refused} refused, {placed} placed"
     );
 }
