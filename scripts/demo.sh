@@ -11,8 +11,13 @@ wait_for() { for _ in $(seq 100); do fdctl order get "$1" | grep "$2" >/dev/null
 order_id() { awk '/^order /{print $2}'; }
 run=$(date +%s)
 
-echo "== 1+2. ada picks items and places an order; payment is authorized synchronously"
-happy=$(fdctl order place --customer "ada-$run" --item pizza:Margherita:2:1250 --item cola:Cola:1:400 | order_id)
+echo "== 0. what there is to order from: the store context owns stores and menus"
+fdctl store stores
+fdctl store menu store-1
+echo; fdctl order quote --store store-1 --item pizza:2 --item cola
+echo
+echo "== 1+2. ada picks items and places an order (priced from the menu); payment is authorized synchronously"
+happy=$(fdctl order place --customer "ada-$run" --item pizza:2 --item cola | order_id)
 echo "order $happy"
 echo; echo "== 3. it reaches the store owner"
 retry fdctl store accept "$happy"
@@ -25,7 +30,7 @@ echo; echo "== 7. ada looks at the order's status"
 fdctl order get "$happy"
 
 echo; echo "== 5+6. bea cancels after cooking: delivery cancelled, payment refunded (saga)"
-cancel=$(fdctl order place --customer "bea-$run" --item pasta:Carbonara:1:1100 | order_id)
+cancel=$(fdctl order place --customer "bea-$run" --item pasta | order_id)
 retry fdctl store accept "$cancel" >/dev/null
 fdctl store finish "$cancel" >/dev/null
 retry fdctl delivery get "$cancel" >/dev/null
@@ -36,13 +41,17 @@ fdctl payment get --order "$cancel"
 fdctl delivery get "$cancel"
 
 echo; echo "== the second saga: the store rejects cid's order; it is cancelled and refunded"
-rejected=$(fdctl order place --customer "cid-$run" --item soup:Minestrone:1:700 | order_id)
+rejected=$(fdctl order place --customer "cid-$run" --item soup | order_id)
 retry fdctl store reject "$rejected" --reason "out of basil" >/dev/null
 wait_for "$rejected" "PAYMENT_STATUS_REFUNDED"
 fdctl order get "$rejected"
 
+echo; echo "== a closed store, or an item that is sold out, takes no orders (nothing is charged)"
+fdctl order place --customer "eve-$run" --store green-bowl --item salad 2>&1 || true
+fdctl order place --customer "eve-$run" --item calzone 2>&1 || true
+
 echo; echo "== an order payment declines is never stored"
-fdctl order place --customer "dan-$run" --item caviar:Caviar:1:500000 2>&1 || true
+fdctl order place --customer "dan-$run" --item caviar 2>&1 || true
 
 echo; echo "== 8. every status change sent the customer one notification"
 sleep 1

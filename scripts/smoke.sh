@@ -42,7 +42,8 @@ out=$(eval "$example")
 grep -q "^state    PLACED" <<<"$out" || { echo "example did not place an order:"; echo "$out"; exit 1; }
 demo=$(BIN_DIR="$BIN_DIR" scripts/demo.sh)
 for expect in "state    DELIVERED" "PAYMENT_STATE_REFUNDED" "CANCELLED" "rejected by the store: out of basil" \
-    "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded"; do
+    "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded" "Luigi's Pizzeria" \
+    "total    29.00 EUR" "STORE_CLOSED" "MENU_ITEM_UNAVAILABLE"; do
     grep -q "$expect" <<<"$demo" || { echo "demo output lacks '$expect':"; echo "$demo"; exit 1; }
 done
 
@@ -54,4 +55,20 @@ grep -q "stopped." "$work/run.log" || { cat "$work/run.log"; exit 1; }
 for svc in order payment store delivery notification; do
     grep -q "in-flight calls finished" "$work/data/logs/$svc.log" || { echo "$svc did not stop cleanly"; tail "$work/data/logs/$svc.log"; exit 1; }
 done
-echo "smoke: make run, its example, the demo and Ctrl-C all work"
+
+# make run again on the same data: the demo seeding is a no-op, the orders are still there.
+"$BIN_DIR/fdctl" up --bin-dir "$BIN_DIR" --data-dir "$work/data" >"$work/run2.log" 2>&1 &
+runner=$!
+for _ in $(seq 300); do
+    grep -q "is running" "$work/run2.log" && break
+    kill -0 $runner 2>/dev/null || { cat "$work/run2.log"; exit 1; }
+    sleep 0.1
+done
+grep -q "is running" "$work/run2.log" || { echo "make run did not come up again"; cat "$work/run2.log"; exit 1; }
+menu=$("$BIN_DIR/fdctl" store menu store-1)
+[ "$(grep -c '^  ' <<<"$menu")" = 7 ] || { echo "the second seeding changed the menu:"; echo "$menu"; exit 1; }
+"$BIN_DIR/fdctl" order list --customer alice | grep -q PLACED || { echo "orders of the first run are gone"; exit 1; }
+kill -INT -- -$runner
+for _ in $(seq 100); do kill -0 $runner 2>/dev/null || break; sleep 0.1; done
+if kill -0 $runner 2>/dev/null; then echo "fdctl up did not stop on Ctrl-C (second run)"; exit 1; fi
+echo "smoke: make run, its example, the demo, Ctrl-C and a second make run all work"

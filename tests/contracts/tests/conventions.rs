@@ -129,6 +129,11 @@ fn every_domain_event_is_marked_and_carries_metadata() {
         "fooddelivery.store.v1.OrderAccepted",
         "fooddelivery.store.v1.OrderRejected",
         "fooddelivery.store.v1.CookingFinished",
+        "fooddelivery.store.v1.StoreCreated",
+        "fooddelivery.store.v1.StoreUpdated",
+        "fooddelivery.store.v1.MenuItemAdded",
+        "fooddelivery.store.v1.MenuItemUpdated",
+        "fooddelivery.store.v1.MenuItemRemoved",
         "fooddelivery.delivery.v1.DeliveryStarted",
         "fooddelivery.delivery.v1.Delivered",
         "fooddelivery.delivery.v1.DeliveryCancelled",
@@ -231,6 +236,6 @@ fn every_rpc_has_its_own_request_and_response() {
             );
         }
     }
-    // order 5, payment 3, store 4, delivery 3, notification 1.
-    assert_eq!(seen.len(), 2 * 16, "every RPC of the five contexts");
+    // order v1 5 + v2 6, payment 3, store 9 + catalog 3, delivery 3, notification 1.
+    assert_eq!(seen.len(), 2 * 30, "every RPC of the five contexts");
 }

@@ -541,6 +541,16 @@ fn verify_calls_match_code(records: &[Record]) -> Vec<String> {
             .services()
             .filter(|s| s.package_name().starts_with("fooddelivery."))
         {
+            // Methods of the same name in two versions (order v1 and v2) are told apart by the
+            // package the code imports: `order::v2` (Rust), `order.v2` / `order/v2` (Python,
+            // TypeScript).
+            let package = svc.package_name().trim_start_matches("fooddelivery.");
+            let imported = [".", "::", "/"]
+                .iter()
+                .any(|sep| text.contains(&package.replace('.', sep)));
+            if !imported {
+                continue;
+            }
             for m in svc.methods() {
                 let name = m.name();
                 let camel = format!("{}{}", name[..1].to_ascii_lowercase(), &name[1..]);

@@ -270,7 +270,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
             name: "Margherita".into(),
             quantity: 1,
             unit_price: Some(fd_proto::common::v1::Money {
-                amount_minor: 900,
+                amount_minor: 1250, // the demo menu's price
                 currency_code: "EUR".into(),
             }),
         }],

@@ -11,6 +11,7 @@ use anyhow::Context;
 use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as order;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
+use fd_proto::order::v2 as order_v2;
 use fd_proto::store::v1 as store;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
 use fd_testkit::system::{Options, ProcessSystem};
@@ -177,14 +178,54 @@ pub fn place_request(customer: &str) -> order::PlaceOrderRequest {
     }
 }
 
+/// The same order through fooddelivery.order.v2 (ids and quantities; the menu prices them).
+pub fn place_request_v2(customer: &str) -> order_v2::PlaceOrderRequest {
+    order_v2::PlaceOrderRequest {
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        customer_id: customer.to_string(),
+        store_id: "store-1".into(),
+        lines: vec![order_v2::OrderLine {
+            menu_item_id: "pizza".into(),
+            quantity: 2,
+        }],
+        delivery_address: "1 Main Street".into(),
+    }
+}
+
 async fn place_order_runs(
     cfg: &SuiteConfig,
     sys: &System,
     label: &str,
 ) -> anyhow::Result<Vec<Report>> {
     let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
-    let client = OrderServiceClient::new(channel);
+    let client = OrderServiceClient::new(channel.clone());
     let mut out = Vec::new();
+    // v2 beside v1 at the highest concurrency: the same work, priced from the menu alone.
+    if let Some(&n) = cfg.concurrencies.iter().max() {
+        let c = order_v2::order_service_client::OrderServiceClient::new(channel);
+        out.push(
+            loadgen::run(
+                &format!("PlaceOrder v2 end to end, {label}"),
+                LoadConfig {
+                    concurrency: n,
+                    rate: None,
+                    duration: cfg.duration,
+                    warmup: cfg.warmup,
+                },
+                move || {
+                    let mut c = c.clone();
+                    async move {
+                        let customer = format!("bench-{}", fastrand_u32() % 1000);
+                        c.place_order(place_request_v2(&customer))
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                    }
+                },
+            )
+            .await,
+        );
+    }
     for &n in &cfg.concurrencies {
         let c = client.clone();
         let r = loadgen::run(
@@ -318,6 +359,108 @@ async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Re
     ])
 }
 
+/// UpdateMenuItem's reply → order prices the item at its new price (MenuItemUpdated: store's
+/// outbox, JetStream, order's menu replica), polled with QuoteOrder every millisecond.
+async fn menu_propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Report> {
+    const ITEMS: u32 = 100;
+    let mut owner = StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
+    let orders = order_v2::order_service_client::OrderServiceClient::new(
+        Channel::from_shared(sys.url("order"))?.connect().await?,
+    );
+    owner
+        .create_store(store::CreateStoreRequest {
+            store_id: "bench".into(),
+            owner_id: "bench".into(),
+            name: "Bench Kitchen".into(),
+            currency_code: "EUR".into(),
+            open: true,
+        })
+        .await?;
+    for i in 0..ITEMS {
+        owner
+            .create_menu_item(store::CreateMenuItemRequest {
+                store_id: "bench".into(),
+                menu_item_id: format!("item-{i}"),
+                name: format!("Item {i}"),
+                description: String::new(),
+                price: Some(Money {
+                    amount_minor: 100,
+                    currency_code: "EUR".into(),
+                }),
+                available: true,
+            })
+            .await?;
+    }
+    let samples: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let s2 = samples.clone();
+    let base = loadgen::run(
+        "menu propagation",
+        LoadConfig {
+            concurrency: 4096,
+            rate: Some(cfg.propagation_rate),
+            duration: cfg.duration,
+            warmup: cfg.warmup,
+        },
+        move || {
+            let (mut owner, mut orders, samples) = (owner.clone(), orders.clone(), s2.clone());
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                let item = format!("item-{}", n % ITEMS);
+                let price = 1_000 + i64::from(n);
+                owner
+                    .update_menu_item(store::UpdateMenuItemRequest {
+                        store_id: "bench".into(),
+                        menu_item_id: item.clone(),
+                        price: Some(Money {
+                            amount_minor: price,
+                            currency_code: "EUR".into(),
+                        }),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|s| s.to_string())?;
+                let t0 = Instant::now();
+                loop {
+                    let q = orders
+                        .quote_order(order_v2::QuoteOrderRequest {
+                            store_id: "bench".into(),
+                            lines: vec![order_v2::OrderLine {
+                                menu_item_id: item.clone(),
+                                quantity: 1,
+                            }],
+                        })
+                        .await
+                        .map_err(|s| s.to_string())?
+                        .into_inner();
+                    if q.total.is_some_and(|t| t.amount_minor == price) {
+                        break;
+                    }
+                    if t0.elapsed() > Duration::from_secs(10) {
+                        return Err("the new price did not reach order within 10 s".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                samples
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(t0.elapsed());
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let secs = cfg.duration.as_secs_f64() + cfg.warmup.as_secs_f64();
+    let t = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(loadgen::report_from_samples(
+        &format!("MenuItemUpdated → order prices it, {label}"),
+        Some(cfg.propagation_rate),
+        &t,
+        base.errors,
+        secs,
+    ))
+}
+
 async fn ceiling(cfg: &SuiteConfig, echo_bin: &Path) -> anyhow::Result<Vec<Report>> {
     let logs = std::env::temp_dir();
     let (p2, p1, p0) = (free_port()?, free_port()?, free_port()?);
@@ -412,6 +555,9 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
         report
             .propagation
             .extend(propagation(&cfg, &sys, label).await?);
+        report
+            .propagation
+            .push(menu_propagation(&cfg, &sys, label).await?);
         report
             .place_order
             .extend(place_order_runs(&cfg, &sys, label).await?);

@@ -5,9 +5,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use fd_proto::common::v1::Money;
 use fd_proto::delivery::v1 as delivery;
-use fd_proto::order::v1 as order;
+use fd_proto::order::v2 as order;
 use fd_proto::store::v1 as store;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -105,23 +104,23 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
         completed: false,
     };
     let deadline = Instant::now() + Duration::from_secs(90);
-    let price = if fate == Fate::Declined {
-        limit + 1
+    // The demo menu's caviar costs more than payment approves: a declined payment.
+    let item = if fate == Fate::Declined {
+        "caviar"
     } else {
-        1250
+        "pizza"
     };
+    let caviar = fd_testkit::demo::store("store-1")
+        .and_then(|s| s.items.iter().find(|i| i.id == "caviar"))
+        .map_or(0, |i| i.price_minor);
+    debug_assert!(caviar > limit, "the demo's caviar must be declined");
     let req = order::PlaceOrderRequest {
         idempotency_key: key,
         customer_id: customer,
         store_id: "store-1".into(),
-        items: vec![order::LineItem {
-            menu_item_id: "pizza".into(),
-            name: "Margherita".into(),
+        lines: vec![order::OrderLine {
+            menu_item_id: item.into(),
             quantity: 1,
-            unit_price: Some(Money {
-                amount_minor: price,
-                currency_code: "EUR".into(),
-            }),
         }],
         delivery_address: "1 Main Street".into(),
     };
@@ -141,7 +140,12 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
             None => return out,
         },
         Err(s) => {
-            out.completed = fate == Fate::Declined && s.code() == Code::FailedPrecondition;
+            use tonic_types::StatusExt;
+            let declined = s
+                .get_error_details()
+                .error_info()
+                .is_some_and(|i| i.reason == "PAYMENT_DECLINED");
+            out.completed = fate == Fate::Declined && declined;
             return out;
         }
     };

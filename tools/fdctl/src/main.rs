@@ -2,8 +2,13 @@
 //! grpcurl or local `.proto` files to try the system.
 //!
 //! ```text
-//! fdctl order place --customer alice --store store-1 --item pizza:Margherita:2:1250 --address "1 Main St"
+//! fdctl store stores              fdctl store menu store-1        (what there is to order)
+//! fdctl order quote --store store-1 --item pizza:2 --item cola
+//! fdctl order place --customer alice --store store-1 --item pizza:2 --address "1 Main St"
 //! fdctl order get <ORDER_ID>       fdctl order cancel <ORDER_ID> --reason "changed my mind"
+//! fdctl store create --id luigi --owner olga --name "Luigi's"   (the owner's menu commands:
+//! fdctl store add-item luigi pizza --name Margherita --price 1250  update-item, remove-item,
+//! fdctl store close luigi                                          open, close, seed)
 //! fdctl order list --customer alice fdctl order watch <ORDER_ID>
 //! fdctl payment get --order <ORDER_ID>
 //! fdctl health http://127.0.0.1:50051 --wait 10
@@ -18,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use fd_proto::common::v1::Money;
-use fd_proto::order::v1 as order;
+use fd_proto::order::v2 as order;
 use fd_proto::payment::v1 as payment;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
@@ -73,13 +78,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Orders: place, get, cancel, list, watch.
+    /// Orders (fooddelivery.order.v2): quote, place, get, cancel, list, watch.
     #[command(subcommand)]
     Order(OrderCmd),
     /// Payments: get.
     #[command(subcommand)]
     Payment(PaymentCmd),
-    /// The store owner: list, accept, reject, finish cooking.
+    /// Stores and menus (browse, and the owner's changes) and the owner's tickets.
     #[command(subcommand)]
     Store(StoreCmd),
     /// The rider: get, pick up, complete.
@@ -122,17 +127,23 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum OrderCmd {
-    /// Places (and pays) an order.
+    /// Prices a cart from the store's menu without ordering.
+    Quote {
+        #[arg(long, default_value = "store-1")]
+        store: String,
+        /// MENU_ITEM_ID[:QUANTITY], repeatable, e.g. pizza:2 (prices come from the menu).
+        #[arg(long = "item", required = true)]
+        items: Vec<String>,
+    },
+    /// Places (and pays) an order, priced from the store's menu.
     Place {
         #[arg(long)]
         customer: String,
         #[arg(long, default_value = "store-1")]
         store: String,
-        /// ID:NAME:QUANTITY:UNIT_PRICE_MINOR, repeatable, e.g. pizza:Margherita:2:1250.
+        /// MENU_ITEM_ID[:QUANTITY], repeatable, e.g. pizza:2 (prices come from the menu).
         #[arg(long = "item", required = true)]
         items: Vec<String>,
-        #[arg(long, default_value = "EUR")]
-        currency: String,
         #[arg(long, default_value = "1 Main Street")]
         address: String,
         /// Idempotency key; a new UUID if omitted. Reuse it to retry safely.
@@ -158,6 +169,75 @@ enum OrderCmd {
 
 #[derive(Subcommand, Debug)]
 enum StoreCmd {
+    /// Lists the stores (customers' view).
+    Stores {
+        /// Only the open ones.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Shows a store's menu (customers' view).
+    Menu {
+        #[arg(default_value = "store-1")]
+        store: String,
+    },
+    /// Creates a store (repeating the same create is a no-op).
+    Create {
+        /// Store id (a-z, 0-9, '-'); assigned if omitted.
+        #[arg(long, default_value = "")]
+        id: String,
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// Create it closed.
+        #[arg(long)]
+        closed: bool,
+    },
+    /// Opens a store: it takes orders.
+    Open { store: String },
+    /// Closes a store: its orders are refused.
+    Close { store: String },
+    /// Adds an item to a store's menu.
+    AddItem {
+        store: String,
+        /// Item id (a-z, 0-9, '-'); assigned if empty.
+        item: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Price of one in minor units (1250 = 12.50).
+        #[arg(long)]
+        price: i64,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// Add it as not available.
+        #[arg(long)]
+        unavailable: bool,
+    },
+    /// Changes a menu item; what is not given stays.
+    UpdateItem {
+        store: String,
+        item: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// New price in minor units.
+        #[arg(long)]
+        price: Option<i64>,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// true or false.
+        #[arg(long)]
+        available: Option<bool>,
+    },
+    /// Removes an item from a menu.
+    RemoveItem { store: String, item: String },
+    /// Creates the demo stores and menus (idempotent; `make run` does it).
+    Seed,
     /// Lists a store's tickets, newest first.
     List {
         #[arg(long, default_value = "store-1")]
@@ -219,6 +299,11 @@ fn explain(s: tonic::Status) -> anyhow::Error {
     if let Some(delay) = d.retry_info().and_then(|r| r.retry_delay) {
         msg.push_str(&format!("\n  retry after {:.1} s", delay.as_secs_f64()));
     }
+    if let Some(failure) = d.precondition_failure() {
+        for v in &failure.violations {
+            msg.push_str(&format!("\n  {} ({}): {}", v.subject, v.r#type, v.description));
+        }
+    }
     if let Some(info) = d.error_info() {
         msg.push_str(&format!("\n  reason: {}", info.reason));
     }
@@ -248,15 +333,7 @@ fn print_order(o: &order::Order) {
         o.state().as_str_name().trim_start_matches("ORDER_STATE_")
     );
     println!("customer {}  store {}", o.customer_id, o.store_id);
-    for i in &o.items {
-        println!(
-            "  {} x {} ({}) @ {}",
-            i.quantity,
-            i.name,
-            i.menu_item_id,
-            money(&i.unit_price)
-        );
-    }
+    print_lines(&o.lines);
     println!(
         "total    {}  payment {} ({})",
         money(&o.total),
@@ -273,23 +350,43 @@ fn print_order(o: &order::Order) {
     }
 }
 
-fn parse_item(s: &str, currency: &str) -> anyhow::Result<order::LineItem> {
-    let parts: Vec<&str> = s.splitn(4, ':').collect();
-    let [id, name, qty, price] = parts[..] else {
-        bail!("--item {s:?}: expected ID:NAME:QUANTITY:UNIT_PRICE_MINOR");
+fn print_lines(lines: &[order::PricedLine]) {
+    for l in lines {
+        println!(
+            "  {} x {} ({}) @ {} = {}",
+            l.quantity,
+            l.name,
+            l.menu_item_id,
+            money(&l.unit_price),
+            money(&l.line_total)
+        );
+    }
+}
+
+/// `--item pizza:2` (or `pizza`, one of it).
+fn parse_line(s: &str) -> anyhow::Result<order::OrderLine> {
+    let (id, quantity) = match s.split(':').collect::<Vec<_>>()[..] {
+        [id] => (id, 1),
+        [id, q] => (
+            id,
+            q.parse()
+                .with_context(|| format!("--item {s:?}: quantity"))?,
+        ),
+        _ => bail!(
+            "--item {s:?}: expected MENU_ITEM_ID[:QUANTITY], e.g. pizza:2 \
+             (prices come from the store's menu: fdctl store menu STORE)"
+        ),
     };
-    Ok(order::LineItem {
+    Ok(order::OrderLine {
         menu_item_id: id.into(),
-        name: name.into(),
-        quantity: qty
-            .parse()
-            .with_context(|| format!("--item {s:?}: quantity"))?,
-        unit_price: Some(Money {
-            amount_minor: price
-                .parse()
-                .with_context(|| format!("--item {s:?}: price"))?,
-            currency_code: currency.into(),
-        }),
+        quantity,
+    })
+}
+
+fn price(minor: i64, currency: &str) -> Option<Money> {
+    Some(Money {
+        amount_minor: minor,
+        currency_code: currency.into(),
     })
 }
 
@@ -363,7 +460,189 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     t.reject_reason
                 )
             };
+            let mut catalog = st::catalog_service_client::CatalogServiceClient::new(
+                channel(&cli.store_addr).await?,
+            );
+            let show_store = |s: &st::Store| {
+                println!(
+                    "store {:<20} {:<7} {}  (owner {}, {})",
+                    s.store_id,
+                    if s.open { "open" } else { "closed" },
+                    s.name,
+                    s.owner_id,
+                    s.currency_code
+                )
+            };
+            let show_item = |i: &st::MenuItem| {
+                println!(
+                    "  {:<12} {:<24} {:>12}  {}{}",
+                    i.menu_item_id,
+                    i.name,
+                    money(&i.price),
+                    if i.available { "" } else { "(not available) " },
+                    i.description
+                )
+            };
             match cmd {
+                StoreCmd::Stores { open } => {
+                    let mut token = String::new();
+                    loop {
+                        let page = catalog
+                            .list_stores(st::ListStoresRequest {
+                                open_only: open,
+                                page_size: 100,
+                                page_token: token,
+                            })
+                            .await
+                            .map_err(explain)?
+                            .into_inner();
+                        page.stores.iter().for_each(show_store);
+                        if page.next_page_token.is_empty() {
+                            break;
+                        }
+                        token = page.next_page_token;
+                    }
+                }
+                StoreCmd::Menu { store } => {
+                    let s = catalog
+                        .get_store(st::GetStoreRequest {
+                            store_id: store.clone(),
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .store
+                        .context("empty response")?;
+                    show_store(&s);
+                    let mut token = String::new();
+                    loop {
+                        let page = catalog
+                            .list_menu_items(st::ListMenuItemsRequest {
+                                store_id: store.clone(),
+                                page_size: 100,
+                                page_token: token,
+                            })
+                            .await
+                            .map_err(explain)?
+                            .into_inner();
+                        page.items.iter().for_each(show_item);
+                        if page.next_page_token.is_empty() {
+                            break;
+                        }
+                        token = page.next_page_token;
+                    }
+                }
+                StoreCmd::Create {
+                    id,
+                    owner,
+                    name,
+                    currency,
+                    closed,
+                } => {
+                    let s = c
+                        .create_store(st::CreateStoreRequest {
+                            store_id: id,
+                            owner_id: owner,
+                            name,
+                            currency_code: currency,
+                            open: !closed,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .store;
+                    show_store(&s.context("empty response")?);
+                }
+                StoreCmd::Open { store } => {
+                    let s = c
+                        .update_store(st::UpdateStoreRequest {
+                            store_id: store,
+                            name: None,
+                            open: Some(true),
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .store;
+                    show_store(&s.context("empty response")?);
+                }
+                StoreCmd::Close { store } => {
+                    let s = c
+                        .update_store(st::UpdateStoreRequest {
+                            store_id: store,
+                            name: None,
+                            open: Some(false),
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .store;
+                    show_store(&s.context("empty response")?);
+                }
+                StoreCmd::AddItem {
+                    store,
+                    item,
+                    name,
+                    description,
+                    price: minor,
+                    currency,
+                    unavailable,
+                } => {
+                    let i = c
+                        .create_menu_item(st::CreateMenuItemRequest {
+                            store_id: store,
+                            menu_item_id: item,
+                            name,
+                            description,
+                            price: price(minor, &currency),
+                            available: !unavailable,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .item;
+                    show_item(&i.context("empty response")?);
+                }
+                StoreCmd::UpdateItem {
+                    store,
+                    item,
+                    name,
+                    description,
+                    price: minor,
+                    currency,
+                    available,
+                } => {
+                    let i = c
+                        .update_menu_item(st::UpdateMenuItemRequest {
+                            store_id: store,
+                            menu_item_id: item,
+                            name,
+                            description,
+                            price: minor.and_then(|m| price(m, &currency)),
+                            available,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .item;
+                    show_item(&i.context("empty response")?);
+                }
+                StoreCmd::RemoveItem { store, item } => {
+                    c.delete_menu_item(st::DeleteMenuItemRequest {
+                        store_id: store.clone(),
+                        menu_item_id: item.clone(),
+                    })
+                    .await
+                    .map_err(explain)?;
+                    println!("removed {item} from {store}'s menu");
+                }
+                StoreCmd::Seed => {
+                    let items = fd_testkit::demo::seed(&cli.store_addr).await?;
+                    println!(
+                        "{} demo stores with {items} menu items (fdctl store stores)",
+                        fd_testkit::demo::STORES.len()
+                    );
+                }
                 StoreCmd::List { store } => {
                     let req = st::ListStoreOrdersRequest {
                         store_id: store,
@@ -486,23 +765,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 channel(&cli.order_addr).await?,
             );
             match cmd {
+                OrderCmd::Quote { store, items } => {
+                    let lines = items.iter().map(|s| parse_line(s)).collect::<Result<_, _>>()?;
+                    let q = c
+                        .quote_order(order::QuoteOrderRequest {
+                            store_id: store,
+                            lines,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    print_lines(&q.lines);
+                    println!("total    {}", money(&q.total));
+                }
                 OrderCmd::Place {
                     customer,
                     store,
                     items,
-                    currency,
                     address,
                     key,
                 } => {
-                    let items = items
-                        .iter()
-                        .map(|s| parse_item(s, &currency))
-                        .collect::<Result<_, _>>()?;
+                    let lines = items.iter().map(|s| parse_line(s)).collect::<Result<_, _>>()?;
                     let req = order::PlaceOrderRequest {
                         idempotency_key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         customer_id: customer,
                         store_id: store,
-                        items,
+                        lines,
                         delivery_address: address,
                     };
                     let o = c

@@ -96,7 +96,9 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     println!("  (every service serves grpc.health.v1 and gRPC reflection v1 and v1alpha)");
     println!();
     println!("Try, in another terminal:");
-    println!("  {fdctl} order place --customer alice --item pizza:Margherita:2:1250 --item cola:Cola:1:400");
+    println!("  {fdctl} store stores                # what there is to order from");
+    println!("  {fdctl} store menu store-1");
+    println!("  {fdctl} order place --customer alice --store store-1 --item pizza:2 --item cola");
     println!("  {fdctl} order list --customer alice");
     println!("  make demo    # all eight scenarios, with each order's timeline");
     println!();
