@@ -341,3 +341,52 @@ fn compose_matches_make_run() {
         Some(format!("nats:{version}-alpine").as_str())
     );
 }
+
+/// Every customer-facing contract package in `proto/` (each version: order v1 and v2 are served
+/// side by side) is routed by the ingress and admitted by its service's AuthorizationPolicy, in
+/// every overlay. Payment is internal: only order calls it, so the ingress must not route it.
+#[test]
+fn every_public_contract_version_is_routed_and_admitted() {
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto/fooddelivery");
+    let mut packages = Vec::new();
+    for context in std::fs::read_dir(&proto).expect("proto/") {
+        let context = context.expect("entry").path();
+        for version in std::fs::read_dir(&context).expect("context dir") {
+            let dir = version.expect("entry").path();
+            let has_service = std::fs::read_dir(&dir).expect("version dir").any(|f| {
+                std::fs::read_to_string(f.expect("file").path())
+                    .is_ok_and(|t| t.lines().any(|l| l.starts_with("service ")))
+            });
+            let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            if has_service {
+                packages.push((name(&context), format!("fooddelivery.{}.{}", name(&context), name(&dir))));
+            }
+        }
+    }
+    packages.sort();
+    assert!(packages.iter().any(|(_, p)| p == "fooddelivery.order.v2"), "{packages:?}");
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        let docs = rendered(overlay);
+        let ingress = docs
+            .iter()
+            .find(|d| d.kind() == "VirtualService" && d.name() == "api-ingress")
+            .expect("the ingress VirtualService");
+        let routed = ingress.value.to_string();
+        for (context, package) in &packages {
+            let prefix = format!("\"prefix\":\"/{package}.\"");
+            if context == "payment" {
+                assert!(!routed.contains(&prefix), "{overlay}: the ingress routes internal {package}");
+                continue;
+            }
+            assert!(routed.contains(&prefix), "{overlay}: the ingress does not route {package}");
+            let policy = docs
+                .iter()
+                .find(|d| d.kind() == "AuthorizationPolicy" && d.name() == context.as_str())
+                .unwrap_or_else(|| panic!("{overlay}: no AuthorizationPolicy {context}"));
+            assert!(
+                policy.value.to_string().contains(&format!("\"/{package}.*\"")),
+                "{overlay}: the {context} policy does not admit {package}"
+            );
+        }
+    }
+}
