@@ -50,6 +50,10 @@ echo; echo "== a closed store, or an item that is sold out, takes no orders (not
 fdctl order place --customer "eve-$run" --store green-bowl --item salad 2>&1 || true
 fdctl order place --customer "eve-$run" --item calzone 2>&1 || true
 
+echo; echo "== a client cannot choose its price: the older ID:NAME:QUANTITY:PRICE form goes through order v1,"
+echo "   which refuses 100 pizzas at 0.01 EUR and names the menu's price"
+fdctl order place --customer "eve-$run" --item pizza:Margherita:100:1 2>&1 || true
+
 echo; echo "== an order payment declines is never stored"
 fdctl order place --customer "dan-$run" --item caviar 2>&1 || true
 

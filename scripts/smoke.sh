@@ -43,7 +43,8 @@ grep -q "^state    PLACED" <<<"$out" || { echo "example did not place an order:"
 demo=$(BIN_DIR="$BIN_DIR" scripts/demo.sh)
 for expect in "state    DELIVERED" "PAYMENT_STATE_REFUNDED" "CANCELLED" "rejected by the store: out of basil" \
     "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded" "Luigi's Pizzeria" \
-    "total    29.00 EUR" "STORE_CLOSED" "MENU_ITEM_UNAVAILABLE"; do
+    "total    29.00 EUR" "STORE_CLOSED" "MENU_ITEM_UNAVAILABLE" \
+    "Margherita costs 12.50 EUR now, not 0.01 EUR"; do
     grep -q "$expect" <<<"$demo" || { echo "demo output lacks '$expect':"; echo "$demo"; exit 1; }
 done
 

@@ -508,7 +508,8 @@ fn snake(s: &str) -> String {
     out
 }
 
-fn read_sources(dir: &Path, out: &mut String) {
+/// The text of each source file under `dir` (generated code left out).
+fn read_sources(dir: &Path, out: &mut Vec<String>) {
     for e in std::fs::read_dir(dir).unwrap_or_else(|_| panic!("{} exists", dir.display())) {
         let p = e.expect("entry").path();
         if p.is_dir() {
@@ -519,7 +520,7 @@ fn read_sources(dir: &Path, out: &mut String) {
             .extension()
             .is_some_and(|x| x == "rs" || x == "py" || x == "ts")
         {
-            out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            out.push(std::fs::read_to_string(&p).unwrap_or_default());
         }
     }
 }
@@ -534,16 +535,17 @@ fn verify_calls_match_code(records: &[Record]) -> Vec<String> {
         .iter()
         .filter(|r| r.source.starts_with("clients/") || r.source.starts_with("tools/"))
     {
-        let mut text = String::new();
-        read_sources(&root.join(&r.source), &mut text);
+        let mut files = Vec::new();
+        read_sources(&root.join(&r.source), &mut files);
         let mut used = BTreeSet::new();
-        for svc in pool
-            .services()
-            .filter(|s| s.package_name().starts_with("fooddelivery."))
-        {
+        for (text, svc) in files.iter().flat_map(|f| {
+            pool.services()
+                .filter(|s| s.package_name().starts_with("fooddelivery."))
+                .map(move |s| (f, s))
+        }) {
             // Methods of the same name in two versions (order v1 and v2) are told apart by the
-            // package the code imports: `order::v2` (Rust), `order.v2` / `order/v2` (Python,
-            // TypeScript).
+            // package the calling file imports: `order::v2` (Rust), `order.v2` / `order/v2`
+            // (Python, TypeScript).
             let package = svc.package_name().trim_start_matches("fooddelivery.");
             let imported = [".", "::", "/"]
                 .iter()
@@ -590,8 +592,9 @@ fn verify_subscriptions_match_code(records: &[Record]) -> Vec<String> {
             .filter_map(|e| e["type"].as_str())
             .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
             .collect();
-        let mut text = String::new();
-        read_sources(&root.join(&r.source), &mut text);
+        let mut files = Vec::new();
+        read_sources(&root.join(&r.source), &mut files);
+        let text = files.concat();
         let mut used = BTreeSet::new();
         for (i, _) in text.match_indices("::TYPE") {
             let name = text[..i]

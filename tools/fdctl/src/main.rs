@@ -17,6 +17,7 @@
 //! ```
 
 mod up;
+mod v1;
 
 use std::time::{Duration, Instant};
 
@@ -142,8 +143,13 @@ enum OrderCmd {
         #[arg(long, default_value = "store-1")]
         store: String,
         /// MENU_ITEM_ID[:QUANTITY], repeatable, e.g. pizza:2 (prices come from the menu).
+        /// The older ID:NAME:QUANTITY:UNIT_PRICE_MINOR form still works (through order v1,
+        /// which refuses a price that is not the menu's).
         #[arg(long = "item", required = true)]
         items: Vec<String>,
+        /// Currency of the older item form's prices.
+        #[arg(long, default_value = "EUR")]
+        currency: String,
         #[arg(long, default_value = "1 Main Street")]
         address: String,
         /// Idempotency key; a new UUID if omitted. Reuse it to retry safely.
@@ -782,6 +788,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     customer,
                     store,
                     items,
+                    currency,
+                    address,
+                    key,
+                } if items.iter().all(|i| v1::is_v1_item(i)) => {
+                    let place = v1::Place {
+                        key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        customer,
+                        store,
+                        items: &items,
+                        currency: &currency,
+                        address,
+                    };
+                    let order_id = v1::place(channel(&cli.order_addr).await?, place)
+                        .await?
+                        .map_err(explain)?;
+                    let o = c
+                        .get_order(order::GetOrderRequest { order_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .order;
+                    print_order(&o.context("empty response")?);
+                }
+                OrderCmd::Place {
+                    customer,
+                    store,
+                    items,
+                    currency: _,
                     address,
                     key,
                 } => {
