@@ -4,5 +4,6 @@
 
 mod faults;
 mod hostile;
+mod menus;
 mod scenarios;
 mod webhook;
