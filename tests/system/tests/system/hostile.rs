@@ -5,6 +5,7 @@
 use fd_proto::delivery::v1 as delivery;
 use fd_proto::notification::v1 as notification;
 use fd_proto::order::v1 as order;
+use fd_proto::order::v2 as order_v2;
 use fd_proto::payment::v1 as payment;
 use fd_proto::store::v1 as store;
 use fd_testkit::Backend;
@@ -173,6 +174,142 @@ async fn every_rpc_answers_hostile_input_deliberately() {
             s.clone()
                 .finish_cooking(store::FinishCookingRequest {
                     order_id: c.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        let money = |minor: i32, currency: &str| {
+            Some(fd_proto::common::v1::Money {
+                amount_minor: i64::from(minor),
+                currency_code: currency.chars().take(4).collect(),
+            })
+        };
+        deliberate(
+            "CreateStore",
+            s.clone()
+                .create_store(store::CreateStoreRequest {
+                    store_id: a.clone(),
+                    owner_id: b.clone(),
+                    name: c.clone(),
+                    currency_code: b.chars().take(3).collect(),
+                    open: n % 2 == 0,
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "UpdateStore",
+            s.clone()
+                .update_store(store::UpdateStoreRequest {
+                    store_id: a.clone(),
+                    name: (n % 3 == 0).then(|| b.clone()),
+                    open: (n % 5 == 0).then_some(true),
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "CreateMenuItem",
+            s.clone()
+                .create_menu_item(store::CreateMenuItemRequest {
+                    store_id: a.clone(),
+                    menu_item_id: b.clone(),
+                    name: c.clone(),
+                    description: c.clone(),
+                    price: money(n, &c),
+                    available: true,
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "UpdateMenuItem",
+            s.clone()
+                .update_menu_item(store::UpdateMenuItemRequest {
+                    store_id: a.clone(),
+                    menu_item_id: b.clone(),
+                    name: Some(c.clone()),
+                    description: None,
+                    price: money(n, "EUR"),
+                    available: Some(false),
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "DeleteMenuItem",
+            s.clone()
+                .delete_menu_item(store::DeleteMenuItemRequest {
+                    store_id: a.clone(),
+                    menu_item_id: c.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        let cat = store::catalog_service_client::CatalogServiceClient::new(
+            tonic::transport::Channel::from_shared(sys.url("store"))
+                .expect("url")
+                .connect_lazy(),
+        );
+        deliberate(
+            "ListStores",
+            cat.clone()
+                .list_stores(store::ListStoresRequest {
+                    open_only: n % 2 == 0,
+                    page_size: n,
+                    page_token: a.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "GetStore",
+            cat.clone()
+                .get_store(store::GetStoreRequest {
+                    store_id: b.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "ListMenuItems",
+            cat.clone()
+                .list_menu_items(store::ListMenuItemsRequest {
+                    store_id: a.clone(),
+                    page_size: n,
+                    page_token: c.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        let o2 = order_v2::order_service_client::OrderServiceClient::new(
+            tonic::transport::Channel::from_shared(sys.url("order"))
+                .expect("url")
+                .connect_lazy(),
+        );
+        let lines = vec![order_v2::OrderLine {
+            menu_item_id: b.clone(),
+            quantity: n,
+        }];
+        deliberate(
+            "QuoteOrder",
+            o2.clone()
+                .quote_order(order_v2::QuoteOrderRequest {
+                    store_id: a.clone(),
+                    lines: lines.clone(),
+                })
+                .await
+                .map(drop),
+        );
+        deliberate(
+            "PlaceOrder v2",
+            o2.clone()
+                .place_order(order_v2::PlaceOrderRequest {
+                    idempotency_key: c.clone(),
+                    customer_id: a.clone(),
+                    store_id: if round % 2 == 0 { "store-1".into() } else { a.clone() },
+                    lines,
+                    delivery_address: b.clone(),
                 })
                 .await
                 .map(drop),
