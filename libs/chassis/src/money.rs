@@ -78,7 +78,12 @@ impl Money {
         if NO_MINOR_UNIT.contains(&self.currency.as_str()) {
             format!("{} {}", self.minor, self.currency)
         } else {
-            format!("{}.{:02} {}", self.minor / 100, self.minor % 100, self.currency)
+            format!(
+                "{}.{:02} {}",
+                self.minor / 100,
+                self.minor % 100,
+                self.currency
+            )
         }
     }
 

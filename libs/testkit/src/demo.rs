@@ -33,7 +33,12 @@ pub struct Store {
     pub items: &'static [Item],
 }
 
-const fn item(id: &'static str, name: &'static str, description: &'static str, price_minor: i64) -> Item {
+const fn item(
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    price_minor: i64,
+) -> Item {
     Item {
         id,
         name,
@@ -58,7 +63,12 @@ pub const STORES: &[Store] = &[
         items: &[
             item("pizza", "Margherita", "Tomato, mozzarella, basil", 1250),
             item("cola", "Cola", "0.33 l", 400),
-            item("pasta", "Carbonara", "Spaghetti, egg, guanciale, pecorino", 1100),
+            item(
+                "pasta",
+                "Carbonara",
+                "Spaghetti, egg, guanciale, pecorino",
+                1100,
+            ),
             item("soup", "Minestrone", "Vegetable soup", 700),
             item("tiramisu", "Tiramisu", "Made in the morning", 600),
             item("caviar", "Caviar", "Beluga, 250 g", 500_000),
@@ -151,7 +161,12 @@ pub async fn wait_until_priced(order_url: &str, timeout: Duration) -> anyhow::Re
                 quantity: 1,
             })
             .collect();
-        let expected: i64 = s.items.iter().filter(|i| i.available).map(|i| i.price_minor).sum();
+        let expected: i64 = s
+            .items
+            .iter()
+            .filter(|i| i.available)
+            .map(|i| i.price_minor)
+            .sum();
         loop {
             let answer = orders
                 .quote_order(order::QuoteOrderRequest {

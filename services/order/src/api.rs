@@ -18,14 +18,14 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::db;
 use crate::domain::{
-    self, Cart, DeliveryStatus, NewOrder, Order, OrderState, PaymentStatus, RawItem,
-    RawPlaceOrder, StoreStatus,
+    self, Cart, DeliveryStatus, NewOrder, Order, OrderState, PaymentStatus, RawItem, RawPlaceOrder,
+    StoreStatus,
 };
-use crate::menu::{Priced, Refusal};
-use tonic_types::{ErrorDetails, StatusExt};
 use crate::events;
+use crate::menu::{Priced, Refusal};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// Error domain in `google.rpc.ErrorInfo`.
 pub(crate) const DOMAIN: &str = "order.fooddelivery";

@@ -44,7 +44,10 @@ fn line(i: &crate::domain::LineItem) -> pb::PricedLine {
         quantity: i.quantity,
         unit_price: Some(i.unit_price.to_proto()),
         // Cannot overflow: the order's total, a sum of these, was computed when it was placed.
-        line_total: i.unit_price.times(i64::from(i.quantity)).map(|m| m.to_proto()),
+        line_total: i
+            .unit_price
+            .times(i64::from(i.quantity))
+            .map(|m| m.to_proto()),
     }
 }
 

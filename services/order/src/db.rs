@@ -264,19 +264,20 @@ pub async fn apply_item<'e>(
 
 /// What the replica knows about `store_id` and its items (all of them: menus are small).
 pub async fn menu(pool: &AnyPool, store_id: &str) -> Result<Menu, sqlx::Error> {
-    let store = sqlx::query("SELECT store_id, name, is_open, version FROM menu_stores WHERE store_id = $1")
-        .bind(store_id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| -> Result<MenuStore, sqlx::Error> {
-            Ok(MenuStore {
-                store_id: r.try_get("store_id")?,
-                name: r.try_get("name")?,
-                open: r.try_get::<i64, _>("is_open")? != 0,
-                version: r.try_get("version")?,
+    let store =
+        sqlx::query("SELECT store_id, name, is_open, version FROM menu_stores WHERE store_id = $1")
+            .bind(store_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<MenuStore, sqlx::Error> {
+                Ok(MenuStore {
+                    store_id: r.try_get("store_id")?,
+                    name: r.try_get("name")?,
+                    open: r.try_get::<i64, _>("is_open")? != 0,
+                    version: r.try_get("version")?,
+                })
             })
-        })
-        .transpose()?;
+            .transpose()?;
     let rows = sqlx::query(
         "SELECT menu_item_id, name, price_minor, currency_code, available, removed, version \
          FROM menu_items WHERE store_id = $1",

@@ -241,7 +241,10 @@ fn parse_lines(lines: &[RawLine<'_>], errors: &mut Vec<Violation>) -> Vec<crate:
     if lines.is_empty() {
         errors.push(Violation::new("lines", "at least one line is required"));
     } else if lines.len() > MAX_ITEMS {
-        errors.push(Violation::new("lines", format!("at most {MAX_ITEMS} lines")));
+        errors.push(Violation::new(
+            "lines",
+            format!("at most {MAX_ITEMS} lines"),
+        ));
     }
     let mut wanted = Vec::with_capacity(lines.len().min(MAX_ITEMS));
     for (i, line) in lines.iter().enumerate().take(MAX_ITEMS) {
@@ -281,7 +284,12 @@ impl Cart {
             customer_id: text(customer_id, "customer_id", MAX_ID_LEN, &mut errors),
             store_id: text(store_id, "store_id", MAX_ID_LEN, &mut errors),
             lines: parse_lines(lines, &mut errors),
-            delivery_address: text(delivery_address, "delivery_address", MAX_TEXT_LEN, &mut errors),
+            delivery_address: text(
+                delivery_address,
+                "delivery_address",
+                MAX_TEXT_LEN,
+                &mut errors,
+            ),
         };
         if errors.is_empty() {
             Ok(cart)
@@ -759,13 +767,23 @@ mod tests {
     #[test]
     fn a_v2_cart_names_every_bad_line() {
         let lines = [
-            RawLine { menu_item_id: "pizza", quantity: 1 },
-            RawLine { menu_item_id: "", quantity: 0 },
+            RawLine {
+                menu_item_id: "pizza",
+                quantity: 1,
+            },
+            RawLine {
+                menu_item_id: "",
+                quantity: 0,
+            },
         ];
         let e = Cart::parse("k", "alice", "s", &lines, "").expect_err("bad");
         assert_eq!(
             fields(&e),
-            ["lines[1].menu_item_id", "lines[1].quantity", "delivery_address"]
+            [
+                "lines[1].menu_item_id",
+                "lines[1].quantity",
+                "delivery_address"
+            ]
         );
         let e = Cart::parse_quote("s", &[]).expect_err("empty");
         assert_eq!(fields(&e), ["lines"]);

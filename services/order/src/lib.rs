@@ -23,8 +23,8 @@ use std::future::Future;
 
 use fd_chassis::breaker::BreakerConfig;
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_chassis::server::GrpcServer;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::order::{v1, v2};
 use tokio::net::TcpListener;
 
@@ -121,7 +121,9 @@ pub async fn run(
     let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
     // v1 and v2 side by side, over the same orders.
     let server = GrpcServer::new()
-        .add_service(svc.limit(v1::order_service_server::OrderServiceServer::new(api.clone())))
+        .add_service(svc.limit(v1::order_service_server::OrderServiceServer::new(
+            api.clone(),
+        )))
         .add_service(svc.limit(v2::order_service_server::OrderServiceServer::new(
             api_v2::OrderApiV2::new(api),
         )));

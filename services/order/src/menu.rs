@@ -73,7 +73,11 @@ impl Refusal {
 
     /// One readable sentence for the status message.
     pub fn message(&self) -> String {
-        let all: Vec<&str> = self.problems.iter().map(|p| p.description.as_str()).collect();
+        let all: Vec<&str> = self
+            .problems
+            .iter()
+            .map(|p| p.description.as_str())
+            .collect();
         format!("{}; nothing was charged or stored", all.join("; "))
     }
 }
@@ -223,7 +227,11 @@ mod tests {
     #[test]
     fn prices_come_from_the_menu() {
         let p = menu(true)
-            .price("s", "lines", &[want("pizza", 2, None), want("cola", 1, None)])
+            .price(
+                "s",
+                "lines",
+                &[want("pizza", 2, None), want("cola", 1, None)],
+            )
             .expect("priced");
         assert_eq!(p.total, eur(2900));
         assert_eq!(p.items[0].name, "Margherita");
@@ -237,7 +245,9 @@ mod tests {
             .expect_err("tampered");
         assert_eq!(r.reason(), "PRICE_CHANGED");
         assert_eq!(r.problems[0].subject, "items[0].unit_price");
-        assert!(r.message().contains("Margherita costs 12.50 EUR now, not 0.01 EUR"));
+        assert!(r
+            .message()
+            .contains("Margherita costs 12.50 EUR now, not 0.01 EUR"));
         assert!(menu(true)
             .price("s", "items", &[want("pizza", 1, Some(1250))])
             .is_ok());
@@ -256,7 +266,11 @@ mod tests {
                 ],
             )
             .expect_err("refused");
-        let kinds: Vec<_> = r.problems.iter().map(|p| (p.kind, p.subject.as_str())).collect();
+        let kinds: Vec<_> = r
+            .problems
+            .iter()
+            .map(|p| (p.kind, p.subject.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             [

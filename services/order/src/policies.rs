@@ -15,8 +15,8 @@ use sqlx::AnyConnection;
 
 use crate::db;
 use crate::domain::{Fact, Order};
-use crate::menu::{MenuEntry, MenuStore};
 use crate::events;
+use crate::menu::{MenuEntry, MenuStore};
 use crate::watch::Changes;
 
 fn occurred_ms(meta: Option<&EventMetadata>) -> i64 {

@@ -199,7 +199,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::CreateStoreRequest>,
     ) -> Result<Response<pb::CreateStoreResponse>, Status> {
         let store = self.do_create_store(req.into_inner()).await?;
-        Ok(Response::new(pb::CreateStoreResponse { store: Some(store) }))
+        Ok(Response::new(pb::CreateStoreResponse {
+            store: Some(store),
+        }))
     }
 
     async fn update_store(
@@ -207,7 +209,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::UpdateStoreRequest>,
     ) -> Result<Response<pb::UpdateStoreResponse>, Status> {
         let store = self.do_update_store(req.into_inner()).await?;
-        Ok(Response::new(pb::UpdateStoreResponse { store: Some(store) }))
+        Ok(Response::new(pb::UpdateStoreResponse {
+            store: Some(store),
+        }))
     }
 
     async fn create_menu_item(
@@ -215,7 +219,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::CreateMenuItemRequest>,
     ) -> Result<Response<pb::CreateMenuItemResponse>, Status> {
         let item = self.do_create_item(req.into_inner()).await?;
-        Ok(Response::new(pb::CreateMenuItemResponse { item: Some(item) }))
+        Ok(Response::new(pb::CreateMenuItemResponse {
+            item: Some(item),
+        }))
     }
 
     async fn update_menu_item(
@@ -223,7 +229,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         req: Request<pb::UpdateMenuItemRequest>,
     ) -> Result<Response<pb::UpdateMenuItemResponse>, Status> {
         let item = self.do_update_item(req.into_inner()).await?;
-        Ok(Response::new(pb::UpdateMenuItemResponse { item: Some(item) }))
+        Ok(Response::new(pb::UpdateMenuItemResponse {
+            item: Some(item),
+        }))
     }
 
     async fn delete_menu_item(

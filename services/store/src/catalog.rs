@@ -249,7 +249,11 @@ impl MenuItem {
 
     /// Adding an id that exists: a repeat of the same add is a no-op (`None`), a removed item
     /// comes back with a higher version, anything else is refused.
-    pub fn add_again(&self, content: ItemContent, now_ms: i64) -> Result<Option<Self>, ItemRefused> {
+    pub fn add_again(
+        &self,
+        content: ItemContent,
+        now_ms: i64,
+    ) -> Result<Option<Self>, ItemRefused> {
         if self.removed {
             return Ok(Some(MenuItem {
                 removed: false,
@@ -351,15 +355,27 @@ mod tests {
         let removed = changed.remove(4).expect("removed");
         assert_eq!((removed.removed, removed.version), (true, 3));
         assert_eq!(removed.remove(5), None);
-        assert!(matches!(removed.update(&cheaper, 5), Err(ItemRefused::Removed(_))));
-        let back = removed.add_again(item.content(), 6).expect("ok").expect("added");
-        assert_eq!((back.removed, back.version, back.price), (false, 4, eur(1250)));
+        assert!(matches!(
+            removed.update(&cheaper, 5),
+            Err(ItemRefused::Removed(_))
+        ));
+        let back = removed
+            .add_again(item.content(), 6)
+            .expect("ok")
+            .expect("added");
+        assert_eq!(
+            (back.removed, back.version, back.price),
+            (false, 4, eur(1250))
+        );
         assert_eq!(back.add_again(item.content(), 7), Ok(None));
         let other = ItemContent {
             name: "Marinara".into(),
             ..item.content()
         };
-        assert!(matches!(back.add_again(other, 7), Err(ItemRefused::Taken(_))));
+        assert!(matches!(
+            back.add_again(other, 7),
+            Err(ItemRefused::Taken(_))
+        ));
     }
 
     #[test]

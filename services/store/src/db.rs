@@ -194,14 +194,19 @@ fn item_from_row(r: &sqlx::any::AnyRow) -> Result<MenuItem, sqlx::Error> {
 }
 
 /// The store `store_id`.
-pub async fn get_store<'e>(ex: impl Exec<'e>, store_id: &str) -> Result<Option<Store>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {STORE_COLUMNS} FROM stores WHERE store_id = $1"))
-        .bind(store_id)
-        .fetch_optional(ex)
-        .await?
-        .as_ref()
-        .map(store_from_row)
-        .transpose()
+pub async fn get_store<'e>(
+    ex: impl Exec<'e>,
+    store_id: &str,
+) -> Result<Option<Store>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {STORE_COLUMNS} FROM stores WHERE store_id = $1"
+    ))
+    .bind(store_id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(store_from_row)
+    .transpose()
 }
 
 /// Inserts a new store; a unique violation means the id is taken.
@@ -238,7 +243,10 @@ pub async fn list_stores(
     .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
-    let mut stores = rows.iter().map(store_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut stores = rows
+        .iter()
+        .map(store_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next = page::finish(&mut stores, page.limit, |s| Cursor {
         created_at_ms: 0,
         id: s.store_id.clone(),
@@ -247,7 +255,10 @@ pub async fn list_stores(
 }
 
 /// The item `key`, removed or not.
-pub async fn get_item<'e>(ex: impl Exec<'e>, key: &ItemKey) -> Result<Option<MenuItem>, sqlx::Error> {
+pub async fn get_item<'e>(
+    ex: impl Exec<'e>,
+    key: &ItemKey,
+) -> Result<Option<MenuItem>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {ITEM_COLUMNS} FROM menu_items WHERE store_id = $1 AND menu_item_id = $2"
     ))
@@ -296,7 +307,10 @@ pub async fn list_items(
     .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
-    let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut items = rows
+        .iter()
+        .map(item_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next = page::finish(&mut items, page.limit, |i| Cursor {
         created_at_ms: 0,
         id: i.key.menu_item_id.clone(),

@@ -15,8 +15,8 @@ pub mod policies;
 use std::future::Future;
 
 use fd_chassis::config::{CommonConfig, ConfigError, Env};
-use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_chassis::server::GrpcServer;
+use fd_chassis::service::{Definition, Service, ServiceConfig};
 use fd_proto::store::v1::catalog_service_server::CatalogServiceServer;
 use fd_proto::store::v1::store_service_server::StoreServiceServer;
 use tokio::net::TcpListener;

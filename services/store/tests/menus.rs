@@ -100,7 +100,11 @@ async fn an_owner_builds_a_menu_customers_read(backend: Backend) {
         .expect_err("taken");
     assert_eq!(taken.code(), Code::AlreadyExists);
 
-    for (id, name, minor) in [("pizza", "Margherita", 1250), ("cola", "Cola", 400), ("soup", "Minestrone", 700)] {
+    for (id, name, minor) in [
+        ("pizza", "Margherita", 1250),
+        ("cola", "Cola", 400),
+        ("soup", "Minestrone", 700),
+    ] {
         app.owner
             .create_menu_item(new_item("luigi", id, name, minor))
             .await
@@ -119,7 +123,10 @@ async fn an_owner_builds_a_menu_customers_read(backend: Backend) {
         .into_inner()
         .item
         .expect("item");
-    assert_eq!((updated.price, updated.version, updated.name.as_str()), (eur(1390), 2, "Margherita"));
+    assert_eq!(
+        (updated.price, updated.version, updated.name.as_str()),
+        (eur(1390), 2, "Margherita")
+    );
     app.owner
         .delete_menu_item(pb::DeleteMenuItemRequest {
             store_id: "luigi".into(),
@@ -169,7 +176,12 @@ async fn an_owner_builds_a_menu_customers_read(backend: Backend) {
         .await
         .expect("page 2")
         .into_inner();
-    let ids: Vec<_> = page1.items.iter().chain(&page2.items).map(|i| i.menu_item_id.as_str()).collect();
+    let ids: Vec<_> = page1
+        .items
+        .iter()
+        .chain(&page2.items)
+        .map(|i| i.menu_item_id.as_str())
+        .collect();
     assert_eq!(ids, ["pizza", "soup"]);
     assert!(page2.next_page_token.is_empty());
     let missing = app
@@ -191,7 +203,10 @@ async fn an_owner_builds_a_menu_customers_read(backend: Backend) {
         })
         .await
         .expect("close");
-    app.owner.create_store(new_store("sakura", "Sakura")).await.expect("second");
+    app.owner
+        .create_store(new_store("sakura", "Sakura"))
+        .await
+        .expect("second");
     let open: Vec<_> = app
         .catalog
         .list_stores(pb::ListStoresRequest {
@@ -216,21 +231,33 @@ async fn an_owner_builds_a_menu_customers_read(backend: Backend) {
         .into_inner()
         .store
         .expect("store");
-    assert_eq!((closed.open, closed.version, closed.name.as_str()), (false, 2, "Luigi's"));
+    assert_eq!(
+        (closed.open, closed.version, closed.name.as_str()),
+        (false, 2, "Luigi's")
+    );
 
     // Every change went out as an event with the aggregate's version.
     let created = published::<pb::StoreCreated>(&app.nats_url, 2).await;
     assert_eq!(created.len(), 2, "repeats publish nothing");
     let updated = published::<pb::StoreUpdated>(&app.nats_url, 1).await;
-    assert_eq!(updated[0].store.as_ref().map(|s| (s.open, s.version)), Some((false, 2)));
+    assert_eq!(
+        updated[0].store.as_ref().map(|s| (s.open, s.version)),
+        Some((false, 2))
+    );
     let added = published::<pb::MenuItemAdded>(&app.nats_url, 3).await;
     assert_eq!(added.len(), 3);
     let changed = published::<pb::MenuItemUpdated>(&app.nats_url, 1).await;
     let meta = changed[0].metadata.as_ref().expect("metadata");
-    assert_eq!((meta.aggregate_id.as_str(), meta.aggregate_version), ("luigi/pizza", 2));
+    assert_eq!(
+        (meta.aggregate_id.as_str(), meta.aggregate_version),
+        ("luigi/pizza", 2)
+    );
     let removed = published::<pb::MenuItemRemoved>(&app.nats_url, 1).await;
     assert_eq!(removed.len(), 1, "removing twice publishes once");
-    assert_eq!(removed[0].metadata.as_ref().map(|m| m.aggregate_version), Some(2));
+    assert_eq!(
+        removed[0].metadata.as_ref().map(|m| m.aggregate_version),
+        Some(2)
+    );
 }
 
 async fn bad_menus_are_refused_field_by_field(backend: Backend) {
@@ -246,7 +273,10 @@ async fn bad_menus_are_refused_field_by_field(backend: Backend) {
         })
         .await
         .expect_err("invalid");
-    assert_eq!(fields(&err), ["store_id", "owner_id", "name", "currency_code"]);
+    assert_eq!(
+        fields(&err),
+        ["store_id", "owner_id", "name", "currency_code"]
+    );
     // An id is assigned when none is given.
     let assigned = app
         .owner
@@ -288,4 +318,7 @@ async fn bad_menus_are_refused_field_by_field(backend: Backend) {
     assert_eq!(err.code(), Code::NotFound);
 }
 
-both_backends!(an_owner_builds_a_menu_customers_read, bad_menus_are_refused_field_by_field);
+both_backends!(
+    an_owner_builds_a_menu_customers_read,
+    bad_menus_are_refused_field_by_field
+);

@@ -363,7 +363,8 @@ async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Re
 /// outbox, JetStream, order's menu replica), polled with QuoteOrder every millisecond.
 async fn menu_propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Report> {
     const ITEMS: u32 = 100;
-    let mut owner = StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
+    let mut owner =
+        StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
     let orders = order_v2::order_service_client::OrderServiceClient::new(
         Channel::from_shared(sys.url("order"))?.connect().await?,
     );

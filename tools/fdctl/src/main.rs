@@ -307,7 +307,10 @@ fn explain(s: tonic::Status) -> anyhow::Error {
     }
     if let Some(failure) = d.precondition_failure() {
         for v in &failure.violations {
-            msg.push_str(&format!("\n  {} ({}): {}", v.subject, v.r#type, v.description));
+            msg.push_str(&format!(
+                "\n  {} ({}): {}",
+                v.subject, v.r#type, v.description
+            ));
         }
     }
     if let Some(info) = d.error_info() {
@@ -772,7 +775,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             match cmd {
                 OrderCmd::Quote { store, items } => {
-                    let lines = items.iter().map(|s| parse_line(s)).collect::<Result<_, _>>()?;
+                    let lines = items
+                        .iter()
+                        .map(|s| parse_line(s))
+                        .collect::<Result<_, _>>()?;
                     let q = c
                         .quote_order(order::QuoteOrderRequest {
                             store_id: store,
@@ -819,7 +825,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     address,
                     key,
                 } => {
-                    let lines = items.iter().map(|s| parse_line(s)).collect::<Result<_, _>>()?;
+                    let lines = items
+                        .iter()
+                        .map(|s| parse_line(s))
+                        .collect::<Result<_, _>>()?;
                     let req = order::PlaceOrderRequest {
                         idempotency_key: key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         customer_id: customer,

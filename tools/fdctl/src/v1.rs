@@ -45,7 +45,10 @@ pub struct Place<'a> {
 }
 
 /// Places the order through v1; returns its id.
-pub async fn place(channel: Channel, p: Place<'_>) -> anyhow::Result<Result<String, tonic::Status>> {
+pub async fn place(
+    channel: Channel,
+    p: Place<'_>,
+) -> anyhow::Result<Result<String, tonic::Status>> {
     let items = p
         .items
         .iter()

@@ -357,14 +357,25 @@ fn every_public_contract_version_is_routed_and_admitted() {
                 std::fs::read_to_string(f.expect("file").path())
                     .is_ok_and(|t| t.lines().any(|l| l.starts_with("service ")))
             });
-            let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            let name = |p: &Path| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
             if has_service {
-                packages.push((name(&context), format!("fooddelivery.{}.{}", name(&context), name(&dir))));
+                packages.push((
+                    name(&context),
+                    format!("fooddelivery.{}.{}", name(&context), name(&dir)),
+                ));
             }
         }
     }
     packages.sort();
-    assert!(packages.iter().any(|(_, p)| p == "fooddelivery.order.v2"), "{packages:?}");
+    assert!(
+        packages.iter().any(|(_, p)| p == "fooddelivery.order.v2"),
+        "{packages:?}"
+    );
     for overlay in ["stable", "canary", "ab", "fault"] {
         let docs = rendered(overlay);
         let ingress = docs
@@ -375,16 +386,25 @@ fn every_public_contract_version_is_routed_and_admitted() {
         for (context, package) in &packages {
             let prefix = format!("\"prefix\":\"/{package}.\"");
             if context == "payment" {
-                assert!(!routed.contains(&prefix), "{overlay}: the ingress routes internal {package}");
+                assert!(
+                    !routed.contains(&prefix),
+                    "{overlay}: the ingress routes internal {package}"
+                );
                 continue;
             }
-            assert!(routed.contains(&prefix), "{overlay}: the ingress does not route {package}");
+            assert!(
+                routed.contains(&prefix),
+                "{overlay}: the ingress does not route {package}"
+            );
             let policy = docs
                 .iter()
                 .find(|d| d.kind() == "AuthorizationPolicy" && d.name() == context.as_str())
                 .unwrap_or_else(|| panic!("{overlay}: no AuthorizationPolicy {context}"));
             assert!(
-                policy.value.to_string().contains(&format!("\"/{package}.*\"")),
+                policy
+                    .value
+                    .to_string()
+                    .contains(&format!("\"/{package}.*\"")),
                 "{overlay}: the {context} policy does not admit {package}"
             );
         }

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as pb;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
-use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
 use fd_proto::order::v2 as v2pb;
 use fd_proto::order::v2::order_service_client::OrderServiceClient as V2Client;
+use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
 use fd_proto::store::v1 as st;
 use fd_testkit::events::publish;
 use fd_testkit::{Backend, NatsServer, Server, TestDb};
@@ -106,7 +106,14 @@ pub fn store_state(store_id: &str, open: bool, version: i64) -> st::Store {
 }
 
 /// A menu item as MenuItemAdded/MenuItemUpdated carry it.
-pub fn menu_item(store_id: &str, id: &str, name: &str, minor: i64, available: bool, version: i64) -> st::MenuItem {
+pub fn menu_item(
+    store_id: &str,
+    id: &str,
+    name: &str,
+    minor: i64,
+    available: bool,
+    version: i64,
+) -> st::MenuItem {
     st::MenuItem {
         store_id: store_id.into(),
         menu_item_id: id.into(),
@@ -143,7 +150,12 @@ pub async fn publish_menu(nats_url: &str) {
 
 /// Waits until order's replica prices `store_id`'s `menu_item_id` at `minor` (or, with
 /// `None`, refuses it with `reason`).
-pub async fn wait_for_menu(order_url: &str, store_id: &str, menu_item_id: &str, expect: Result<i64, &str>) {
+pub async fn wait_for_menu(
+    order_url: &str,
+    store_id: &str,
+    menu_item_id: &str,
+    expect: Result<i64, &str>,
+) {
     let mut v2 = V2Client::new(channel(order_url).await);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

@@ -2,7 +2,7 @@
 //! menu problem named, a replica that is behind, and v1 and v2 over the same orders.
 
 use fd_proto::order::v1 as pb;
-use fd_proto::order::v2 as v2;
+use fd_proto::order::v2;
 use fd_proto::order::v2::order_service_client::OrderServiceClient as V2Client;
 use fd_proto::store::v1 as st;
 use fd_testkit::events::publish;
@@ -55,15 +55,21 @@ async fn a_client_cannot_choose_its_price(backend: Backend) {
     assert_eq!(reason(&err), "PRICE_CHANGED");
     assert_eq!(
         problems(&err),
-        [("PRICE_CHANGED".to_string(), "items[0].unit_price".to_string())]
+        [(
+            "PRICE_CHANGED".to_string(),
+            "items[0].unit_price".to_string()
+        )]
     );
     assert!(
-        err.message().contains("Margherita costs 12.50 EUR now, not 0.01 EUR"),
+        err.message()
+            .contains("Margherita costs 12.50 EUR now, not 0.01 EUR"),
         "{}",
         err.message()
     );
     assert_eq!(count_orders(&app, "mallory").await, 0);
-    assert!(payment_of(&app, &order_id("mallory", "cheap")).await.is_none());
+    assert!(payment_of(&app, &order_id("mallory", "cheap"))
+        .await
+        .is_none());
 
     // v2: ids and quantities only; the menu prices and names them.
     let placed = v2_client(&app)
@@ -79,7 +85,11 @@ async fn a_client_cannot_choose_its_price(backend: Backend) {
     assert_eq!(placed.lines[0].unit_price, eur(1250));
     assert_eq!(placed.lines[0].line_total, eur(50_000));
     let payment = payment_of(&app, &placed.order_id).await.expect("paid");
-    assert_eq!(payment.amount, eur(50_000), "the menu's total was authorized");
+    assert_eq!(
+        payment.amount,
+        eur(50_000),
+        "the menu's total was authorized"
+    );
 }
 
 async fn every_menu_problem_is_named(backend: Backend) {
@@ -111,19 +121,29 @@ async fn every_menu_problem_is_named(backend: Backend) {
         .place_order(place_v2(
             "nina",
             "k",
-            vec![line("pizza", 1), line("soup", 1), line("cola", 1), line("sushi", 1)],
+            vec![
+                line("pizza", 1),
+                line("soup", 1),
+                line("cola", 1),
+                line("sushi", 1),
+            ],
         ))
         .await
         .expect_err("refused");
     assert_eq!(
         problems(&err),
         [
-            ("MENU_ITEM_UNAVAILABLE".into(), "lines[1].menu_item_id".into()),
+            (
+                "MENU_ITEM_UNAVAILABLE".into(),
+                "lines[1].menu_item_id".into()
+            ),
             ("MENU_ITEM_UNKNOWN".into(), "lines[2].menu_item_id".into()),
             ("MENU_ITEM_UNKNOWN".into(), "lines[3].menu_item_id".into()),
         ]
     );
-    assert!(err.message().contains("Minestrone is not available right now"));
+    assert!(err
+        .message()
+        .contains("Minestrone is not available right now"));
     assert!(err.message().contains("has no item cola"));
 
     // A closed store, then an unknown one.
@@ -137,14 +157,24 @@ async fn every_menu_problem_is_named(backend: Backend) {
     .await;
     wait_for_menu(&url, "store-1", "pizza", Err("STORE_CLOSED")).await;
     let mut v1 = app.order.clone();
-    let err = v1.place_order(place("nina", "closed")).await.expect_err("closed");
+    let err = v1
+        .place_order(place("nina", "closed"))
+        .await
+        .expect_err("closed");
     assert_eq!(reason(&err), "STORE_CLOSED");
     assert!(err.message().contains("is closed"), "{}", err.message());
     let mut req = place("nina", "nowhere");
     req.store_id = "store-9".into();
     let err = v1.place_order(req).await.expect_err("unknown store");
-    assert_eq!(problems(&err), [("STORE_UNKNOWN".into(), "store_id".into())]);
-    assert_eq!(count_orders(&app, "nina").await, 0, "nothing refused was stored");
+    assert_eq!(
+        problems(&err),
+        [("STORE_UNKNOWN".into(), "store_id".into())]
+    );
+    assert_eq!(
+        count_orders(&app, "nina").await,
+        0,
+        "nothing refused was stored"
+    );
 }
 
 /// The replica is eventually consistent. Until a price change reaches it, orders are priced as
@@ -166,9 +196,17 @@ async fn a_replica_that_is_behind_prices_as_it_knows(backend: Backend) {
     // The store changed the price to 13.90; the event has not reached order yet.
     let mut req = place("omar", "new-price");
     req.items = vec![item("pizza", 1, 1390)];
-    let err = app.order.place_order(req.clone()).await.expect_err("behind");
+    let err = app
+        .order
+        .place_order(req.clone())
+        .await
+        .expect_err("behind");
     assert_eq!(reason(&err), "PRICE_CHANGED");
-    assert!(err.message().contains("costs 12.50 EUR now, not 13.90 EUR"), "{}", err.message());
+    assert!(
+        err.message().contains("costs 12.50 EUR now, not 13.90 EUR"),
+        "{}",
+        err.message()
+    );
     let q = v2_client(&app)
         .await
         .quote_order(v2::QuoteOrderRequest {
@@ -245,7 +283,11 @@ async fn v1_and_v2_see_the_same_orders(backend: Backend) {
         .order
         .expect("order");
     let by_v2 = v2c
-        .place_order(place_v2("pia", "v2", vec![line("pizza", 2), line("cola", 1)]))
+        .place_order(place_v2(
+            "pia",
+            "v2",
+            vec![line("pizza", 2), line("cola", 1)],
+        ))
         .await
         .expect("v2")
         .into_inner()
@@ -313,7 +355,11 @@ async fn v1_and_v2_see_the_same_orders(backend: Backend) {
 
     // The idempotency key is shared: a v2 retry of the v1 order is that order.
     let replay = v2c
-        .place_order(place_v2("pia", "v1", vec![line("pizza", 2), line("cola", 1)]))
+        .place_order(place_v2(
+            "pia",
+            "v1",
+            vec![line("pizza", 2), line("cola", 1)],
+        ))
         .await
         .expect("replay")
         .into_inner()

@@ -351,7 +351,8 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
             Err(s) if s.code() == Code::FailedPrecondition => {
                 refused += 1;
                 assert!(
-                    ["STORE_UNKNOWN", "MENU_ITEM_UNKNOWN", "PRICE_CHANGED"].contains(&reason(&s).as_str()),
+                    ["STORE_UNKNOWN", "MENU_ITEM_UNKNOWN", "PRICE_CHANGED"]
+                        .contains(&reason(&s).as_str()),
                     "{s:?}"
                 );
             }

@@ -307,7 +307,11 @@ async fn every_rpc_answers_hostile_input_deliberately() {
                 .place_order(order_v2::PlaceOrderRequest {
                     idempotency_key: c.clone(),
                     customer_id: a.clone(),
-                    store_id: if round % 2 == 0 { "store-1".into() } else { a.clone() },
+                    store_id: if round % 2 == 0 {
+                        "store-1".into()
+                    } else {
+                        a.clone()
+                    },
                     lines,
                     delivery_address: b.clone(),
                 })

@@ -3,8 +3,8 @@
 //! down; their tickets reach the store when it is back.
 
 use fd_proto::common::v1::Money;
-use fd_proto::order::v1 as v1;
-use fd_proto::order::v2 as v2;
+use fd_proto::order::v1;
+use fd_proto::order::v2;
 use fd_proto::store::v1 as st;
 use fd_testkit::{both_backends, Backend};
 use tonic::transport::Channel;
@@ -97,7 +97,11 @@ async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Bac
         .await
         .expect_err("sold out");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("Minestrone is not available"), "{}", refused.message());
+    assert!(
+        refused.message().contains("Minestrone is not available"),
+        "{}",
+        refused.message()
+    );
 
     // A v1 client with the old price is told the new one, also while the store is down.
     let mut orders_v1 =
@@ -118,7 +122,11 @@ async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Bac
         delivery_address: "1 Main Street".into(),
     };
     let err = orders_v1.place_order(old).await.expect_err("old price");
-    assert!(err.message().contains("costs 13.90 EUR now, not 12.50 EUR"), "{}", err.message());
+    assert!(
+        err.message().contains("costs 13.90 EUR now, not 12.50 EUR"),
+        "{}",
+        err.message()
+    );
 
     sys.restart("store").await;
     let ticket = eventually("the ticket once the store is back", || async {
