@@ -89,8 +89,8 @@ fn every_kind_of_additive_change_passes() {
     );
     // a new major version that differs freely from v1
     p.push((
-        "fooddelivery/order/v2/order.proto".into(),
-        "syntax = \"proto3\";\npackage fooddelivery.order.v2;\nservice OrderService {\n  rpc PlaceOrder(PlaceOrderRequest) returns (PlaceOrderResponse);\n}\nmessage PlaceOrderRequest { int64 customer_id = 1; }\nmessage PlaceOrderResponse { string id = 7; }\n".into(),
+        "fooddelivery/order/v3/order.proto".into(),
+        "syntax = \"proto3\";\npackage fooddelivery.order.v3;\nservice OrderService {\n  rpc PlaceOrder(PlaceOrderRequest) returns (PlaceOrderResponse);\n}\nmessage PlaceOrderRequest { int64 customer_id = 1; }\nmessage PlaceOrderResponse { string id = 7; }\n".into(),
     ));
     assert_eq!(gate(p), vec![], "additive changes must pass");
 }
