@@ -492,6 +492,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     i.description
                 )
             };
+            let cmd_open = match &cmd {
+                StoreCmd::Open { .. } => Some(true),
+                StoreCmd::Close { .. } => Some(false),
+                _ => None,
+            };
             match cmd {
                 StoreCmd::Stores { open } => {
                     let mut token = String::new();
@@ -562,25 +567,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .store;
                     show_store(&s.context("empty response")?);
                 }
-                StoreCmd::Open { store } => {
+                StoreCmd::Open { store: id } | StoreCmd::Close { store: id } => {
+                    let open = matches!(cmd_open, Some(true));
                     let s = c
                         .update_store(st::UpdateStoreRequest {
-                            store_id: store,
+                            store_id: id,
                             name: None,
-                            open: Some(true),
-                        })
-                        .await
-                        .map_err(explain)?
-                        .into_inner()
-                        .store;
-                    show_store(&s.context("empty response")?);
-                }
-                StoreCmd::Close { store } => {
-                    let s = c
-                        .update_store(st::UpdateStoreRequest {
-                            store_id: store,
-                            name: None,
-                            open: Some(false),
+                            open: Some(open),
                         })
                         .await
                         .map_err(explain)?
