@@ -75,7 +75,8 @@ impl OrderApi {
     /// Prices `cart` from the menu replica: FAILED_PRECONDITION naming every problem if the
     /// store or an item cannot be ordered (or, in v1, a sent price is not the menu's).
     pub(crate) async fn price(&self, cart: &Cart) -> Result<Priced, Status> {
-        let menu = db::menu(&self.db.pool, &cart.store_id)
+        let ids: Vec<&str> = cart.lines.iter().map(|l| l.menu_item_id.as_str()).collect();
+        let menu = db::menu(&self.db.pool, &cart.store_id, &ids)
             .await
             .map_err(|e| internal("reading the menu failed", &e))?;
         menu.price(&cart.store_id, cart.list_field(), &cart.lines)

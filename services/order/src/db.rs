@@ -262,41 +262,53 @@ pub async fn apply_item<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// What the replica knows about `store_id` and its items (all of them: menus are small).
-pub async fn menu(pool: &AnyPool, store_id: &str) -> Result<Menu, sqlx::Error> {
-    let store =
-        sqlx::query("SELECT store_id, name, is_open, version FROM menu_stores WHERE store_id = $1")
-            .bind(store_id)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| -> Result<MenuStore, sqlx::Error> {
-                Ok(MenuStore {
-                    store_id: r.try_get("store_id")?,
-                    name: r.try_get("name")?,
-                    open: r.try_get::<i64, _>("is_open")? != 0,
-                    version: r.try_get("version")?,
-                })
-            })
-            .transpose()?;
-    let rows = sqlx::query(
-        "SELECT menu_item_id, name, price_minor, currency_code, available, removed, version \
-         FROM menu_items WHERE store_id = $1",
-    )
-    .bind(store_id)
-    .fetch_all(pool)
-    .await?;
-    let mut items = std::collections::HashMap::with_capacity(rows.len());
+/// What the replica knows about `store_id` and the items `ids` (at most one order's lines),
+/// in one query: the store's row joined with those of its items.
+pub async fn menu(pool: &AnyPool, store_id: &str, ids: &[&str]) -> Result<Menu, sqlx::Error> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    // `IN ('')` when there are no ids: the store alone.
+    let placeholders: Vec<String> = (2..ids.len().max(1) + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT s.name AS store_name, s.is_open, s.version AS store_version, i.menu_item_id, \
+         i.name, i.price_minor, i.currency_code, i.available, i.removed, i.version \
+         FROM menu_stores s LEFT JOIN menu_items i ON i.store_id = s.store_id \
+         AND i.menu_item_id IN ({}) WHERE s.store_id = $1",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(store_id);
+    if ids.is_empty() {
+        query = query.bind("");
+    }
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    let mut menu = Menu::default();
     for r in &rows {
+        if menu.store.is_none() {
+            menu.store = Some(MenuStore {
+                store_id: store_id.to_string(),
+                name: r.try_get("store_name")?,
+                open: r.try_get::<i64, _>("is_open")? != 0,
+                version: r.try_get("store_version")?,
+            });
+        }
+        // No matching item: the LEFT JOIN's NULLs.
+        let Some(menu_item_id) = r.try_get::<Option<String>, _>("menu_item_id")? else {
+            continue;
+        };
         let currency: String = r.try_get("currency_code")?;
         let e = MenuEntry {
-            menu_item_id: r.try_get("menu_item_id")?,
+            menu_item_id,
             name: r.try_get("name")?,
             price: Money::from_stored(r.try_get("price_minor")?, &currency),
             available: r.try_get::<i64, _>("available")? != 0,
             removed: r.try_get::<i64, _>("removed")? != 0,
             version: r.try_get("version")?,
         };
-        items.insert(e.menu_item_id.clone(), e);
+        menu.items.insert(e.menu_item_id.clone(), e);
     }
-    Ok(Menu { store, items })
+    Ok(menu)
 }

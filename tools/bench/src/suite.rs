@@ -200,7 +200,32 @@ async fn place_order_runs(
     let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
     let client = OrderServiceClient::new(channel.clone());
     let mut out = Vec::new();
-    // v2 beside v1 at the highest concurrency: the same work, priced from the menu alone.
+    for &n in &cfg.concurrencies {
+        let c = client.clone();
+        let r = loadgen::run(
+            &format!("PlaceOrder end to end, {label}"),
+            LoadConfig {
+                concurrency: n,
+                rate: None,
+                duration: cfg.duration,
+                warmup: cfg.warmup,
+            },
+            move || {
+                let mut c = c.clone();
+                async move {
+                    let customer = format!("bench-{}", fastrand_u32() % 1000);
+                    c.place_order(place_request(&customer))
+                        .await
+                        .map(|_| ())
+                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                }
+            },
+        )
+        .await;
+        out.push(r);
+    }
+    // v2 beside v1 at the highest concurrency, right after v1's run there: the same work,
+    // priced from the menu alone.
     if let Some(&n) = cfg.concurrencies.iter().max() {
         let c = order_v2::order_service_client::OrderServiceClient::new(channel);
         out.push(
@@ -225,30 +250,6 @@ async fn place_order_runs(
             )
             .await,
         );
-    }
-    for &n in &cfg.concurrencies {
-        let c = client.clone();
-        let r = loadgen::run(
-            &format!("PlaceOrder end to end, {label}"),
-            LoadConfig {
-                concurrency: n,
-                rate: None,
-                duration: cfg.duration,
-                warmup: cfg.warmup,
-            },
-            move || {
-                let mut c = c.clone();
-                async move {
-                    let customer = format!("bench-{}", fastrand_u32() % 1000);
-                    c.place_order(place_request(&customer))
-                        .await
-                        .map(|_| ())
-                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
-                }
-            },
-        )
-        .await;
-        out.push(r);
     }
     Ok(out)
 }
