@@ -161,6 +161,9 @@ pub struct CommonConfig {
     pub max_in_flight: usize,
     /// `MAX_MESSAGE_BYTES`: largest request message accepted.
     pub max_message_bytes: usize,
+    /// `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_LEEWAY_S`: who may call
+    /// ([`crate::auth`]); every API request must carry a token this issuer signed.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 impl CommonConfig {
@@ -201,6 +204,7 @@ impl CommonConfig {
             max_message_bytes >= 1024,
             "must be >= 1024",
         );
+        let auth = crate::auth::AuthConfig::read(env);
         Self {
             listen_addr,
             database_url,
@@ -209,6 +213,7 @@ impl CommonConfig {
             nats_url,
             max_in_flight,
             max_message_bytes,
+            auth,
         }
     }
 }

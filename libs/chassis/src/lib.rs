@@ -24,6 +24,7 @@
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 //! - [`work`]: the unit of work every write goes through, and load → decide → compare-and-set.
 
+pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod consumer;

@@ -36,6 +36,7 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
     max_in_flight: Option<usize>,
+    auth: Option<std::sync::Arc<crate::auth::Verifier>>,
 }
 
 impl GrpcServer {
@@ -48,6 +49,13 @@ impl GrpcServer {
     /// shedding) instead of queueing them; health checks are never refused.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.max_in_flight = Some(max);
+        self
+    }
+
+    /// Requires a valid token on every API request ([`crate::auth::AuthLayer`]); health and
+    /// reflection stay open.
+    pub fn auth(mut self, verifier: Option<std::sync::Arc<crate::auth::Verifier>>) -> Self {
+        self.auth = verifier;
         self
     }
 
@@ -101,6 +109,10 @@ impl GrpcServer {
             // Beyond the in-flight maximum, refuse at once rather than queue without bound.
             .layer(InFlightLimitLayer::new(
                 self.max_in_flight.unwrap_or(usize::MAX >> 4),
+            ))
+            // Who is calling: UNAUTHENTICATED before any handler runs (when configured).
+            .layer(tower::util::option_layer(
+                self.auth.clone().map(crate::auth::AuthLayer::new),
             ))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(incoming, async {

@@ -62,6 +62,8 @@ pub struct Service {
     pub js: jetstream::Context,
     /// The shutdown signal every task follows.
     pub shutdown: Shutdown,
+    /// Verifies callers' tokens when `AUTH_JWKS_URL` is set.
+    pub verifier: Option<std::sync::Arc<crate::auth::Verifier>>,
     grace: std::time::Duration,
     max_in_flight: usize,
     max_message_bytes: usize,
@@ -94,10 +96,15 @@ impl Service {
             db.outbox.clone(),
         );
         let tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
+        let verifier = match &common.auth {
+            Some(cfg) => Some(crate::auth::Verifier::new(cfg.clone()).await),
+            None => None,
+        };
         Ok(Self {
             db,
             js,
             shutdown,
+            verifier,
             grace: common.shutdown_grace,
             max_in_flight: common.max_in_flight,
             max_message_bytes: common.max_message_bytes,
@@ -152,6 +159,7 @@ impl Service {
     pub async fn serve(self, server: GrpcServer, listener: TcpListener) -> anyhow::Result<()> {
         let result = server
             .max_in_flight(self.max_in_flight)
+            .auth(self.verifier.clone())
             .serve(listener, self.shutdown.wait(), self.grace)
             .await;
         // Consumers finish the message in hand, the relay flushes: all within one grace period.

@@ -11,6 +11,7 @@
 
 pub mod demo;
 pub mod in_process;
+pub mod issuer;
 pub mod system;
 
 use std::future::Future;
