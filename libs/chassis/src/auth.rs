@@ -397,3 +397,95 @@ where
         })
     }
 }
+
+/// This service's own credentials for calling another (OAuth2 client credentials):
+/// `AUTH_TOKEN_URL`, `AUTH_CLIENT_ID` (default: the service's name), `AUTH_CLIENT_SECRET`.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl ClientCredentials {
+    /// Reads the `AUTH_CLIENT_*` variables; `None` if `AUTH_TOKEN_URL` is unset.
+    pub fn read(env: &mut Env, service: &str) -> Option<Self> {
+        let token_url = env.string("AUTH_TOKEN_URL", "");
+        let client_id = env.string("AUTH_CLIENT_ID", service);
+        let client_secret = env.string("AUTH_CLIENT_SECRET", "");
+        if token_url.is_empty() {
+            return None;
+        }
+        env.check(
+            "AUTH_CLIENT_SECRET",
+            !client_secret.is_empty(),
+            "required with AUTH_TOKEN_URL",
+        );
+        Some(Self {
+            token_url,
+            client_id,
+            client_secret,
+        })
+    }
+}
+
+/// A service token, fetched with [`ClientCredentials`] and reused until shortly before it
+/// expires.
+#[derive(Debug, Clone)]
+pub struct ServiceToken {
+    creds: ClientCredentials,
+    cached: Arc<Mutex<Option<(String, Instant)>>>,
+    http: reqwest::Client,
+}
+
+impl ServiceToken {
+    /// A token source for `creds`.
+    pub fn new(creds: ClientCredentials) -> Self {
+        Self {
+            creds,
+            cached: Arc::default(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `Bearer <token>`, fetching a new token when there is none or it expires within a minute.
+    pub async fn bearer(&self) -> Result<String, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref() {
+            if Instant::now() < *until {
+                return Ok(format!("Bearer {token}"));
+            }
+        }
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            self.creds.client_id, self.creds.client_secret
+        );
+        let answer = self
+            .http
+            .post(&self.creds.token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("cannot get a service token: {e}"))?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())?;
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+            #[serde(default)]
+            expires_in: u64,
+        }
+        let t: TokenResponse =
+            serde_json::from_slice(&answer).map_err(|e| format!("not a token response: {e}"))?;
+        let ttl = Duration::from_secs(t.expires_in.max(60));
+        let until = Instant::now() + ttl - Duration::from_secs(60).min(ttl / 2);
+        *cached = Some((t.access_token.clone(), until));
+        Ok(format!("Bearer {}", t.access_token))
+    }
+}

@@ -6,6 +6,7 @@ use fd_chassis::db::Db;
 use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::delivery::v1 as pb;
+use fd_chassis::auth::{caller, Caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;
@@ -52,21 +53,41 @@ fn check_id(value: &str, field: &str, bad: &mut Vec<Violation>) {
     require_text(value, field, 64, bad);
 }
 
+impl DeliveryApi {
+    /// The delivery of `order_id` if the caller may see it: the order's customer, any rider
+    /// while it waits for pickup (to choose one), the rider who holds it, or an operator. For
+    /// anyone else it does not exist (NOT_FOUND): its id is an order id.
+    async fn visible(&self, who: &Caller, order_id: &str) -> Result<Delivery, Status> {
+        let hidden = || Status::not_found(format!("no delivery for order {order_id}"));
+        let d = db::by_order(&self.db.pool, order_id)
+            .await
+            .map_err(AppError::from)?
+            .filter(|d| !d.is_tombstone())
+            .ok_or_else(hidden)?;
+        let sees = who.is(Role::Operator)
+            || (who.is(Role::Customer) && d.customer_id == who.subject)
+            || (who.is(Role::Rider)
+                && (d.rider_id == who.subject || d.state == DeliveryState::WaitingForPickup));
+        if sees {
+            Ok(d)
+        } else {
+            Err(hidden())
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::delivery_service_server::DeliveryService for DeliveryApi {
     async fn get_delivery(
         &self,
         req: Request<pb::GetDeliveryRequest>,
     ) -> Result<Response<pb::GetDeliveryResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check(bad)?;
-        let d = db::by_order(&self.db.pool, &r.order_id)
-            .await
-            .map_err(AppError::from)?
-            .filter(|d| !d.is_tombstone())
-            .ok_or_else(|| Status::not_found(format!("no delivery for order {}", r.order_id)))?;
+        let d = self.visible(&who, &r.order_id).await?;
         Ok(Response::new(pb::GetDeliveryResponse {
             delivery: Some(to_proto(&d)),
         }))
@@ -76,11 +97,20 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         &self,
         req: Request<pb::PickUpRequest>,
     ) -> Result<Response<pb::PickUpResponse>, Status> {
+        let who = caller(&req)?;
+        who.require(&[Role::Rider], "picking up a delivery")?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check_id(&r.rider_id, "rider_id", &mut bad);
         check(bad)?;
+        if r.rider_id != who.subject {
+            return Err(Status::permission_denied(format!(
+                "rider_id must be the caller ({}); nobody picks up for another rider",
+                who.subject
+            )));
+        }
+        self.visible(&who, &r.order_id).await?;
         let d = self
             .db
             .change(
@@ -99,10 +129,19 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         &self,
         req: Request<pb::CompleteDeliveryRequest>,
     ) -> Result<Response<pb::CompleteDeliveryResponse>, Status> {
+        let who = caller(&req)?;
+        who.require(&[Role::Rider], "completing a delivery")?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check(bad)?;
+        let held = self.visible(&who, &r.order_id).await?;
+        if held.rider_id != who.subject {
+            return Err(Status::permission_denied(format!(
+                "only the rider who picked it up completes a delivery; {} does not hold it",
+                who.subject
+            )));
+        }
         let d = self
             .db
             .change(

@@ -4,6 +4,7 @@ use fd_chassis::errors::{internal, invalid_argument, Violation};
 use fd_chassis::time::timestamp;
 use fd_proto::notification::v1 as pb;
 use sqlx::AnyPool;
+use fd_chassis::auth::{caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;
@@ -49,10 +50,20 @@ impl pb::notification_service_server::NotificationService for NotificationApi {
         &self,
         req: Request<pb::ListNotificationsRequest>,
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         if r.customer_id.trim().is_empty() {
             bad.push(Violation::new("customer_id", "required"));
+        }
+        if !bad.is_empty() {
+            return Err(invalid_argument(&bad));
+        }
+        if r.customer_id != who.subject && !who.is(Role::Operator) {
+            return Err(Status::permission_denied(format!(
+                "{} may list only their own notifications",
+                who.subject
+            )));
         }
         if r.order_id.len() > 64 {
             bad.push(Violation::new("order_id", "at most 64 characters"));

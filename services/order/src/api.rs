@@ -23,6 +23,7 @@ use crate::domain::{
 };
 use crate::events;
 use crate::menu::{Priced, Refusal};
+use fd_chassis::auth::{caller, Caller, Role};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
 use tonic_types::{ErrorDetails, StatusExt};
@@ -84,7 +85,14 @@ impl OrderApi {
     }
 
     /// PlaceOrder, of either version: replay a repeat, price from the menu, pay, store.
-    pub(crate) async fn place(&self, cart: Cart) -> Result<Order, Status> {
+    pub(crate) async fn place(&self, caller: &Caller, cart: Cart) -> Result<Order, Status> {
+        caller.require(&[Role::Customer], "placing an order")?;
+        if cart.customer_id != caller.subject {
+            return Err(Status::permission_denied(format!(
+                "customer_id must be the caller ({}); nobody orders for someone else",
+                caller.subject
+            )));
+        }
         let order_id = domain::order_id_for(&cart.customer_id, &cart.idempotency_key).to_string();
         tracing::Span::current().record("order_id", order_id.as_str());
 
@@ -181,7 +189,12 @@ impl OrderApi {
     }
 
     /// CancelOrder, of either version.
-    pub(crate) async fn cancel(&self, order_id: &str, reason: &str) -> Result<Order, Status> {
+    pub(crate) async fn cancel(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        reason: &str,
+    ) -> Result<Order, Status> {
         let mut bad = Vec::new();
         let order_id = parse_order_id(order_id, "order_id");
         if order_id.is_err() {
@@ -197,6 +210,7 @@ impl OrderApi {
             Ok(id) if bad.is_empty() => id,
             _ => return Err(invalid_argument(&bad)),
         };
+        self.get(caller, &order_id).await?; // someone else's order: NOT_FOUND
         let done = self
             .db
             .change(
@@ -216,13 +230,24 @@ impl OrderApi {
     }
 
     /// GetOrder, of either version.
-    pub(crate) async fn get(&self, order_id: &str) -> Result<Order, Status> {
-        self.load(&parse_order_id(order_id, "order_id")?).await
+    /// The order, if the caller may see it: its customer or an operator. Anyone else gets the
+    /// same NOT_FOUND as for an order that does not exist: order ids derive from a customer
+    /// and their key, so telling "exists" from "not yours" would leak other customers' orders.
+    pub(crate) async fn get(&self, caller: &Caller, order_id: &str) -> Result<Order, Status> {
+        let order_id = parse_order_id(order_id, "order_id")?;
+        let order = self.load(&order_id).await?;
+        let mine = caller.is(Role::Customer) && order.request.customer_id == caller.subject;
+        if mine || caller.is(Role::Operator) {
+            Ok(order)
+        } else {
+            Err(Status::not_found(format!("order {order_id} not found")))
+        }
     }
 
     /// ListOrders, of either version.
     pub(crate) async fn list(
         &self,
+        caller: &Caller,
         customer_id: &str,
         page_size: i32,
         page_token: &str,
@@ -235,6 +260,12 @@ impl OrderApi {
         if !bad.is_empty() {
             return Err(invalid_argument(&bad));
         }
+        if customer_id != caller.subject && !caller.is(Role::Operator) {
+            return Err(Status::permission_denied(format!(
+                "{} may list only their own orders",
+                caller.subject
+            )));
+        }
         db::list(&self.db.pool, customer_id, &page)
             .await
             .map_err(|e| internal("listing orders failed", &e))
@@ -243,13 +274,14 @@ impl OrderApi {
     /// WatchOrder, of either version: the order now, then at each change, as `wire` makes it.
     pub(crate) async fn watch<T: Send + 'static>(
         &self,
+        caller: &Caller,
         order_id: &str,
         wire: fn(&Order) -> T,
     ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<T, Status>>, Status> {
         let order_id = parse_order_id(order_id, "order_id")?;
         // Subscribe before the first read, so a change between the two is not missed.
         let mut changes = self.changes.subscribe();
-        let first = self.load(&order_id).await?;
+        let first = self.get(caller, &order_id).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let api = self.clone();
         tokio::spawn(async move {
@@ -414,8 +446,9 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let caller = caller(&req)?;
         let claimed = parse_place(req.get_ref())?;
-        let order = self.place(Cart::from_v1(&claimed)).await?;
+        let order = self.place(&caller, Cart::from_v1(&claimed)).await?;
         Ok(Response::new(pb::PlaceOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -426,8 +459,9 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        let caller = caller(&req)?;
         let r = req.into_inner();
-        let order = self.cancel(&r.order_id, &r.reason).await?;
+        let order = self.cancel(&caller, &r.order_id, &r.reason).await?;
         Ok(Response::new(pb::CancelOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -437,7 +471,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        let order = self.get(&req.get_ref().order_id).await?;
+        let order = self.get(&caller(&req)?, &req.get_ref().order_id).await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -447,9 +481,10 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         req: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let caller = caller(&req)?;
         let r = req.into_inner();
         let (orders, next_page_token) = self
-            .list(&r.customer_id, r.page_size, &r.page_token)
+            .list(&caller, &r.customer_id, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(to_proto).collect(),
@@ -464,7 +499,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         req: Request<pb::WatchOrderRequest>,
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
         let stream = self
-            .watch(&req.get_ref().order_id, |o| pb::WatchOrderResponse {
+            .watch(&caller(&req)?, &req.get_ref().order_id, |o| pb::WatchOrderResponse {
                 order: Some(to_proto(o)),
             })
             .await?;

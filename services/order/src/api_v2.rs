@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::OrderApi;
 use crate::domain::{Cart, DeliveryStatus, Order, OrderState, PaymentStatus, RawLine, StoreStatus};
+use fd_chassis::auth::caller;
 use fd_chassis::errors::invalid_argument;
 use fd_chassis::time::timestamp;
 
@@ -117,6 +118,7 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::QuoteOrderRequest>,
     ) -> Result<Response<pb::QuoteOrderResponse>, Status> {
+        caller(&req)?; // any signed-in caller may price a cart
         let r = req.get_ref();
         let cart = Cart::parse_quote(&r.store_id, &raw_lines(&r.lines))
             .map_err(|v| invalid_argument(&v))?;
@@ -132,16 +134,23 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let caller = caller(&req)?;
         let r = req.get_ref();
+        // The customer is the caller; a request may leave customer_id empty.
+        let customer_id = if r.customer_id.is_empty() {
+            caller.subject.as_str()
+        } else {
+            r.customer_id.as_str()
+        };
         let cart = Cart::parse(
             &r.idempotency_key,
-            &r.customer_id,
+            customer_id,
             &r.store_id,
             &raw_lines(&r.lines),
             &r.delivery_address,
         )
         .map_err(|v| invalid_argument(&v))?;
-        let order = self.api.place(cart).await?;
+        let order = self.api.place(&caller, cart).await?;
         Ok(Response::new(pb::PlaceOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -152,8 +161,9 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        let caller = caller(&req)?;
         let r = req.into_inner();
-        let order = self.api.cancel(&r.order_id, &r.reason).await?;
+        let order = self.api.cancel(&caller, &r.order_id, &r.reason).await?;
         Ok(Response::new(pb::CancelOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -163,7 +173,7 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        let order = self.api.get(&req.get_ref().order_id).await?;
+        let order = self.api.get(&caller(&req)?, &req.get_ref().order_id).await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -173,10 +183,11 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let caller = caller(&req)?;
         let r = req.into_inner();
         let (orders, next_page_token) = self
             .api
-            .list(&r.customer_id, r.page_size, &r.page_token)
+            .list(&caller, &r.customer_id, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(to_proto).collect(),
@@ -192,7 +203,7 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
         let stream = self
             .api
-            .watch(&req.get_ref().order_id, |o| pb::WatchOrderResponse {
+            .watch(&caller(&req)?, &req.get_ref().order_id, |o| pb::WatchOrderResponse {
                 order: Some(to_proto(o)),
             })
             .await?;

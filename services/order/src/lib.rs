@@ -78,10 +78,12 @@ impl ServiceConfig for Config {
             half_open_probes > 0,
             "must be > 0",
         );
+        let credentials = fd_chassis::auth::ClientCredentials::read(&mut env, SERVICE.name);
         env.finish()?;
         Ok(Self {
             common,
             payment: payment::PaymentClientConfig {
+                credentials,
                 addr,
                 timeout,
                 breaker: BreakerConfig {

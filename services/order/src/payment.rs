@@ -24,6 +24,9 @@ pub struct PaymentClientConfig {
     pub timeout: Duration,
     /// `BREAKER_FAILURE_THRESHOLD`, `BREAKER_COOLDOWN_MS`, `BREAKER_HALF_OPEN_PROBES`.
     pub breaker: BreakerConfig,
+    /// `AUTH_TOKEN_URL`, `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`: order's own identity towards
+    /// payment (which admits Authorize only from `service:order`).
+    pub credentials: Option<fd_chassis::auth::ClientCredentials>,
 }
 
 /// Why payment could not give an answer.
@@ -54,6 +57,7 @@ pub struct PaymentGateway {
     /// `server.address` / `server.port` of the client spans.
     host: String,
     port: u16,
+    token: Option<fd_chassis::auth::ServiceToken>,
 }
 
 impl PaymentGateway {
@@ -74,6 +78,10 @@ impl PaymentGateway {
             timeout: cfg.timeout,
             host,
             port,
+            token: cfg
+                .credentials
+                .clone()
+                .map(fd_chassis::auth::ServiceToken::new),
         })
     }
 
@@ -117,6 +125,16 @@ impl PaymentGateway {
         customer_id: &str,
         amount: Money,
     ) -> Result<pb::Payment, PaymentError> {
+        // Order's own token first: the issuer being down is not payment being unhealthy.
+        let bearer = match &self.token {
+            Some(token) => Some(token.bearer().await.map_err(|reason| {
+                PaymentError::Unavailable {
+                    reason,
+                    retry_after: Duration::from_secs(1),
+                }
+            })?),
+            None => None,
+        };
         let permit = self
             .breaker
             .acquire()
@@ -131,6 +149,9 @@ impl PaymentGateway {
         });
         req.set_timeout(self.timeout);
         fd_chassis::telemetry::inject_grpc(&mut req);
+        if let Some(bearer) = bearer.and_then(|b| b.parse().ok()) {
+            req.metadata_mut().insert("authorization", bearer);
+        }
         let mut client = self.client.clone();
         let outcome = tokio::time::timeout(self.timeout, client.authorize(req)).await;
         let retry_after = Duration::from_secs(1);

@@ -9,6 +9,7 @@ use fd_chassis::errors::{check, internal, invalid_argument, AppError, Violation}
 use fd_chassis::money::Money;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::payment::v1 as pb;
+use fd_chassis::auth::{caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;
@@ -105,6 +106,14 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
         &self,
         req: Request<pb::AuthorizeRequest>,
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        // Only the order service authorizes payments (its own service token).
+        let who = caller(&req)?;
+        if !who.is_service("order") {
+            return Err(Status::permission_denied(format!(
+                "only the order service may authorize payments, not {}",
+                who.subject
+            )));
+        }
         self.apply_drill().await?;
         let r = req.into_inner();
         let amount = Money::from_proto(r.amount.as_ref(), "amount");
@@ -173,6 +182,8 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
         &self,
         req: Request<pb::RefundRequest>,
     ) -> Result<Response<pb::RefundResponse>, Status> {
+        // Refunds follow cancellations by saga; by hand only an operator refunds.
+        caller(&req)?.require(&[Role::Operator], "refunding a payment by hand")?;
         let r = req.into_inner();
         let mut errors = Vec::new();
         domain::check_id(&r.order_id, "order_id", &mut errors);
@@ -199,6 +210,7 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
         req: Request<pb::GetPaymentRequest>,
     ) -> Result<Response<pb::GetPaymentResponse>, Status> {
         use pb::get_payment_request::Lookup;
+        let who = caller(&req)?;
         let found = match req.into_inner().lookup {
             Some(Lookup::PaymentId(id)) if !id.is_empty() => db::by_id(&self.db.pool, &id).await,
             Some(Lookup::OrderId(id)) if !id.is_empty() => db::by_order(&self.db.pool, &id).await,
@@ -209,8 +221,15 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
                 )]))
             }
         };
+        // The customer's own payment, or anyone's for an operator or the order service. For
+        // anyone else it does not exist: payments are looked up by order id.
         let p = found
             .map_err(db_error)?
+            .filter(|p| {
+                (who.is(Role::Customer) && p.customer_id == who.subject)
+                    || who.is(Role::Operator)
+                    || who.is_service("order")
+            })
             .ok_or_else(|| Status::not_found("no such payment"))?;
         Ok(Response::new(pb::GetPaymentResponse {
             payment: Some(to_proto(&p)),

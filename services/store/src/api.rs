@@ -8,6 +8,7 @@ use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::outbox;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::store::v1 as pb;
+use fd_chassis::auth::{caller, Caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::catalog::{self, ItemChange, ItemContent, ItemKey, MenuItem, NewStore, Store};
@@ -99,12 +100,14 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::ListStoreOrdersRequest>,
     ) -> Result<Response<pb::ListStoreOrdersResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
         let state = state_filter(r.state());
         let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
         check(bad)?;
+        self.owned_store(&who, &r.store_id).await?;
         let (tickets, next_page_token) = db::list(&self.db.pool, &r.store_id, state, &page)
             .await
             .map_err(AppError::from)?;
@@ -118,8 +121,10 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::AcceptOrderRequest>,
     ) -> Result<Response<pb::AcceptOrderResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
+        self.owned_ticket(&who, &r.order_id).await?;
         let t = self
             .db
             .change(
@@ -143,12 +148,14 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::RejectOrderRequest>,
     ) -> Result<Response<pb::RejectOrderResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.order_id, "order_id", &mut bad);
         // Required: the customer is told why.
         require_text(&r.reason, "reason", 500, &mut bad);
         check(bad)?;
+        self.owned_ticket(&who, &r.order_id).await?;
         let t = self
             .db
             .change(
@@ -173,8 +180,10 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::FinishCookingRequest>,
     ) -> Result<Response<pb::FinishCookingResponse>, Status> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         valid_order_id(&r.order_id)?;
+        self.owned_ticket(&who, &r.order_id).await?;
         let t = self
             .db
             .change(
@@ -198,7 +207,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::CreateStoreRequest>,
     ) -> Result<Response<pb::CreateStoreResponse>, Status> {
-        let store = self.do_create_store(req.into_inner()).await?;
+        let store = self.do_create_store(&caller(&req)?, req.into_inner()).await?;
         Ok(Response::new(pb::CreateStoreResponse {
             store: Some(store),
         }))
@@ -208,7 +217,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::UpdateStoreRequest>,
     ) -> Result<Response<pb::UpdateStoreResponse>, Status> {
-        let store = self.do_update_store(req.into_inner()).await?;
+        let store = self.do_update_store(&caller(&req)?, req.into_inner()).await?;
         Ok(Response::new(pb::UpdateStoreResponse {
             store: Some(store),
         }))
@@ -218,7 +227,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::CreateMenuItemRequest>,
     ) -> Result<Response<pb::CreateMenuItemResponse>, Status> {
-        let item = self.do_create_item(req.into_inner()).await?;
+        let item = self.do_create_item(&caller(&req)?, req.into_inner()).await?;
         Ok(Response::new(pb::CreateMenuItemResponse {
             item: Some(item),
         }))
@@ -228,7 +237,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::UpdateMenuItemRequest>,
     ) -> Result<Response<pb::UpdateMenuItemResponse>, Status> {
-        let item = self.do_update_item(req.into_inner()).await?;
+        let item = self.do_update_item(&caller(&req)?, req.into_inner()).await?;
         Ok(Response::new(pb::UpdateMenuItemResponse {
             item: Some(item),
         }))
@@ -238,7 +247,7 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::DeleteMenuItemRequest>,
     ) -> Result<Response<pb::DeleteMenuItemResponse>, Status> {
-        self.do_delete_item(req.into_inner()).await?;
+        self.do_delete_item(&caller(&req)?, req.into_inner()).await?;
         Ok(Response::new(pb::DeleteMenuItemResponse {}))
     }
 }
@@ -288,6 +297,41 @@ fn item_added(i: &MenuItem) -> pb::MenuItemAdded {
 }
 
 impl StoreApi {
+    /// The store, if the caller runs it (its owner) or is an operator. Stores are public (the
+    /// catalog lists them), so someone else's is PERMISSION_DENIED, not NOT_FOUND.
+    async fn owned_store(&self, who: &Caller, store_id: &str) -> Result<Store, Status> {
+        let store = self.store(store_id).await?;
+        if who.is(Role::Operator) || (who.is(Role::Owner) && store.owner_id == who.subject) {
+            Ok(store)
+        } else {
+            Err(Status::permission_denied(format!(
+                "the store {store_id} is not {}'s",
+                who.subject
+            )))
+        }
+    }
+
+    /// Checks that the caller runs the store of `order_id`'s ticket. A ticket is an order: for
+    /// anyone else it does not exist (NOT_FOUND), so order ids reveal nothing.
+    async fn owned_ticket(&self, who: &Caller, order_id: &str) -> Result<(), Status> {
+        let hidden = || Status::not_found(format!("no ticket for order {order_id}"));
+        let ticket = db::get(&self.db.pool, order_id)
+            .await
+            .map_err(AppError::from)?
+            .filter(|t| !t.is_tombstone())
+            .ok_or_else(hidden)?;
+        if who.is(Role::Operator) {
+            return Ok(());
+        }
+        let store = db::get_store(&self.db.pool, &ticket.store_id)
+            .await
+            .map_err(AppError::from)?;
+        match store {
+            Some(s) if who.is(Role::Owner) && s.owner_id == who.subject => Ok(()),
+            _ => Err(hidden()),
+        }
+    }
+
     async fn store(&self, store_id: &str) -> Result<Store, AppError> {
         db::get_store(&self.db.pool, store_id)
             .await?
@@ -390,17 +434,39 @@ fn item_key(store_id: &str, menu_item_id: &str, bad: &mut Vec<Violation>) -> Ite
 
 /// The StoreService RPCs that manage the store and its menu (the ticket RPCs are above).
 impl StoreApi {
-    async fn do_create_store(&self, r: pb::CreateStoreRequest) -> Result<pb::Store, AppError> {
-        let new = NewStore::parse(&r.store_id, &r.owner_id, &r.name, &r.currency_code, r.open)
+    async fn do_create_store(
+        &self,
+        who: &Caller,
+        r: pb::CreateStoreRequest,
+    ) -> Result<pb::Store, Status> {
+        who.require(&[Role::Owner, Role::Operator], "creating a store")?;
+        // An owner creates their own stores (owner_id empty or theirs); an operator any.
+        let owner_id = if r.owner_id.is_empty() && who.is(Role::Owner) {
+            who.subject.clone()
+        } else {
+            r.owner_id.clone()
+        };
+        if !who.is(Role::Operator) && owner_id != who.subject {
+            return Err(Status::permission_denied(format!(
+                "{} may create stores only for themselves, not for {owner_id}",
+                who.subject
+            )));
+        }
+        let new = NewStore::parse(&r.store_id, &owner_id, &r.name, &r.currency_code, r.open)
             .map_err(AppError::Invalid)?;
         Ok(store_to_proto(&self.create_store(new).await?))
     }
 
-    async fn do_update_store(&self, r: pb::UpdateStoreRequest) -> Result<pb::Store, AppError> {
+    async fn do_update_store(
+        &self,
+        who: &Caller,
+        r: pb::UpdateStoreRequest,
+    ) -> Result<pb::Store, Status> {
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
         catalog::check_texts(r.name.as_deref(), None, &mut bad);
         check(bad)?;
+        self.owned_store(who, &r.store_id).await?;
         let s = self
             .db
             .change(
@@ -416,7 +482,11 @@ impl StoreApi {
         Ok(store_to_proto(&s))
     }
 
-    async fn do_create_item(&self, r: pb::CreateMenuItemRequest) -> Result<pb::MenuItem, AppError> {
+    async fn do_create_item(
+        &self,
+        who: &Caller,
+        r: pb::CreateMenuItemRequest,
+    ) -> Result<pb::MenuItem, Status> {
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
         let menu_item_id = catalog::id_or_new(&r.menu_item_id, "menu_item_id", &mut bad);
@@ -426,8 +496,9 @@ impl StoreApi {
             .ok();
         check(bad)?;
         let Some(price) = price else {
-            return Err(AppError::Invalid(vec![Violation::new("price", "required")]));
+            return Err(AppError::Invalid(vec![Violation::new("price", "required")]).into());
         };
+        self.owned_store(who, &r.store_id).await?;
         let key = ItemKey {
             store_id: r.store_id,
             menu_item_id,
@@ -441,7 +512,11 @@ impl StoreApi {
         Ok(item_to_proto(&self.create_item(key, content).await?))
     }
 
-    async fn do_update_item(&self, r: pb::UpdateMenuItemRequest) -> Result<pb::MenuItem, AppError> {
+    async fn do_update_item(
+        &self,
+        who: &Caller,
+        r: pb::UpdateMenuItemRequest,
+    ) -> Result<pb::MenuItem, Status> {
         let mut bad = Vec::new();
         let key = item_key(&r.store_id, &r.menu_item_id, &mut bad);
         catalog::check_texts(r.name.as_deref(), r.description.as_deref(), &mut bad);
@@ -452,6 +527,7 @@ impl StoreApi {
                 .ok(),
         };
         check(bad)?;
+        self.owned_store(who, &key.store_id).await?;
         if let Some(price) = &price {
             let store = self.store(&key.store_id).await?;
             catalog::check_currency(price, &store).map_err(AppError::Invalid)?;
@@ -477,10 +553,11 @@ impl StoreApi {
         Ok(item_to_proto(&i))
     }
 
-    async fn do_delete_item(&self, r: pb::DeleteMenuItemRequest) -> Result<(), AppError> {
+    async fn do_delete_item(&self, who: &Caller, r: pb::DeleteMenuItemRequest) -> Result<(), Status> {
         let mut bad = Vec::new();
         let key = item_key(&r.store_id, &r.menu_item_id, &mut bad);
         check(bad)?;
+        self.owned_store(who, &key.store_id).await?;
         self.db
             .change(
                 &key,
@@ -515,6 +592,7 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         &self,
         req: Request<pb::ListStoresRequest>,
     ) -> Result<Response<pb::ListStoresResponse>, Status> {
+        caller(&req)?; // anyone signed in browses
         let r = req.into_inner();
         let mut bad = Vec::new();
         let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
@@ -532,6 +610,7 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         &self,
         req: Request<pb::GetStoreRequest>,
     ) -> Result<Response<pb::GetStoreResponse>, Status> {
+        caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
@@ -546,6 +625,7 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         &self,
         req: Request<pb::ListMenuItemsRequest>,
     ) -> Result<Response<pb::ListMenuItemsResponse>, Status> {
+        caller(&req)?;
         let r = req.into_inner();
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
