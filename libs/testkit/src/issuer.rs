@@ -173,6 +173,12 @@ impl Issuer {
         ]
     }
 
+    /// The secret of the service client `client_id`, registering it on first use.
+    pub fn client_secret(&self, client_id: &str) -> String {
+        let existing = self.lock().clients.get(client_id).cloned();
+        existing.unwrap_or_else(|| self.register_client(client_id))
+    }
+
     /// Registers a service client (client credentials) and returns its secret.
     pub fn register_client(&self, client_id: &str) -> String {
         let secret = uuid::Uuid::new_v4().simple().to_string();
@@ -365,4 +371,66 @@ fn token_response(state: &State, iss: &str, f: &HashMap<String, String>) -> (&'s
             json!({"error": "unsupported_grant_type"}),
         ),
     }
+}
+
+/// One issuer for the whole test process, on a thread of its own (so it outlives each test's
+/// runtime). [`crate::Server::service`] points every service it starts at it unless the test
+/// sets `AUTH_*` itself; tests get tokens from it with [`as_user`].
+pub fn shared() -> &'static Issuer {
+    static SHARED: std::sync::OnceLock<Issuer> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("test-issuer".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("issuer runtime");
+                rt.block_on(async move {
+                    let issuer = Issuer::start().await;
+                    let _ = tx.send(issuer.clone());
+                    std::future::pending::<()>().await;
+                });
+            })
+            .expect("issuer thread");
+        rx.recv().expect("issuer started")
+    })
+}
+
+/// Adds `authorization: Bearer <token>` to every call of a client.
+#[derive(Debug, Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    /// Sends `token`.
+    pub fn new(token: &str) -> Self {
+        Self(
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is ASCII"),
+        )
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// A channel whose calls carry a token.
+pub type AuthChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+/// `channel` calling as `subject` with `roles` (a token of the [`shared`] issuer).
+pub fn as_user(channel: tonic::transport::Channel, subject: &str, roles: &[&str]) -> AuthChannel {
+    let token = shared().token_for(subject, roles);
+    tonic::service::interceptor::InterceptedService::new(channel, Bearer::new(&token))
+}
+
+/// `channel` calling with `token` as it is (expired, forged, ...).
+pub fn with_token(channel: tonic::transport::Channel, token: &str) -> AuthChannel {
+    tonic::service::interceptor::InterceptedService::new(channel, Bearer::new(token))
 }

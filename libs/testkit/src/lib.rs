@@ -323,6 +323,15 @@ impl Server {
         C: fd_chassis::service::ServiceConfig + Send + 'static,
         R: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        let mut vars = vars;
+        // Every service trusts the test issuer unless the test says otherwise.
+        if !vars.iter().any(|(k, _)| k == "AUTH_JWKS_URL") {
+            let issuer = issuer::shared();
+            vars.extend(issuer.service_env());
+            // Order's own identity towards payment (other services ignore it).
+            vars.push(("AUTH_TOKEN_URL".into(), issuer.token_url()));
+            vars.push(("AUTH_CLIENT_SECRET".into(), issuer.client_secret("order")));
+        }
         let cfg = C::from_env(fd_chassis::config::Env::from_pairs(vars)).expect("valid config");
         let server = Self::start(move |listener, shutdown| {
             run(

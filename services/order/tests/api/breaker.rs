@@ -25,10 +25,12 @@ fn retry_delay(s: &tonic::Status) -> Duration {
 
 async fn client(
     server: &Server,
-) -> fd_proto::order::v1::order_service_client::OrderServiceClient<tonic::transport::Channel> {
-    fd_proto::order::v1::order_service_client::OrderServiceClient::connect(server.url())
-        .await
-        .expect("connect")
+    customer: &str,
+) -> fd_proto::order::v1::order_service_client::OrderServiceClient<AuthChannel> {
+    fd_proto::order::v1::order_service_client::OrderServiceClient::new(as_customer(
+        channel(&server.url()).await,
+        customer,
+    ))
 }
 
 async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
@@ -38,7 +40,7 @@ async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
     let db = TestDb::new(backend, "order").await;
     let nats = NatsServer::start().await;
     let server = start_order(&db, &nats, &url, &[("PAYMENT_TIMEOUT_MS", "3000")]).await;
-    let mut order = client(&server).await;
+    let mut order = client(&server, "kim").await;
     let started = Instant::now();
     let err = order
         .place_order(place("kim", "k"))
@@ -65,12 +67,13 @@ async fn payment_down_fails_fast_and_stores_nothing(backend: Backend) {
 }
 
 async fn slow_payment_is_cut_at_the_deadline(backend: Backend) {
-    let app = spawn_with(
+    let mut app = spawn_with(
         backend,
         &[("PAYMENT_TIMEOUT_MS", "200")],
         &[("DRILL_LATENCY_MS", "3000")],
     )
     .await;
+    app.act_as("lee");
     let mut order = app.order.clone();
     let started = Instant::now();
     let err = order
@@ -105,7 +108,7 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
         ],
     )
     .await;
-    let mut order = client(&server).await;
+    let mut order = client(&server, "max").await;
 
     for i in 0..3 {
         let started = Instant::now();
@@ -145,7 +148,11 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
             ("NATS_URL", &nats.url),
             ("DECLINE_OVER_MINOR", &limit),
         ],
-        &[],
+        &fd_testkit::issuer::shared()
+            .service_env()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
     )))
     .expect("cfg");
     let recovered = Instant::now();

@@ -16,6 +16,7 @@ fn cancel(order_id: &str, reason: &str) -> pb::CancelOrderRequest {
 
 async fn cancel_rules(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("gina");
     let o = app
         .order
         .place_order(place("gina", "k"))
@@ -65,6 +66,7 @@ async fn cancel_rules(backend: Backend) {
 
 async fn delivered_order_cannot_be_cancelled(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("hank");
     let o = app
         .order
         .place_order(place("hank", "k"))
@@ -112,6 +114,7 @@ async fn delivered_order_cannot_be_cancelled(backend: Backend) {
 
 async fn watch_streams_each_change_until_final(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("ivy");
     let o = app
         .order
         .place_order(place("ivy", "k"))

@@ -10,6 +10,7 @@ use fd_proto::order::v2::order_service_client::OrderServiceClient as V2Client;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
 use fd_proto::store::v1 as st;
 use fd_testkit::events::publish;
+pub use fd_testkit::issuer::{as_user, with_token, AuthChannel};
 use fd_testkit::{Backend, NatsServer, Server, TestDb};
 use tonic::transport::Channel;
 
@@ -17,13 +18,16 @@ use tonic::transport::Channel;
 pub const LIMIT: i64 = 100_000;
 
 pub struct App {
-    pub order: OrderServiceClient<Channel>,
-    pub payment: PaymentServiceClient<Channel>,
+    /// Order, called as the test's customer ([`App::act_as`]; "alice" at first).
+    pub order: OrderServiceClient<AuthChannel>,
+    /// Payment, called by an operator (who may read every payment).
+    pub payment: PaymentServiceClient<AuthChannel>,
+    pub customer: String,
     pub order_server: Server,
     pub order_db: TestDb,
     _payment_db: TestDb,
     pub nats: NatsServer,
-    _payment_server: Server,
+    pub payment_server: Server,
 }
 
 pub fn vars(pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -156,7 +160,7 @@ pub async fn wait_for_menu(
     menu_item_id: &str,
     expect: Result<i64, &str>,
 ) {
-    let mut v2 = V2Client::new(channel(order_url).await);
+    let mut v2 = V2Client::new(as_customer(channel(order_url).await, "menu-watcher"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let got = v2
@@ -208,17 +212,55 @@ pub async fn spawn_with(
     let payment_server = start_payment(&payment_db, &nats, payment_env).await;
     let order_server = start_order(&order_db, &nats, &payment_server.url(), order_env).await;
     App {
-        order: OrderServiceClient::connect(order_server.url())
-            .await
-            .expect("order client"),
-        payment: PaymentServiceClient::connect(payment_server.url())
-            .await
-            .expect("payment client"),
+        order: OrderServiceClient::new(as_customer(channel(&order_server.url()).await, "alice")),
+        payment: PaymentServiceClient::new(as_user(
+            channel(&payment_server.url()).await,
+            "ops",
+            &["operator"],
+        )),
+        customer: "alice".into(),
         order_server,
         order_db,
         _payment_db: payment_db,
         nats,
-        _payment_server: payment_server,
+        payment_server,
+    }
+}
+
+/// `channel` calling as customer `who`.
+pub fn as_customer(channel: Channel, who: &str) -> AuthChannel {
+    as_user(channel, who, &["customer"])
+}
+
+impl App {
+    /// From now on `app.order` calls as customer `who`.
+    pub fn act_as(&mut self, who: &str) {
+        self.customer = who.to_string();
+        self.order = self.order_as(who);
+    }
+
+    /// An order client calling as customer `who`.
+    pub fn order_as(&self, who: &str) -> OrderServiceClient<AuthChannel> {
+        OrderServiceClient::new(as_customer(self.channel(), who))
+    }
+
+    /// Payment, called as the order service calls it (its service token).
+    pub fn payment_as_order(&self) -> PaymentServiceClient<AuthChannel> {
+        let channel = Channel::from_shared(self.payment_server.url())
+            .expect("url")
+            .connect_lazy();
+        PaymentServiceClient::new(as_user(channel, "service:order", &["service"]))
+    }
+
+    /// The v2 client, calling as the test's customer.
+    pub fn v2(&self) -> V2Client<AuthChannel> {
+        V2Client::new(as_customer(self.channel(), &self.customer))
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::from_shared(self.order_server.url())
+            .expect("url")
+            .connect_lazy()
     }
 }
 

@@ -2,6 +2,7 @@
 //! (each test its own SQLite file, and the same suite on a fresh PostgreSQL database).
 //! All tests build into one binary (one link, shared helpers).
 
+mod auth;
 mod breaker;
 mod cancel;
 mod helpers;

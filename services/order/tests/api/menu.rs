@@ -12,8 +12,8 @@ use tonic_types::StatusExt;
 
 use crate::helpers::*;
 
-async fn v2_client(app: &App) -> V2Client<tonic::transport::Channel> {
-    V2Client::new(channel(&app.order_server.url()).await)
+async fn v2_client(app: &App) -> V2Client<AuthChannel> {
+    app.v2()
 }
 
 fn line(id: &str, quantity: i32) -> v2::OrderLine {
@@ -49,6 +49,7 @@ fn problems(s: &tonic::Status) -> Vec<(String, String)> {
 /// stores and charges nothing; v2 cannot even say a price.
 async fn a_client_cannot_choose_its_price(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("mallory");
     let mut req = place("mallory", "cheap");
     req.items = vec![item("pizza", 100, 1)];
     let err = app.order.place_order(req).await.expect_err("tampered");
@@ -93,7 +94,8 @@ async fn a_client_cannot_choose_its_price(backend: Backend) {
 }
 
 async fn every_menu_problem_is_named(backend: Backend) {
-    let app = spawn(backend).await;
+    let mut app = spawn(backend).await;
+    app.act_as("nina");
     let nats = &app.nats.url;
     publish(
         nats,
@@ -183,6 +185,7 @@ async fn every_menu_problem_is_named(backend: Backend) {
 /// changes nothing. A retry of an order placed before the change returns that order as it was.
 async fn a_replica_that_is_behind_prices_as_it_knows(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("omar");
     let first = app
         .order
         .place_order(place("omar", "before"))
@@ -273,6 +276,7 @@ async fn a_replica_that_is_behind_prices_as_it_knows(backend: Backend) {
 /// One order service, two contracts, the same orders.
 async fn v1_and_v2_see_the_same_orders(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("pia");
     let mut v2c = v2_client(&app).await;
     let by_v1 = app
         .order

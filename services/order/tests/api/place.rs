@@ -48,6 +48,7 @@ async fn placed_order_is_paid_and_readable(backend: Backend) {
 
 async fn declined_payment_stores_no_order(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("bob");
     let mut req = place("bob", "big");
     req.items = vec![item("feast", 1, LIMIT + 1)];
     let err = app.order.place_order(req).await.expect_err("declined");
@@ -71,6 +72,7 @@ async fn declined_payment_stores_no_order(backend: Backend) {
 
 async fn invalid_input_names_every_bad_field(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("carol");
     let req = pb::PlaceOrderRequest {
         idempotency_key: String::new(),
         customer_id: "c".repeat(65),
@@ -119,6 +121,7 @@ async fn invalid_input_names_every_bad_field(backend: Backend) {
 
 async fn retried_request_is_one_order_and_one_charge(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("dave");
     let first = app
         .order
         .place_order(place("dave", "same"))
@@ -169,9 +172,10 @@ async fn retry_after_a_lost_reply_charges_once(backend: Backend) {
     // The first attempt authorized the payment, then the reply was lost before the order was
     // stored. The retry must reuse that payment.
     let mut app = spawn(backend).await;
+    app.act_as("erin");
     let id = order_id("erin", "lost");
     let earlier = app
-        .payment
+        .payment_as_order()
         .authorize(fd_proto::payment::v1::AuthorizeRequest {
             order_id: id.clone(),
             customer_id: "erin".into(),
@@ -196,6 +200,7 @@ async fn retry_after_a_lost_reply_charges_once(backend: Backend) {
 
 async fn list_orders_pages_newest_first(backend: Backend) {
     let mut app = spawn(backend).await;
+    app.act_as("frank");
     let mut ids = Vec::new();
     for k in ["a", "b", "c"] {
         let o = app
@@ -209,7 +214,7 @@ async fn list_orders_pages_newest_first(backend: Backend) {
         ids.push(o.order_id);
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    app.order
+    app.order_as("someone-else")
         .place_order(place("someone-else", "a"))
         .await
         .expect("placed");
@@ -311,7 +316,9 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
     let item = prop_oneof![3 => on_menu, 1 => random];
     let store = prop_oneof![3 => Just("store-1".to_string()), 1 => text.clone()];
     let items = prop_oneof![6 => proptest::collection::vec(item.clone(), 1..4), 1 => proptest::collection::vec(item, 0..55)];
-    let request = (text.clone(), text.clone(), store, items, text).prop_map(
+    // Mostly the caller itself; someone else's id is refused (PERMISSION_DENIED).
+    let customer = prop_oneof![3 => Just("alice".to_string()), 1 => text.clone()];
+    let request = (text.clone(), customer, store, items, text).prop_map(
         |(key, customer, store, items, address)| pb::PlaceOrderRequest {
             idempotency_key: key,
             customer_id: customer,
@@ -357,6 +364,9 @@ async fn random_requests_end_in_invalid_argument_or_a_valid_order() {
                 );
             }
             Err(s) if s.code() == Code::AlreadyExists => {}
+            Err(s) if s.code() == Code::PermissionDenied => {
+                assert_ne!(req.customer_id, "alice", "{s:?}");
+            }
             Err(s) => panic!("unexpected answer {s:?} for {req:?}"),
         }
     }

@@ -115,10 +115,9 @@ async fn shutdown_reports_not_serving_and_finishes_in_flight_calls() {
         ServingStatus::Serving
     );
 
-    let mut client =
-        fd_proto::order::v1::order_service_client::OrderServiceClient::connect(order.url())
-            .await
-            .expect("connect");
+    let mut client = fd_proto::order::v1::order_service_client::OrderServiceClient::new(
+        as_customer(channel(&order.url()).await, "nia"),
+    );
     let in_flight = tokio::spawn(async move { client.place_order(place("nia", "k")).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     payment.begin_shutdown();
@@ -167,7 +166,7 @@ async fn oversized_requests_are_refused_and_store_nothing() {
     )
     .await;
     let mut client = fd_proto::order::v1::order_service_client::OrderServiceClient::new(
-        channel(&order.url()).await,
+        as_customer(channel(&order.url()).await, "oscar"),
     );
     let mut req = place("oscar", "huge");
     req.items[0].name = "x".repeat(100_000);
@@ -204,7 +203,7 @@ async fn beyond_max_in_flight_requests_are_shed_but_health_answers() {
     .await;
     let ch = channel(&payment.url()).await;
     let calls = (0..6).map(|i| {
-        let mut c = PaymentServiceClient::new(ch.clone());
+        let mut c = PaymentServiceClient::new(as_user(ch.clone(), "service:order", &["service"]));
         async move {
             let started = std::time::Instant::now();
             let r = c
