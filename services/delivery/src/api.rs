@@ -110,7 +110,8 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
                 who.subject
             )));
         }
-        self.visible(&who, &r.order_id).await?;
+        // Riders saw it waiting: a lost race is told as such (FAILED_PRECONDITION naming the
+        // rider who has it), not hidden.
         let d = self
             .db
             .change(
@@ -135,8 +136,13 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check(bad)?;
-        let held = self.visible(&who, &r.order_id).await?;
-        if held.rider_id != who.subject {
+        let held = db::by_order(&self.db.pool, &r.order_id)
+            .await
+            .map_err(AppError::from)?
+            .filter(|d| !d.is_tombstone())
+            .ok_or_else(|| Status::not_found(format!("no delivery for order {}", r.order_id)))?;
+        // Not picked up yet: the state machine says so (FAILED_PRECONDITION).
+        if !held.rider_id.is_empty() && held.rider_id != who.subject {
             return Err(Status::permission_denied(format!(
                 "only the rider who picked it up completes a delivery; {} does not hold it",
                 who.subject

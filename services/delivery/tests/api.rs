@@ -11,10 +11,13 @@ use fd_testkit::events::{publish, published};
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use tonic_types::StatusExt;
 
 struct App {
-    client: DeliveryServiceClient<Channel>,
+    /// As an operator (reads every delivery).
+    client: DeliveryServiceClient<AuthChannel>,
+    url: String,
     nats_url: String,
     _alone: Alone,
 }
@@ -22,9 +25,8 @@ struct App {
 async fn spawn(backend: Backend) -> App {
     let alone = Alone::start(backend, "delivery", &[], delivery::run).await;
     App {
-        client: DeliveryServiceClient::connect(alone.server.url())
-            .await
-            .expect("connect"),
+        client: DeliveryServiceClient::new(as_user(channel(&alone.server.url()), "ops", &["operator"])),
+        url: alone.server.url(),
         nats_url: alone.nats.url.clone(),
         _alone: alone,
     }
@@ -39,7 +41,17 @@ fn cooked(order_id: &str) -> CookingFinished {
     }
 }
 
+fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_string())
+        .expect("url")
+        .connect_lazy()
+}
+
 impl App {
+    fn rider(&self, who: &str) -> DeliveryServiceClient<AuthChannel> {
+        DeliveryServiceClient::new(as_user(channel(&self.url), who, &["rider"]))
+    }
+
     async fn get(&mut self, order_id: &str) -> Result<pb::Delivery, tonic::Status> {
         self.client
             .get_delivery(pb::GetDeliveryRequest {
@@ -65,7 +77,7 @@ impl App {
         order_id: &str,
         rider: &str,
     ) -> Result<pb::Delivery, tonic::Status> {
-        self.client
+        self.rider(rider)
             .pick_up(pb::PickUpRequest {
                 order_id: order_id.into(),
                 rider_id: rider.into(),
@@ -74,8 +86,9 @@ impl App {
             .map(|r| r.into_inner().delivery.expect("delivery"))
     }
 
+    /// Completes as rita, the rider of these tests.
     async fn complete(&mut self, order_id: &str) -> Result<pb::Delivery, tonic::Status> {
-        self.client
+        self.rider("rita")
             .complete_delivery(pb::CompleteDeliveryRequest {
                 order_id: order_id.into(),
             })

@@ -9,6 +9,7 @@ use std::time::Duration;
 use fd_chassis::outbox::metadata;
 use fd_proto::notification::v1 as pb;
 use fd_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_proto::order::v1::OrderPlaced;
 use fd_proto::store::v1::OrderAccepted;
 use fd_testkit::events::{publish, published};
@@ -18,7 +19,8 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 struct App {
-    client: NotificationServiceClient<Channel>,
+    /// As an operator (reads every customer's notifications).
+    client: NotificationServiceClient<AuthChannel>,
     nats_url: String,
     db_url: String,
     _alone: Alone,
@@ -27,9 +29,13 @@ struct App {
 async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
     let alone = Alone::start(backend, "notification", extra, notification::run).await;
     App {
-        client: NotificationServiceClient::connect(alone.server.url())
-            .await
-            .expect("connect"),
+        client: NotificationServiceClient::new(as_user(
+            Channel::from_shared(alone.server.url())
+                .expect("url")
+                .connect_lazy(),
+            "ops",
+            &["operator"],
+        )),
         nats_url: alone.nats.url.clone(),
         db_url: alone.db.url.clone(),
         _alone: alone,

@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 use fd_proto::common::v1::Money;
 use fd_proto::payment::v1 as pb;
 use fd_proto::payment::v1::payment_service_client::PaymentServiceClient;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Backend, NatsServer, Server, TestDb};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 struct App {
-    client: PaymentServiceClient<Channel>,
+    /// As the order service, with an operator's reading and refunding rights too.
+    client: PaymentServiceClient<AuthChannel>,
     _server: Server,
     _db: TestDb,
     _nats: NatsServer,
@@ -28,9 +30,14 @@ async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let server = Server::service(vars, payment::run).await;
-    let client = PaymentServiceClient::connect(server.url())
-        .await
-        .expect("connect");
+    let channel = Channel::from_shared(server.url())
+        .expect("url")
+        .connect_lazy();
+    let client = PaymentServiceClient::new(as_user(
+        channel,
+        "service:order",
+        &["service", "operator"],
+    ));
     App {
         client,
         _server: server,
