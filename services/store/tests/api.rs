@@ -11,20 +11,37 @@ use fd_testkit::events::{publish, published};
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use tonic_types::StatusExt;
 
 struct App {
-    client: StoreServiceClient<Channel>,
+    /// As olga, the owner of store-1.
+    client: StoreServiceClient<AuthChannel>,
     nats_url: String,
     _alone: Alone,
 }
 
 async fn spawn(backend: Backend) -> App {
     let alone = Alone::start(backend, "store", &[], store::run).await;
+    let mut client = StoreServiceClient::new(as_user(
+        Channel::from_shared(alone.server.url())
+            .expect("url")
+            .connect_lazy(),
+        "olga",
+        &["owner"],
+    ));
+    client
+        .create_store(pb::CreateStoreRequest {
+            store_id: "store-1".into(),
+            owner_id: "olga".into(),
+            name: "Luigi's".into(),
+            currency_code: "EUR".into(),
+            open: true,
+        })
+        .await
+        .expect("olga's store");
     App {
-        client: StoreServiceClient::connect(alone.server.url())
-            .await
-            .expect("connect"),
+        client,
         nats_url: alone.nats.url.clone(),
         _alone: alone,
     }

@@ -9,11 +9,14 @@ use fd_testkit::events::published;
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use tonic_types::StatusExt;
 
 struct App {
-    owner: StoreServiceClient<Channel>,
-    catalog: CatalogServiceClient<Channel>,
+    /// As olga, an owner.
+    owner: StoreServiceClient<AuthChannel>,
+    /// As a customer.
+    catalog: CatalogServiceClient<AuthChannel>,
     nats_url: String,
     _alone: Alone,
 }
@@ -26,8 +29,8 @@ async fn spawn(backend: Backend) -> App {
         .await
         .expect("connect");
     App {
-        owner: StoreServiceClient::new(channel.clone()),
-        catalog: CatalogServiceClient::new(channel),
+        owner: StoreServiceClient::new(as_user(channel.clone(), "olga", &["owner"])),
+        catalog: CatalogServiceClient::new(as_user(channel, "ada", &["customer"])),
         nats_url: alone.nats.url.clone(),
         _alone: alone,
     }
@@ -273,10 +276,8 @@ async fn bad_menus_are_refused_field_by_field(backend: Backend) {
         })
         .await
         .expect_err("invalid");
-    assert_eq!(
-        fields(&err),
-        ["store_id", "owner_id", "name", "currency_code"]
-    );
+    // (An empty owner_id is the caller.)
+    assert_eq!(fields(&err), ["store_id", "name", "currency_code"]);
     // An id is assigned when none is given.
     let assigned = app
         .owner
@@ -287,6 +288,7 @@ async fn bad_menus_are_refused_field_by_field(backend: Backend) {
         .store
         .expect("store");
     assert!(uuid::Uuid::parse_str(&assigned.store_id).is_ok());
+    assert_eq!(assigned.owner_id, "olga", "the caller owns what it creates");
 
     let mut bad = new_item(&assigned.store_id, "x", "", -5);
     bad.description = "d".repeat(1001);
