@@ -172,3 +172,58 @@ both_backends!(
     a_cancelled_order_cancels_its_delivery_unless_delivered,
     bad_requests_name_each_bad_field,
 );
+
+/// Riders act only as themselves and complete only what they hold; a customer sees only their
+/// own order's delivery; nobody calls without a token.
+async fn riders_and_customers_see_only_what_is_theirs(backend: Backend) {
+    let mut app = spawn(backend).await;
+    publish(&app.nats_url, &cooked("o-9")).await;
+    app.waiting("o-9").await;
+    let ch = channel(&app.url);
+    let as_ = |who: &str, role: &str| DeliveryServiceClient::new(as_user(ch.clone(), who, &[role]));
+    let get = || pb::GetDeliveryRequest {
+        order_id: "o-9".into(),
+    };
+    // The order's customer sees it; another customer does not (NOT_FOUND); any rider sees a
+    // delivery that waits for pickup.
+    as_("alice", "customer").get_delivery(get()).await.expect("alice's");
+    let err = as_("bob", "customer").get_delivery(get()).await.expect_err("bob");
+    assert_eq!(err.code(), Code::NotFound);
+    as_("rob", "rider").get_delivery(get()).await.expect("waiting: any rider");
+    // Nobody picks up for another rider, and customers do not pick up.
+    let err = as_("rob", "rider")
+        .pick_up(pb::PickUpRequest {
+            order_id: "o-9".into(),
+            rider_id: "rita".into(),
+        })
+        .await
+        .expect_err("for rita");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = as_("alice", "customer")
+        .pick_up(pb::PickUpRequest {
+            order_id: "o-9".into(),
+            rider_id: "alice".into(),
+        })
+        .await
+        .expect_err("customer");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    app.pick_up("o-9", "rita").await.expect("rita");
+    // Once rita holds it, another rider neither sees nor completes it.
+    let err = as_("rob", "rider").get_delivery(get()).await.expect_err("rob");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = as_("rob", "rider")
+        .complete_delivery(pb::CompleteDeliveryRequest {
+            order_id: "o-9".into(),
+        })
+        .await
+        .expect_err("rob completes");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = DeliveryServiceClient::new(ch.clone())
+        .get_delivery(get())
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    app.complete("o-9").await.expect("rita completes");
+}
+
+both_backends!(riders_and_customers_see_only_what_is_theirs);

@@ -23,6 +23,7 @@ struct App {
     client: NotificationServiceClient<AuthChannel>,
     nats_url: String,
     db_url: String,
+    url: String,
     _alone: Alone,
 }
 
@@ -38,6 +39,7 @@ async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
         )),
         nats_url: alone.nats.url.clone(),
         db_url: alone.db.url.clone(),
+        url: alone.server.url(),
         _alone: alone,
     }
 }
@@ -323,3 +325,28 @@ both_backends!(
     an_https_webhook_is_verified_and_delivered,
     an_untrusted_https_webhook_gets_nothing,
 );
+
+/// A customer lists only their own notifications; nobody lists without a token.
+async fn customers_list_only_their_own_notifications(backend: Backend) {
+    let app = spawn(backend, &[]).await;
+    let ch = Channel::from_shared(app.url.clone())
+        .expect("url")
+        .connect_lazy();
+    let list = |who: &str| pb::ListNotificationsRequest {
+        customer_id: who.into(),
+        order_id: String::new(),
+        page_size: 10,
+        page_token: String::new(),
+    };
+    let mut alice = NotificationServiceClient::new(as_user(ch.clone(), "alice", &["customer"]));
+    alice.list_notifications(list("alice")).await.expect("her own");
+    let err = alice.list_notifications(list("bob")).await.expect_err("bob's");
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let err = NotificationServiceClient::new(ch)
+        .list_notifications(list("alice"))
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+}
+
+fd_testkit::both_backends!(customers_list_only_their_own_notifications);
