@@ -103,14 +103,19 @@ pub fn store(id: &str) -> Option<&'static Store> {
     STORES.iter().find(|s| s.id == id)
 }
 
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_string())?.connect_lazy())
+fn channel(url: &str, token: &str) -> anyhow::Result<crate::issuer::AuthChannel> {
+    Ok(crate::issuer::with_token(
+        Channel::from_shared(url.to_string())?.connect_lazy(),
+        token,
+    ))
 }
 
 /// Creates the demo stores and menus through the store service at `store_url`
-/// (`http://host:port`); repeats are no-ops. Returns how many items the menus have.
-pub async fn seed(store_url: &str) -> anyhow::Result<usize> {
-    let mut owner = store::store_service_client::StoreServiceClient::new(channel(store_url)?);
+/// (`http://host:port`) with an operator's `token` (an operator may create a store for its
+/// owner); repeats are no-ops. Returns how many items the menus have.
+pub async fn seed(store_url: &str, token: &str) -> anyhow::Result<usize> {
+    let mut owner =
+        store::store_service_client::StoreServiceClient::new(channel(store_url, token)?);
     let mut items = 0;
     for s in STORES {
         owner
@@ -148,8 +153,13 @@ pub async fn seed(store_url: &str) -> anyhow::Result<usize> {
 
 /// Waits until the order service at `order_url` prices every available demo item (and knows
 /// the closed store is closed): its menu replica has caught up with the seed.
-pub async fn wait_until_priced(order_url: &str, timeout: Duration) -> anyhow::Result<()> {
-    let mut orders = order::order_service_client::OrderServiceClient::new(channel(order_url)?);
+pub async fn wait_until_priced(
+    order_url: &str,
+    token: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let mut orders =
+        order::order_service_client::OrderServiceClient::new(channel(order_url, token)?);
     let deadline = Instant::now() + timeout;
     for s in STORES {
         let lines: Vec<_> = s

@@ -17,6 +17,7 @@ use fd_proto::store::v1 as store;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
 use tonic::transport::Channel;
 
+use crate::issuer::{as_user, AuthChannel};
 use crate::{Backend, NatsServer, Server, TestDb};
 
 /// Runs service `name` in this process with the configuration in `env`.
@@ -78,10 +79,11 @@ impl<L: Launcher> System<L> {
             let url = server.url();
             s.servers.push((name, Some(server), url));
         }
-        crate::demo::seed(&s.url("store"))
+        let ops = crate::issuer::shared().token_for("ops", &["operator"]);
+        crate::demo::seed(&s.url("store"), &ops)
             .await
             .expect("seeding the demo menus");
-        crate::demo::wait_until_priced(&s.url("order"), Duration::from_secs(30))
+        crate::demo::wait_until_priced(&s.url("order"), &ops, Duration::from_secs(30))
             .await
             .expect("order prices from the demo menus");
         s
@@ -137,20 +139,37 @@ impl<L: Launcher> System<L> {
             .expect("url")
     }
 
-    pub async fn order(&self) -> OrderServiceClient<Channel> {
-        OrderServiceClient::new(channel(&self.url("order")).await)
+    /// Order, as an operator (reads and cancels any order).
+    pub async fn order(&self) -> OrderServiceClient<AuthChannel> {
+        OrderServiceClient::new(as_user(channel(&self.url("order")).await, "ops", &["operator"]))
     }
-    pub async fn payment(&self) -> PaymentServiceClient<Channel> {
-        PaymentServiceClient::new(channel(&self.url("payment")).await)
+    /// Order, as customer `who`.
+    pub async fn order_as(&self, who: &str) -> OrderServiceClient<AuthChannel> {
+        OrderServiceClient::new(as_user(channel(&self.url("order")).await, who, &["customer"]))
     }
-    pub async fn store(&self) -> StoreServiceClient<Channel> {
-        StoreServiceClient::new(channel(&self.url("store")).await)
+    /// Payment, as an operator.
+    pub async fn payment(&self) -> PaymentServiceClient<AuthChannel> {
+        PaymentServiceClient::new(as_user(channel(&self.url("payment")).await, "ops", &["operator"]))
     }
-    pub async fn delivery(&self) -> DeliveryServiceClient<Channel> {
-        DeliveryServiceClient::new(channel(&self.url("delivery")).await)
+    /// Store, as olga, the owner of the demo's store-1.
+    pub async fn store(&self) -> StoreServiceClient<AuthChannel> {
+        StoreServiceClient::new(as_user(channel(&self.url("store")).await, "olga", &["owner"]))
     }
-    pub async fn notification(&self) -> NotificationServiceClient<Channel> {
-        NotificationServiceClient::new(channel(&self.url("notification")).await)
+    /// Delivery, as the rider `rider-7` (who may also read every delivery, as an operator).
+    pub async fn delivery(&self) -> DeliveryServiceClient<AuthChannel> {
+        DeliveryServiceClient::new(as_user(
+            channel(&self.url("delivery")).await,
+            "rider-7",
+            &["rider", "operator"],
+        ))
+    }
+    /// Notification, as an operator.
+    pub async fn notification(&self) -> NotificationServiceClient<AuthChannel> {
+        NotificationServiceClient::new(as_user(
+            channel(&self.url("notification")).await,
+            "ops",
+            &["operator"],
+        ))
     }
 
     pub async fn place(&self, customer: &str, key: &str) -> order::Order {
@@ -169,7 +188,7 @@ impl<L: Launcher> System<L> {
             }],
             delivery_address: "1 Main Street".into(),
         };
-        self.order()
+        self.order_as(customer)
             .await
             .place_order(req)
             .await

@@ -112,6 +112,10 @@ pub struct Options {
     pub start_timeout: Duration,
     /// Seed the demo stores and menus ([`crate::demo`]) and wait until order prices from them.
     pub seed_demo: bool,
+    /// Port of the token issuer (`None`: a free one).
+    pub issuer_port: Option<u16>,
+    /// Let the issuer hand out tokens for any user name (tests), not only the demo users.
+    pub issuer_any_user: bool,
 }
 
 impl Options {
@@ -129,6 +133,8 @@ impl Options {
             database_urls: HashMap::new(),
             start_timeout: Duration::from_secs(30),
             seed_demo: true,
+            issuer_port: None,
+            issuer_any_user: false,
         }
     }
 
@@ -169,6 +175,8 @@ pub struct ProcessSystem {
     nats_port: Option<u16>,
     children: HashMap<&'static str, Child>,
     startup: HashMap<&'static str, Duration>,
+    issuer: crate::issuer::Issuer,
+    order_secret: String,
 }
 
 impl ProcessSystem {
@@ -205,6 +213,11 @@ impl ProcessSystem {
                 (format!("nats://127.0.0.1:{port}"), Some(port))
             }
         };
+        let issuer = crate::issuer::Issuer::start_on(opts.issuer_port.unwrap_or(0))
+            .await
+            .map_err(|e| StartError::Start(format!("the token issuer cannot listen: {e}")))?;
+        issuer.allow_any_user(opts.issuer_any_user);
+        let order_secret = issuer.client_secret("order");
         let mut sys = Self {
             opts,
             ports,
@@ -212,6 +225,8 @@ impl ProcessSystem {
             nats_port,
             children: HashMap::new(),
             startup: HashMap::new(),
+            issuer,
+            order_secret,
         };
         if sys.nats_port.is_some() {
             sys.start_one("nats").await?;
@@ -221,8 +236,10 @@ impl ProcessSystem {
         }
         if sys.opts.seed_demo {
             let seeded = async {
-                crate::demo::seed(&sys.url("store")).await?;
-                crate::demo::wait_until_priced(&sys.url("order"), sys.opts.start_timeout).await
+                let ops = sys.issuer.token_for("ops", &["operator"]);
+                crate::demo::seed(&sys.url("store"), &ops).await?;
+                crate::demo::wait_until_priced(&sys.url("order"), &ops, sys.opts.start_timeout)
+                    .await
             };
             if let Err(e) = seeded.await {
                 sys.stop().await;
@@ -240,6 +257,11 @@ impl ProcessSystem {
     /// `127.0.0.1:PORT` of a service.
     pub fn addr(&self, name: &str) -> String {
         format!("127.0.0.1:{}", self.ports.get(name).copied().unwrap_or(0))
+    }
+
+    /// The token issuer the services trust.
+    pub fn issuer(&self) -> &crate::issuer::Issuer {
+        &self.issuer
     }
 
     /// The NATS URL the services use.
@@ -313,6 +335,10 @@ impl ProcessSystem {
                     &self.nats_url,
                     Some(&payment),
                 ))
+                // Every service trusts the issuer; order calls payment as itself.
+                .envs(self.issuer.service_env())
+                .env("AUTH_TOKEN_URL", self.issuer.token_url())
+                .env("AUTH_CLIENT_SECRET", &self.order_secret)
                 .envs(self.opts.env.iter().cloned());
             if let Some(url) = self.opts.database_urls.get(name) {
                 c.env("DATABASE_URL", url);

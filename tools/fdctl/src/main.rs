@@ -73,6 +73,20 @@ struct Cli {
         global = true
     )]
     notification_addr: String,
+    /// The token to call with (default: the one `fdctl login` saved).
+    #[arg(long, env = "FD_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Call as this demo user, with a token from the issuer (e.g. ada, olga, rider-7, ops).
+    #[arg(long = "as", global = true)]
+    as_user: Option<String>,
+    /// The token issuer `make run` starts.
+    #[arg(
+        long,
+        env = "FD_ISSUER_URL",
+        default_value = "http://127.0.0.1:50050",
+        global = true
+    )]
+    issuer_url: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,6 +129,13 @@ enum Command {
         /// The command and its arguments (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
+    },
+    /// Gets a token for a demo user from the issuer and saves it for the next commands
+    /// (customers: alice, ada, bea, ...; owners: olga, kenji, gina; riders: rita, rider-7;
+    /// operator: ops; any other name signs in as a customer).
+    Login {
+        #[arg(long = "as")]
+        user: String,
     },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
@@ -284,6 +305,67 @@ enum PaymentCmd {
     },
 }
 
+/// Where `fdctl login` keeps the token: `FDCTL_TOKEN_FILE`, or `~/.fdctl-token`.
+fn token_file() -> std::path::PathBuf {
+    std::env::var_os("FDCTL_TOKEN_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_default()
+                .join(".fdctl-token")
+        })
+}
+
+/// A token for `user` from the issuer's token endpoint (the demo's password grant).
+async fn fetch_token(issuer_url: &str, user: &str) -> anyhow::Result<String> {
+    let answer = reqwest::Client::new()
+        .post(format!("{issuer_url}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=password&username={user}"))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the token issuer at {issuer_url} (is make run up?)"))?;
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    match body["access_token"].as_str() {
+        Some(t) if status.is_success() => Ok(t.to_string()),
+        _ => bail!("the issuer refused {user}: {body}"),
+    }
+}
+
+/// Who this invocation calls as (`--token`, `--as`, the issuer).
+#[derive(Debug, Clone)]
+struct Who {
+    token: Option<String>,
+    as_user: Option<String>,
+    issuer_url: String,
+}
+
+/// The token this invocation calls with: `--token`, `--as NAME`, or the saved one.
+async fn token(cli: &Who) -> anyhow::Result<String> {
+    if let Some(t) = &cli.token {
+        return Ok(t.clone());
+    }
+    if let Some(user) = &cli.as_user {
+        return fetch_token(&cli.issuer_url, user).await;
+    }
+    std::fs::read_to_string(token_file())
+        .map(|t| t.trim().to_string())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "not signed in: run `fdctl login --as NAME` (e.g. ada), or pass --as NAME or --token"
+            )
+        })
+}
+
+/// A channel to `url` whose calls carry the caller's token.
+async fn authed(cli: &Who, url: &str) -> anyhow::Result<fd_testkit::issuer::AuthChannel> {
+    let token = token(cli).await?;
+    Ok(fd_testkit::issuer::with_token(channel(url).await?, &token))
+}
+
 async fn channel(url: &str) -> anyhow::Result<Channel> {
     Channel::from_shared(url.to_string())
         .with_context(|| format!("bad URL {url}"))?
@@ -296,6 +378,9 @@ async fn channel(url: &str) -> anyhow::Result<Channel> {
 /// Turns a gRPC error into a readable message, with its google.rpc details.
 fn explain(s: tonic::Status) -> anyhow::Error {
     let mut msg = format!("{:?}: {}", s.code(), s.message());
+    if s.code() == tonic::Code::Unauthenticated {
+        msg.push_str("\n  sign in: fdctl login --as NAME (e.g. ada, olga, rider-7, ops)");
+    }
     let d = s.get_error_details();
     if let Some(bad) = d.bad_request() {
         for v in &bad.field_violations {
@@ -427,6 +512,11 @@ async fn health(url: &str, wait: u64) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let who = Who {
+        token: cli.token.clone(),
+        as_user: cli.as_user.clone(),
+        issuer_url: cli.issuer_url.clone(),
+    };
     match cli.command {
         Command::Up { system, data_dir } => up::up(system, data_dir).await,
         Command::WithSystem { system, command } => {
@@ -434,9 +524,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Health { url, wait } => health(&url, wait).await,
+        Command::Login { user } => {
+            let t = fetch_token(&cli.issuer_url, &user).await?;
+            let file = token_file();
+            std::fs::write(&file, &t).with_context(|| format!("cannot write {}", file.display()))?;
+            println!("signed in as {user} (token saved in {})", file.display());
+            Ok(())
+        }
         Command::Payment(PaymentCmd::Get { order: id }) => {
             let mut c = payment::payment_service_client::PaymentServiceClient::new(
-                channel(&cli.payment_addr).await?,
+                authed(&who, &cli.payment_addr).await?,
             );
             let lookup = Some(payment::get_payment_request::Lookup::OrderId(id));
             let p = c
@@ -458,7 +555,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(cmd) => {
             use fd_proto::store::v1 as st;
             let mut c =
-                st::store_service_client::StoreServiceClient::new(channel(&cli.store_addr).await?);
+                st::store_service_client::StoreServiceClient::new(authed(&who, &cli.store_addr).await?);
             let show = |t: &st::StoreOrder| {
                 println!(
                     "ticket {}  {:<16} store {}  {} item(s)  {}",
@@ -470,7 +567,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             };
             let mut catalog = st::catalog_service_client::CatalogServiceClient::new(
-                channel(&cli.store_addr).await?,
+                authed(&who, &cli.store_addr).await?,
             );
             let show_store = |s: &st::Store| {
                 println!(
@@ -639,7 +736,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("removed {item} from {store}'s menu");
                 }
                 StoreCmd::Seed => {
-                    let items = fd_testkit::demo::seed(&cli.store_addr).await?;
+                    let items = fd_testkit::demo::seed(&cli.store_addr, &token(&who).await?).await?;
                     println!(
                         "{} demo stores with {items} menu items (fdctl store stores)",
                         fd_testkit::demo::STORES.len()
@@ -695,7 +792,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delivery(cmd) => {
             use fd_proto::delivery::v1 as dv;
             let mut c = dv::delivery_service_client::DeliveryServiceClient::new(
-                channel(&cli.delivery_addr).await?,
+                authed(&who, &cli.delivery_addr).await?,
             );
             let d = match cmd {
                 DeliveryCmd::Get { order_id } => {
@@ -742,7 +839,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notifications { customer, order } => {
             use fd_proto::notification::v1 as nt;
             let mut c = nt::notification_service_client::NotificationServiceClient::new(
-                channel(&cli.notification_addr).await?,
+                authed(&who, &cli.notification_addr).await?,
             );
             let req = nt::ListNotificationsRequest {
                 customer_id: customer,
@@ -764,7 +861,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Order(cmd) => {
             let mut c = order::order_service_client::OrderServiceClient::new(
-                channel(&cli.order_addr).await?,
+                authed(&who, &cli.order_addr).await?,
             );
             match cmd {
                 OrderCmd::Quote { store, items } => {
@@ -799,7 +896,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         currency: &currency,
                         address,
                     };
-                    let order_id = v1::place(channel(&cli.order_addr).await?, place)
+                    let order_id = v1::place(authed(&who, &cli.order_addr).await?, place)
                         .await?
                         .map_err(explain)?;
                     let o = c

@@ -36,6 +36,9 @@ impl SystemArgs {
     }
 }
 
+/// The token issuer's port under `make run` (`ISSUER_PORT` moves it).
+pub const ISSUER_PORT: u16 = 50050;
+
 /// `make run`: the services on their default ports (or `<NAME>_PORT`), SQLite under
 /// `data_dir`, NATS from `NATS_URL`, `NATS_PORT`, a suitable server already on 4222, or a new
 /// one; prints the endpoints and stops everything on Ctrl-C or SIGTERM.
@@ -74,6 +77,13 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     };
     println!("{how}");
     let mut opts = Options::new(args.bin_dir()?, &data_dir);
+    let issuer_port = match std::env::var("ISSUER_PORT") {
+        Ok(p) => p
+            .parse()
+            .with_context(|| format!("ISSUER_PORT={p:?} is not a port"))?,
+        Err(_) => ISSUER_PORT,
+    };
+    opts.issuer_port = Some(issuer_port);
     opts.ports = Ports::Defaults(overrides);
     opts.nats = nats;
     let mut sys = ProcessSystem::start(opts).await?;
@@ -93,9 +103,15 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         );
     }
     println!("  {:<13} {} (JetStream)", "NATS", sys.nats_url());
+    println!(
+        "  {:<13} {} (tokens for the demo users; JWKS at /.well-known/jwks.json)",
+        "issuer",
+        sys.issuer().url
+    );
     println!("  (every service serves grpc.health.v1 and gRPC reflection v1 and v1alpha)");
     println!();
-    println!("Try, in another terminal:");
+    println!("Try, in another terminal (every call needs a token: sign in first):");
+    println!("  {fdctl} login --as alice             # a customer (owners: olga; riders: rita; operator: ops)");
     println!("  {fdctl} store stores                # what there is to order from");
     println!("  {fdctl} store menu store-1");
     println!("  {fdctl} order place --customer alice --store store-1 --item pizza:2 --item cola");
@@ -134,9 +150,12 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
         bin: args.nats_bin(),
         port: None,
     };
+    opts.issuer_any_user = true;
     let sys = ProcessSystem::start(opts).await?;
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(rest).env("NATS_URL", sys.nats_url());
+    cmd.args(rest)
+        .env("NATS_URL", sys.nats_url())
+        .env("FD_ISSUER_URL", &sys.issuer().url);
     for (name, _) in SERVICES {
         cmd.env(
             format!("FD_{}_ADDR", name.to_ascii_uppercase()),

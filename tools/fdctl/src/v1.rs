@@ -6,7 +6,6 @@
 use anyhow::{bail, Context};
 use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as order;
-use tonic::transport::Channel;
 
 /// True for the v1 item form (four `:`-separated parts).
 pub fn is_v1_item(s: &str) -> bool {
@@ -46,7 +45,7 @@ pub struct Place<'a> {
 
 /// Places the order through v1; returns its id.
 pub async fn place(
-    channel: Channel,
+    channel: fd_testkit::issuer::AuthChannel,
     p: Place<'_>,
 ) -> anyhow::Result<Result<String, tonic::Status>> {
     let items = p
