@@ -446,14 +446,15 @@ impl StoreApi {
         } else {
             r.owner_id.clone()
         };
+        // Validated first: the refusal below must not echo unbounded input.
+        let new = NewStore::parse(&r.store_id, &owner_id, &r.name, &r.currency_code, r.open)
+            .map_err(AppError::Invalid)?;
         if !who.is(Role::Operator) && owner_id != who.subject {
             return Err(Status::permission_denied(format!(
                 "{} may create stores only for themselves, not for {owner_id}",
                 who.subject
             )));
         }
-        let new = NewStore::parse(&r.store_id, &owner_id, &r.name, &r.currency_code, r.open)
-            .map_err(AppError::Invalid)?;
         Ok(store_to_proto(&self.create_store(new).await?))
     }
 

@@ -22,6 +22,7 @@ fn deliberate(rpc: &str, r: Result<(), tonic::Status>) {
             matches!(
                 s.code(),
                 Code::InvalidArgument
+                    | Code::PermissionDenied
                     | Code::NotFound
                     | Code::FailedPrecondition
                     | Code::AlreadyExists
@@ -247,9 +248,13 @@ async fn every_rpc_answers_hostile_input_deliberately() {
                 .map(drop),
         );
         let cat = store::catalog_service_client::CatalogServiceClient::new(
-            tonic::transport::Channel::from_shared(sys.url("store"))
-                .expect("url")
-                .connect_lazy(),
+            fd_testkit::issuer::as_user(
+                tonic::transport::Channel::from_shared(sys.url("store"))
+                    .expect("url")
+                    .connect_lazy(),
+                "ada",
+                &["customer"],
+            ),
         );
         deliberate(
             "ListStores",
@@ -283,9 +288,13 @@ async fn every_rpc_answers_hostile_input_deliberately() {
                 .map(drop),
         );
         let o2 = order_v2::order_service_client::OrderServiceClient::new(
-            tonic::transport::Channel::from_shared(sys.url("order"))
-                .expect("url")
-                .connect_lazy(),
+            fd_testkit::issuer::as_user(
+                tonic::transport::Channel::from_shared(sys.url("order"))
+                    .expect("url")
+                    .connect_lazy(),
+                "hostile",
+                &["customer"],
+            ),
         );
         let lines = vec![order_v2::OrderLine {
             menu_item_id: b.clone(),

@@ -6,6 +6,7 @@ use fd_proto::common::v1::Money;
 use fd_proto::order::v1;
 use fd_proto::order::v2;
 use fd_proto::store::v1 as st;
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
@@ -18,6 +19,10 @@ fn channel(url: &str) -> Channel {
         .connect_lazy()
 }
 
+fn as_(url: &str, who: &str, role: &str) -> AuthChannel {
+    as_user(channel(url), who, &[role])
+}
+
 fn lines(id: &str, quantity: i32) -> Vec<v2::OrderLine> {
     vec![v2::OrderLine {
         menu_item_id: id.into(),
@@ -26,7 +31,11 @@ fn lines(id: &str, quantity: i32) -> Vec<v2::OrderLine> {
 }
 
 async fn quote(sys: &System, id: &str) -> Result<i64, tonic::Status> {
-    let mut c = v2::order_service_client::OrderServiceClient::new(channel(&sys.url("order")));
+    let mut c = v2::order_service_client::OrderServiceClient::new(as_(
+        &sys.url("order"),
+        "quinn",
+        "customer",
+    ));
     c.quote_order(v2::QuoteOrderRequest {
         store_id: "store-1".into(),
         lines: lines(id, 1),
@@ -37,7 +46,11 @@ async fn quote(sys: &System, id: &str) -> Result<i64, tonic::Status> {
 
 async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Backend) {
     let mut sys = System::start(backend).await;
-    let mut owner = st::store_service_client::StoreServiceClient::new(channel(&sys.url("store")));
+    let mut owner = st::store_service_client::StoreServiceClient::new(as_(
+        &sys.url("store"),
+        "olga",
+        "owner",
+    ));
     owner
         .update_menu_item(st::UpdateMenuItemRequest {
             store_id: "store-1".into(),
@@ -70,8 +83,11 @@ async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Bac
     .await;
 
     sys.stop("store").await;
-    let mut orders_v2 =
-        v2::order_service_client::OrderServiceClient::new(channel(&sys.url("order")));
+    let mut orders_v2 = v2::order_service_client::OrderServiceClient::new(as_(
+        &sys.url("order"),
+        "quinn",
+        "customer",
+    ));
     let placed = orders_v2
         .place_order(v2::PlaceOrderRequest {
             idempotency_key: "while-down".into(),
@@ -104,8 +120,11 @@ async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Bac
     );
 
     // A v1 client with the old price is told the new one, also while the store is down.
-    let mut orders_v1 =
-        v1::order_service_client::OrderServiceClient::new(channel(&sys.url("order")));
+    let mut orders_v1 = v1::order_service_client::OrderServiceClient::new(as_(
+        &sys.url("order"),
+        "quinn",
+        "customer",
+    ));
     let old = v1::PlaceOrderRequest {
         idempotency_key: "old-price".into(),
         customer_id: "quinn".into(),
