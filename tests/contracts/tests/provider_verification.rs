@@ -214,11 +214,42 @@ impl Decoder for RawCodec {
 
 /// Calls `rpc` with raw protobuf bytes; for a server-streaming RPC, the answer is its first
 /// message.
+/// Who a consumer's call acts as: the record's `"as": {"sub", "roles"}`, or who would make
+/// that call in the system (the role × RPC matrix of docs/identity.md): the customer the
+/// request names, olga for the store owner's API (the owner of the demo's store-1), the rider
+/// the request names, order's service identity for Authorize, an operator for the rest.
+fn identity(call: &Json, req: &Json) -> (String, Vec<String>) {
+    if let Some(who) = call.get("as") {
+        let roles = who["roles"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        return (who["sub"].as_str().unwrap_or_default().to_string(), roles);
+    }
+    let rpc = call["rpc"].as_str().unwrap_or_default();
+    let named = |field: &str| req[field].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let one = |sub: String, role: &str| (sub, vec![role.to_string()]);
+    if rpc.ends_with("PaymentService/Authorize") {
+        one("service:order".into(), "service")
+    } else if rpc.contains(".StoreService/") {
+        one("olga".into(), "owner")
+    } else if rpc.contains(".CatalogService/") {
+        one("catalog-reader".into(), "customer")
+    } else if let Some(rider) = named("riderId") {
+        one(rider, "rider")
+    } else if let Some(customer) = named("customerId") {
+        one(customer, "customer")
+    } else {
+        one("ops".into(), "operator")
+    }
+}
+
 async fn call_raw(
     url: &str,
     rpc: &str,
     body: Vec<u8>,
     streaming: bool,
+    token: &str,
 ) -> Result<Vec<u8>, tonic::Status> {
     let channel = Channel::from_shared(url.to_string())
         .expect("url")
@@ -233,6 +264,9 @@ async fn call_raw(
         .map_err(|e| tonic::Status::internal(e.to_string()))?;
     let mut req = tonic::Request::new(body);
     req.set_timeout(Duration::from_secs(5));
+    if let Ok(v) = format!("Bearer {token}").parse() {
+        req.metadata_mut().insert("authorization", v);
+    }
     if !streaming {
         return grpc
             .unary(req, path, RawCodec)
@@ -340,9 +374,13 @@ async fn verify(records: &[Record], system: Option<&harness::System>) -> Vec<Str
             let url = system.url(provider);
             let want = expect["code"].as_str().unwrap_or("OK").to_string();
             let retry = call["retry"].as_bool().unwrap_or(false);
+            let (sub, roles) = identity(call, &substitute(&call["request"], &vars));
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            let token = fd_testkit::issuer::shared().token_for(&sub, &roles);
             let mut attempt = 0;
             let result = loop {
-                let r = call_raw(&url, rpc, req.encode_to_vec(), m.is_server_streaming()).await;
+                let r = call_raw(&url, rpc, req.encode_to_vec(), m.is_server_streaming(), &token)
+                    .await;
                 let code = match &r {
                     Ok(_) => "OK".to_string(),
                     Err(s) => code_name(s.code()),

@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use fd_testkit::issuer::AuthChannel;
 use tonic::transport::Channel;
 
 /// A span as the receiver got it.
@@ -256,10 +257,20 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     let sys = ProcessSystem::start(opts).await.expect("system");
     let url = |name: &str| sys.url(name);
     let ch = |name: &str| Channel::from_shared(url(name)).expect("url").connect_lazy();
-    let mut orders = order::order_service_client::OrderServiceClient::new(ch("order"));
-    let mut stores = store::store_service_client::StoreServiceClient::new(ch("store"));
-    let mut deliveries =
-        delivery::delivery_service_client::DeliveryServiceClient::new(ch("delivery"));
+    let issuer = sys.issuer();
+    let as_ = |name: &str, who: &str, roles: &[&str]| {
+        fd_testkit::issuer::with_token(ch(name), &issuer.token_for(who, roles))
+    };
+    let customer = |who: &str| {
+        order::order_service_client::OrderServiceClient::new(as_("order", who, &["customer"]))
+    };
+    let mut stores =
+        store::store_service_client::StoreServiceClient::new(as_("store", "olga", &["owner"]));
+    let mut deliveries = delivery::delivery_service_client::DeliveryServiceClient::new(as_(
+        "delivery",
+        "r1",
+        &["rider", "operator"],
+    ));
 
     let place = |customer: &str| order::PlaceOrderRequest {
         idempotency_key: "k".into(),
@@ -278,9 +289,9 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     };
     // Drives an order until it waits for a rider.
     async fn cook(
-        orders: &mut order::order_service_client::OrderServiceClient<Channel>,
-        stores: &mut store::store_service_client::StoreServiceClient<Channel>,
-        deliveries: &mut delivery::delivery_service_client::DeliveryServiceClient<Channel>,
+        orders: &mut order::order_service_client::OrderServiceClient<AuthChannel>,
+        stores: &mut store::store_service_client::StoreServiceClient<AuthChannel>,
+        deliveries: &mut delivery::delivery_service_client::DeliveryServiceClient<AuthChannel>,
         req: order::PlaceOrderRequest,
     ) -> String {
         let id = orders
@@ -323,7 +334,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     }
 
     // Order A: delivered. Order B: cancelled after cooking (refund + delivery cancellation).
-    let a = cook(&mut orders, &mut stores, &mut deliveries, place("tracy-a")).await;
+    let a = cook(&mut customer("tracy-a"), &mut stores, &mut deliveries, place("tracy-a")).await;
     deliveries
         .pick_up(delivery::PickUpRequest {
             order_id: a.clone(),
@@ -337,6 +348,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
         })
         .await
         .expect("delivered");
+    let mut orders = customer("tracy-b");
     let b = cook(&mut orders, &mut stores, &mut deliveries, place("tracy-b")).await;
     orders
         .cancel_order(order::CancelOrderRequest {
