@@ -108,8 +108,12 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             let report = match target {
                 Target::PlaceOrder => {
-                    let c =
-                        fd_proto::order::v1::order_service_client::OrderServiceClient::new(channel);
+                    // Orders as the customer "load": FD_TOKEN is their token
+                    // (`fdctl login --as load`, then the token in ~/.fdctl-token).
+                    let token = std::env::var("FD_TOKEN").unwrap_or_default();
+                    let c = fd_proto::order::v1::order_service_client::OrderServiceClient::new(
+                        fd_testkit::issuer::with_token(channel, &token),
+                    );
                     loadgen::run("PlaceOrder", cfg, move || {
                         let mut c = c.clone();
                         async move {

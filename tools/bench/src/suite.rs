@@ -14,6 +14,7 @@ use fd_proto::order::v1::order_service_client::OrderServiceClient;
 use fd_proto::order::v2 as order_v2;
 use fd_proto::store::v1 as store;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
+use fd_testkit::issuer::{with_token, AuthChannel};
 use fd_testkit::system::{Options, ProcessSystem};
 use fd_testkit::{Backend, TestDb};
 use serde::Serialize;
@@ -124,6 +125,11 @@ struct System {
 }
 
 impl System {
+    /// `channel` calling as `who` with `role` (a token of this system's issuer).
+    fn as_(&self, channel: Channel, who: &str, role: &str) -> AuthChannel {
+        with_token(channel, &self.sys.issuer().token_for(who, &[role]))
+    }
+
     async fn start(cfg: &SuiteConfig, backend: Backend) -> anyhow::Result<System> {
         let dir = tempfile::Builder::new().prefix("fd-bench-").tempdir()?;
         // Warnings only: a log line per request is not free.
@@ -198,7 +204,8 @@ async fn place_order_runs(
     label: &str,
 ) -> anyhow::Result<Vec<Report>> {
     let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
-    let client = OrderServiceClient::new(channel.clone());
+    // One customer for the whole load: who orders does not change the work.
+    let client = OrderServiceClient::new(sys.as_(channel.clone(), "bench", "customer"));
     let mut out = Vec::new();
     for &n in &cfg.concurrencies {
         let c = client.clone();
@@ -213,8 +220,7 @@ async fn place_order_runs(
             move || {
                 let mut c = c.clone();
                 async move {
-                    let customer = format!("bench-{}", fastrand_u32() % 1000);
-                    c.place_order(place_request(&customer))
+                    c.place_order(place_request("bench"))
                         .await
                         .map(|_| ())
                         .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
@@ -227,7 +233,9 @@ async fn place_order_runs(
     // v2 beside v1 at the highest concurrency, right after v1's run there: the same work,
     // priced from the menu alone.
     if let Some(&n) = cfg.concurrencies.iter().max() {
-        let c = order_v2::order_service_client::OrderServiceClient::new(channel);
+        let c = order_v2::order_service_client::OrderServiceClient::new(sys.as_(
+            channel, "bench", "customer",
+        ));
         out.push(
             loadgen::run(
                 &format!("PlaceOrder v2 end to end, {label}"),
@@ -240,8 +248,7 @@ async fn place_order_runs(
                 move || {
                     let mut c = c.clone();
                     async move {
-                        let customer = format!("bench-{}", fastrand_u32() % 1000);
-                        c.place_order(place_request_v2(&customer))
+                        c.place_order(place_request_v2("bench"))
                             .await
                             .map(|_| ())
                             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
@@ -254,16 +261,21 @@ async fn place_order_runs(
     Ok(out)
 }
 
-fn fastrand_u32() -> u32 {
-    uuid::Uuid::new_v4().as_u128() as u32
-}
 
 /// Reply of PlaceOrder → the store's ticket exists (OrderPlaced: outbox, JetStream, store's
 /// consumer), then the owner's AcceptOrder reply → the status view shows ACCEPTED (OrderAccepted:
 /// store's outbox, JetStream, order's consumer, pushed by WatchOrder).
 async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Vec<Report>> {
-    let orders = OrderServiceClient::new(Channel::from_shared(sys.url("order"))?.connect().await?);
-    let stores = StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
+    let orders = OrderServiceClient::new(sys.as_(
+        Channel::from_shared(sys.url("order"))?.connect().await?,
+        "propagation",
+        "customer",
+    ));
+    let stores = StoreServiceClient::new(sys.as_(
+        Channel::from_shared(sys.url("store"))?.connect().await?,
+        "olga",
+        "owner",
+    ));
     let ticket: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let view: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let (t2, v2) = (ticket.clone(), view.clone());
@@ -365,9 +377,17 @@ async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Re
 async fn menu_propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Report> {
     const ITEMS: u32 = 100;
     let mut owner =
-        StoreServiceClient::new(Channel::from_shared(sys.url("store"))?.connect().await?);
+        StoreServiceClient::new(sys.as_(
+            Channel::from_shared(sys.url("store"))?.connect().await?,
+            "bench",
+            "owner",
+        ));
     let orders = order_v2::order_service_client::OrderServiceClient::new(
-        Channel::from_shared(sys.url("order"))?.connect().await?,
+        sys.as_(
+            Channel::from_shared(sys.url("order"))?.connect().await?,
+            "bench",
+            "customer",
+        ),
     );
     owner
         .create_store(store::CreateStoreRequest {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fd_proto::delivery::v1 as delivery;
 use fd_proto::order::v2 as order;
 use fd_proto::store::v1 as store;
+use fd_testkit::issuer::{with_token, AuthChannel, Issuer};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -43,27 +44,51 @@ pub struct Outcome {
     pub completed: bool,
 }
 
+/// The drill's callers, each with a real token: customers (one per order's customer), olga,
+/// the owner of store-1, and the rider rider-1.
 pub struct Clients {
-    pub order: order::order_service_client::OrderServiceClient<Channel>,
-    pub store: store::store_service_client::StoreServiceClient<Channel>,
-    pub delivery: delivery::delivery_service_client::DeliveryServiceClient<Channel>,
+    order: Channel,
+    issuer: Issuer,
+    pub store: store::store_service_client::StoreServiceClient<AuthChannel>,
+    pub delivery: delivery::delivery_service_client::DeliveryServiceClient<AuthChannel>,
 }
 
 impl Clients {
-    pub fn new(order_url: &str, store_url: &str, delivery_url: &str) -> anyhow::Result<Self> {
+    pub fn new(
+        issuer: &Issuer,
+        order_url: &str,
+        store_url: &str,
+        delivery_url: &str,
+    ) -> anyhow::Result<Self> {
         let ch = |u: &str| -> anyhow::Result<Channel> {
             Ok(Channel::from_shared(u.to_string())?
                 .connect_timeout(Duration::from_millis(500))
                 .timeout(Duration::from_secs(5))
                 .connect_lazy())
         };
+        let as_ = |u: &str, who: &str, role: &str| -> anyhow::Result<AuthChannel> {
+            Ok(with_token(ch(u)?, &issuer.token_for(who, &[role])))
+        };
         Ok(Self {
-            order: order::order_service_client::OrderServiceClient::new(ch(order_url)?),
-            store: store::store_service_client::StoreServiceClient::new(ch(store_url)?),
-            delivery: delivery::delivery_service_client::DeliveryServiceClient::new(ch(
+            order: ch(order_url)?,
+            issuer: issuer.clone(),
+            store: store::store_service_client::StoreServiceClient::new(as_(
+                store_url, "olga", "owner",
+            )?),
+            delivery: delivery::delivery_service_client::DeliveryServiceClient::new(as_(
                 delivery_url,
+                "rider-1",
+                "rider",
             )?),
         })
+    }
+
+    /// Order, as `customer`.
+    pub fn order(&self, customer: &str) -> order::order_service_client::OrderServiceClient<AuthChannel> {
+        order::order_service_client::OrderServiceClient::new(with_token(
+            self.order.clone(),
+            &self.issuer.token_for(customer, &["customer"]),
+        ))
     }
 }
 
@@ -116,7 +141,7 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
     debug_assert!(caviar > limit, "the demo's caviar must be declined");
     let req = order::PlaceOrderRequest {
         idempotency_key: key,
-        customer_id: customer,
+        customer_id: customer.clone(),
         store_id: "store-1".into(),
         lines: vec![order::OrderLine {
             menu_item_id: item.into(),
@@ -128,7 +153,7 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
         deadline,
         &[Code::FailedPrecondition, Code::InvalidArgument],
         || {
-            let mut o = c.order.clone();
+            let mut o = c.order(&customer);
             let req = req.clone();
             async move { o.place_order(req).await }
         },
@@ -156,7 +181,7 @@ pub async fn one_order(c: &Clients, n: u64, limit: i64) -> Outcome {
     let gone = [Code::FailedPrecondition, Code::InvalidArgument];
     let ok = match fate {
         Fate::CancelledByCustomer => retry(deadline, &gone, || {
-            let mut o = c.order.clone();
+            let mut o = c.order(&customer);
             let id = id.clone();
             async move {
                 o.cancel_order(order::CancelOrderRequest {

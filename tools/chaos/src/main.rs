@@ -90,6 +90,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     // Load: workers take order numbers until all are placed and driven.
     let next = Arc::new(AtomicU64::new(0));
     let clients = Arc::new(drive::Clients::new(
+        sys.issuer(),
         &sys.url("order"),
         &sys.url("store"),
         &sys.url("delivery"),
