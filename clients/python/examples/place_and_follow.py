@@ -4,8 +4,11 @@
     .venv/bin/python clients/python/examples/place_and_follow.py
 """
 import asyncio
+import json
 import os
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -16,8 +19,13 @@ from fooddelivery_client import Item, OrderClient, ServiceError, subscribe  # no
 async def main() -> None:
     order_addr = os.environ.get("FD_ORDER_ADDR", "127.0.0.1:50051")
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    issuer = os.environ.get("FD_ISSUER_URL", "http://127.0.0.1:50050")
+    # Sign in as the demo customer alice (make run's issuer; a real OIDC provider elsewhere).
+    body = urllib.parse.urlencode({"grant_type": "password", "username": "alice"}).encode()
+    with urllib.request.urlopen(f"{issuer}/token", data=body, timeout=5) as resp:
+        token = json.load(resp)["access_token"]
     async with subscribe(nats_url, ["fooddelivery.order.v1.>", "fooddelivery.payment.v1.>"]) as events:
-        with OrderClient(order_addr) as orders:
+        with OrderClient(order_addr, token=token) as orders:
             try:
                 order = orders.place_order(
                     customer_id="alice",

@@ -1,6 +1,9 @@
 """The Python client against the running system (started by `fdctl with-system`, see make test-clients)."""
 import asyncio
+import json
 import os
+import urllib.parse
+import urllib.request
 import uuid
 
 import grpc
@@ -17,21 +20,29 @@ def env(name: str) -> str:
     return value
 
 
+def token_for(user: str, role: str = "customer") -> str:
+    """A token from the system's issuer (FD_ISSUER_URL), as a sign-in would give one."""
+    body = urllib.parse.urlencode({"grant_type": "password", "username": user, "role": role}).encode()
+    with urllib.request.urlopen(f"{env('FD_ISSUER_URL')}/token", data=body, timeout=5) as resp:
+        return json.load(resp)["access_token"]
+
+
 @pytest.fixture
-def orders():
-    with OrderClient(env("FD_ORDER_ADDR")) as client:
+def who() -> str:
+    """A fresh customer for each test."""
+    return f"py-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def orders(who):
+    with OrderClient(env("FD_ORDER_ADDR"), token=token_for(who)) as client:
         yield client
 
 
 ITEMS = [Item("pizza", "Margherita", 2, 1250), Item("cola", "Cola", 1, 400)]
 
 
-def customer() -> str:
-    return f"py-{uuid.uuid4().hex[:8]}"
-
-
-def test_place_get_and_cancel_an_order(orders):
-    who = customer()
+def test_place_get_and_cancel_an_order(orders, who):
     placed = orders.place_order(customer_id=who, store_id="store-1", items=ITEMS, delivery_address="1 Main St")
     assert placed.order_id
     assert placed.customer_id == who
@@ -50,8 +61,8 @@ def test_place_get_and_cancel_an_order(orders):
     assert orders.cancel_order(placed.order_id).state == order_pb2.ORDER_STATE_CANCELLED
 
 
-def test_a_retry_with_the_same_key_returns_the_same_order(orders):
-    who, key = customer(), str(uuid.uuid4())
+def test_a_retry_with_the_same_key_returns_the_same_order(orders, who):
+    key = str(uuid.uuid4())
     first = orders.place_order(customer_id=who, store_id="store-1", items=ITEMS, delivery_address="x", idempotency_key=key)
     again = orders.place_order(customer_id=who, store_id="store-1", items=ITEMS, delivery_address="x", idempotency_key=key)
     assert again.order_id == first.order_id
@@ -69,10 +80,24 @@ def test_bad_input_names_each_bad_field(orders):
     assert err.value.code == grpc.StatusCode.NOT_FOUND
 
 
-def test_events_decode_with_their_cloudevents_headers(orders):
+def test_without_a_token_nothing_is_answered():
+    with OrderClient(env("FD_ORDER_ADDR")) as anonymous:
+        with pytest.raises(ServiceError) as err:
+            anonymous.get_order(str(uuid.uuid4()))
+    assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_someone_elses_order_is_not_found(orders, who):
+    placed = orders.place_order(customer_id=who, store_id="store-1", items=ITEMS, delivery_address="x")
+    with OrderClient(env("FD_ORDER_ADDR"), token=token_for(who + "-other")) as other:
+        with pytest.raises(ServiceError) as err:
+            other.get_order(placed.order_id)
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_events_decode_with_their_cloudevents_headers(orders, who):
     async def scenario():
         async with subscribe(env("NATS_URL"), ["fooddelivery.order.v1.>"]) as events:
-            who = customer()
             placed = orders.place_order(customer_id=who, store_id="store-1", items=ITEMS, delivery_address="2 Side St")
             orders.cancel_order(placed.order_id, reason="test")
             seen = {}

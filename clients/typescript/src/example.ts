@@ -1,12 +1,23 @@
 // Places an order, cancels it, and prints the events it set off.
 //   make run   (in one terminal), then: node clients/typescript/dist/src/example.js
+//   (it signs in as the demo customer bob with make run's token issuer)
 import { OrderClient, Subscription } from "./index.js";
 
 const orderAddr = process.env.FD_ORDER_ADDR ?? "127.0.0.1:50051";
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
+const issuer = process.env.FD_ISSUER_URL ?? "http://127.0.0.1:50050";
+
+// Sign in as the demo customer bob (make run's issuer; a real OIDC provider elsewhere).
+const resp = await fetch(`${issuer}/token`, {
+  method: "POST",
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({ grant_type: "password", username: "bob" }),
+});
+const { access_token: token } = (await resp.json()) as { access_token: string };
+
 const events = await Subscription.open(natsUrl, "fooddelivery.order.v1.>");
-const orders = new OrderClient(orderAddr);
+const orders = new OrderClient(orderAddr, 5000, token);
 const order = await orders.placeOrder({
   customerId: "bob",
   storeId: "store-1",

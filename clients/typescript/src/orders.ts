@@ -30,9 +30,27 @@ export interface PlaceOrder {
 export class OrderClient {
   private readonly client: Client<typeof OrderService>;
 
-  /** `address` is host:port of the order service, e.g. 127.0.0.1:50051. */
-  constructor(address: string, private readonly timeoutMs = 5000) {
-    const transport = createGrpcTransport({ baseUrl: `http://${address}` });
+  /**
+   * `address` is host:port of the order service, e.g. 127.0.0.1:50051; `token` the caller's
+   * access token (an OIDC JWT), sent as `authorization: Bearer <token>` with every call — the
+   * services refuse calls without one.
+   */
+  constructor(
+    address: string,
+    private readonly timeoutMs = 5000,
+    token?: string,
+  ) {
+    const transport = createGrpcTransport({
+      baseUrl: `http://${address}`,
+      interceptors: token
+        ? [
+            (next) => async (req) => {
+              req.header.set("authorization", `Bearer ${token}`);
+              return next(req);
+            },
+          ]
+        : [],
+    });
     this.client = createClient(OrderService, transport);
   }
 

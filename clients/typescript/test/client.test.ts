@@ -21,9 +21,26 @@ const items: Item[] = [
 ];
 const customer = () => `ts-${randomUUID().slice(0, 8)}`;
 
-test("place, get, list and cancel an order", async () => {
-  const orders = new OrderClient(env("FD_ORDER_ADDR"));
+/** A token from the system's issuer (FD_ISSUER_URL), as a sign-in would give one. */
+async function tokenFor(user: string): Promise<string> {
+  const resp = await fetch(`${env("FD_ISSUER_URL")}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "password", username: user, role: "customer" }),
+  });
+  const body = (await resp.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`no token for ${user}: ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** An order client for a fresh customer. */
+async function signedIn(): Promise<{ orders: OrderClient; who: string }> {
   const who = customer();
+  return { orders: new OrderClient(env("FD_ORDER_ADDR"), 5000, await tokenFor(who)), who };
+}
+
+test("place, get, list and cancel an order", async () => {
+  const { orders, who } = await signedIn();
   const placed = await orders.placeOrder({ customerId: who, storeId: "store-1", items, deliveryAddress: "1 Main St" });
   assert.ok(placed.orderId);
   assert.equal(placed.state, OrderState.PLACED);
@@ -45,8 +62,8 @@ test("place, get, list and cancel an order", async () => {
 });
 
 test("a retry with the same key returns the same order", async () => {
-  const orders = new OrderClient(env("FD_ORDER_ADDR"));
-  const req = { customerId: customer(), storeId: "store-1", items, deliveryAddress: "x", idempotencyKey: randomUUID() };
+  const { orders, who } = await signedIn();
+  const req = { customerId: who, storeId: "store-1", items, deliveryAddress: "x", idempotencyKey: randomUUID() };
   const first = await orders.placeOrder(req);
   const again = await orders.placeOrder(req);
   assert.equal(again.orderId, first.orderId);
@@ -54,7 +71,7 @@ test("a retry with the same key returns the same order", async () => {
 });
 
 test("bad input names each bad field", async () => {
-  const orders = new OrderClient(env("FD_ORDER_ADDR"));
+  const { orders } = await signedIn();
   await assert.rejects(
     orders.placeOrder({ customerId: "", storeId: "store-1", items: [{ ...items[0], quantity: 0 }], deliveryAddress: "x" }),
     (err: unknown) => {
@@ -69,10 +86,10 @@ test("bad input names each bad field", async () => {
 });
 
 test("events decode with their CloudEvents headers", async () => {
-  const orders = new OrderClient(env("FD_ORDER_ADDR"));
+  const { orders, who } = await signedIn();
   const events = await Subscription.open(env("NATS_URL"), "fooddelivery.order.v1.>");
   try {
-    const placed = await orders.placeOrder({ customerId: customer(), storeId: "store-1", items, deliveryAddress: "2 Side St" });
+    const placed = await orders.placeOrder({ customerId: who, storeId: "store-1", items, deliveryAddress: "2 Side St" });
     await orders.cancelOrder(placed.orderId, "test");
     const seen = new Map<string, Awaited<ReturnType<Subscription["next"]>>>();
     while (seen.size < 2) {
@@ -101,4 +118,9 @@ test("events decode with their CloudEvents headers", async () => {
   } finally {
     await events.close();
   }
+});
+
+test("without a token nothing is answered", async () => {
+  const anonymous = new OrderClient(env("FD_ORDER_ADDR"));
+  await assert.rejects(anonymous.getOrder(randomUUID()), (err: unknown) => err instanceof ServiceError && err.code === Code.Unauthenticated);
 });

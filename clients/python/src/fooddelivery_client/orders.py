@@ -27,10 +27,20 @@ class Item:
 class OrderClient:
     """Places, reads, lists, watches and cancels orders. Every failure is a ServiceError."""
 
-    def __init__(self, target: str, *, timeout: float = 5.0, channel: Optional[grpc.Channel] = None):
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: Optional[str] = None,
+        timeout: float = 5.0,
+        channel: Optional[grpc.Channel] = None,
+    ):
+        """`token` is the caller's access token (an OIDC JWT); every call sends it as
+        `authorization: Bearer <token>`. The services refuse calls without one."""
         self._channel = channel or grpc.insecure_channel(target)
         self._stub = order_pb2_grpc.OrderServiceStub(self._channel)
         self._timeout = timeout
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def __enter__(self) -> "OrderClient":
         return self
@@ -43,7 +53,7 @@ class OrderClient:
 
     def _call(self, method, request):
         try:
-            return method(request, timeout=self._timeout)
+            return method(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as err:
             raise ServiceError.from_rpc_error(err) from None
 
@@ -97,7 +107,7 @@ class OrderClient:
     def watch_order(self, order_id: str) -> Iterator[Order]:
         """The order now, then after each change, until it is delivered or cancelled."""
         try:
-            for update in self._stub.WatchOrder(order_pb2.WatchOrderRequest(order_id=order_id)):
+            for update in self._stub.WatchOrder(order_pb2.WatchOrderRequest(order_id=order_id), metadata=self._metadata):
                 yield update.order
         except grpc.RpcError as err:
             raise ServiceError.from_rpc_error(err) from None
