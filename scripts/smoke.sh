@@ -9,6 +9,8 @@ trap 'kill -TERM -- -$runner 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export ORDER_PORT=$(free_port) PAYMENT_PORT=$(free_port) STORE_PORT=$(free_port)
 export DELIVERY_PORT=$(free_port) NOTIFICATION_PORT=$(free_port) NATS_PORT=$(free_port)
+export ISSUER_PORT=$(free_port)
+export FD_ISSUER_URL=http://127.0.0.1:$ISSUER_PORT FDCTL_TOKEN_FILE=$work/token
 export ORDER_ADDR=http://127.0.0.1:$ORDER_PORT PAYMENT_ADDR=http://127.0.0.1:$PAYMENT_PORT
 export STORE_ADDR=http://127.0.0.1:$STORE_PORT DELIVERY_ADDR=http://127.0.0.1:$DELIVERY_PORT
 export NOTIFICATION_ADDR=http://127.0.0.1:$NOTIFICATION_PORT
@@ -36,7 +38,9 @@ for _ in $(seq 300); do
 done
 grep -q "is running" "$work/run.log" || { echo "make run did not come up"; cat "$work/run.log"; exit 1; }
 
-# The example `make run` prints, then the demo.
+# The example `make run` prints (sign in, then order), then the demo.
+login=$(grep -m1 "fdctl login" "$work/run.log")
+eval "$login" >/dev/null
 example=$(grep -m1 "fdctl order place" "$work/run.log")
 out=$(eval "$example")
 grep -q "^state    PLACED" <<<"$out" || { echo "example did not place an order:"; echo "$out"; exit 1; }
@@ -44,7 +48,8 @@ demo=$(BIN_DIR="$BIN_DIR" scripts/demo.sh)
 for expect in "state    DELIVERED" "PAYMENT_STATE_REFUNDED" "CANCELLED" "rejected by the store: out of basil" \
     "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded" "Luigi's Pizzeria" \
     "total    29.00 EUR" "STORE_CLOSED" "MENU_ITEM_UNAVAILABLE" \
-    "Margherita costs 12.50 EUR now, not 0.01 EUR"; do
+    "Margherita costs 12.50 EUR now, not 0.01 EUR" "Unauthenticated" "NotFound: order" \
+    "PermissionDenied\|NotFound: no ticket"; do
     grep -q "$expect" <<<"$demo" || { echo "demo output lacks '$expect':"; echo "$demo"; exit 1; }
 done
 
@@ -66,9 +71,9 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 grep -q "is running" "$work/run2.log" || { echo "make run did not come up again"; cat "$work/run2.log"; exit 1; }
-menu=$("$BIN_DIR/fdctl" store menu store-1)
+menu=$("$BIN_DIR/fdctl" --as ops store menu store-1)
 [ "$(grep -c '^  ' <<<"$menu")" = 7 ] || { echo "the second seeding changed the menu:"; echo "$menu"; exit 1; }
-"$BIN_DIR/fdctl" order list --customer alice | grep -q PLACED || { echo "orders of the first run are gone"; exit 1; }
+"$BIN_DIR/fdctl" --as alice order list --customer alice | grep -q PLACED || { echo "orders of the first run are gone"; exit 1; }
 kill -INT -- -$runner
 for _ in $(seq 100); do kill -0 $runner 2>/dev/null || break; sleep 0.1; done
 if kill -0 $runner 2>/dev/null; then echo "fdctl up did not stop on Ctrl-C (second run)"; exit 1; fi

@@ -133,10 +133,7 @@ enum Command {
     /// Gets a token for a demo user from the issuer and saves it for the next commands
     /// (customers: alice, ada, bea, ...; owners: olga, kenji, gina; riders: rita, rider-7;
     /// operator: ops; any other name signs in as a customer).
-    Login {
-        #[arg(long = "as")]
-        user: String,
-    },
+    Login,
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
         /// Service URL, e.g. http://127.0.0.1:50051.
@@ -524,8 +521,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Health { url, wait } => health(&url, wait).await,
-        Command::Login { user } => {
-            let t = fetch_token(&cli.issuer_url, &user).await?;
+        Command::Login => {
+            let user = who
+                .as_user
+                .clone()
+                .context("say who: fdctl login --as NAME (e.g. ada, olga, rider-7, ops)")?;
+            let t = fetch_token(&who.issuer_url, &user).await?;
             let file = token_file();
             std::fs::write(&file, &t).with_context(|| format!("cannot write {}", file.display()))?;
             println!("signed in as {user} (token saved in {})", file.display());
@@ -1003,5 +1004,17 @@ async fn main() -> std::process::ExitCode {
             eprintln!("fdctl: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's arguments are consistent (clap checks them only when that
+    /// subcommand runs).
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
