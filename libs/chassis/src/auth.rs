@@ -102,31 +102,30 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    /// Reads the `AUTH_*` variables; `None` if `AUTH_JWKS_URL` is unset.
-    pub fn read(env: &mut Env) -> Option<Self> {
+    /// Reads the `AUTH_*` variables. There is no default and no way to switch checking off: a
+    /// service that does not know whom to trust does not start.
+    pub fn read(env: &mut Env) -> Self {
         let jwks_url = env.string("AUTH_JWKS_URL", "");
         let issuer = env.string("AUTH_ISSUER", "");
         let audience = env.string("AUTH_AUDIENCE", "fooddelivery");
         let leeway = Duration::from_secs(env.parse("AUTH_LEEWAY_S", 30u64));
-        if jwks_url.is_empty() {
-            return None;
-        }
         env.check(
             "AUTH_JWKS_URL",
             jwks_url.starts_with("http://") || jwks_url.starts_with("https://"),
-            "expected a URL such as https://issuer.example/.well-known/jwks.json",
+            "required: the JWKS URL of the issuer of the callers' tokens, \
+             e.g. https://issuer.example/.well-known/jwks.json (make run sets it)",
         );
         env.check(
             "AUTH_ISSUER",
             !issuer.is_empty(),
-            "required with AUTH_JWKS_URL",
+            "required: the `iss` of the tokens to accept",
         );
-        Some(Self {
+        Self {
             jwks_url,
             issuer,
             audience,
             leeway,
-        })
+        }
     }
 }
 

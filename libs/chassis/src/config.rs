@@ -163,7 +163,7 @@ pub struct CommonConfig {
     pub max_message_bytes: usize,
     /// `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_LEEWAY_S`: who may call
     /// ([`crate::auth`]); every API request must carry a token this issuer signed.
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl CommonConfig {

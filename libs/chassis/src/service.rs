@@ -62,7 +62,7 @@ pub struct Service {
     pub js: jetstream::Context,
     /// The shutdown signal every task follows.
     pub shutdown: Shutdown,
-    /// Verifies callers' tokens when `AUTH_JWKS_URL` is set.
+    /// Verifies callers' tokens (`AUTH_*`).
     pub verifier: Option<std::sync::Arc<crate::auth::Verifier>>,
     grace: std::time::Duration,
     max_in_flight: usize,
@@ -96,10 +96,7 @@ impl Service {
             db.outbox.clone(),
         );
         let tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
-        let verifier = match &common.auth {
-            Some(cfg) => Some(crate::auth::Verifier::new(cfg.clone()).await),
-            None => None,
-        };
+        let verifier = Some(crate::auth::Verifier::new(common.auth.clone()).await);
         Ok(Self {
             db,
             js,
