@@ -236,19 +236,45 @@ mod tests {
         let (mut env, read) = Env::recording();
         CommonConfig::read(&mut env, &TEST);
         let keys = read.lock().expect("lock").clone();
-        for key in ["LISTEN_ADDR", "DATABASE_URL", "NATS_URL", "LOG_FORMAT"] {
+        for key in [
+            "LISTEN_ADDR",
+            "DATABASE_URL",
+            "NATS_URL",
+            "LOG_FORMAT",
+            "AUTH_JWKS_URL",
+            "AUTH_ISSUER",
+        ] {
             assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
         }
     }
 
     #[test]
     fn defaults_apply_when_unset() {
-        let mut env = Env::from_pairs(Vec::<(String, String)>::new());
+        // Everything has a default but whom to trust.
+        let mut env = Env::from_pairs([
+            (
+                "AUTH_JWKS_URL",
+                "http://127.0.0.1:50050/.well-known/jwks.json",
+            ),
+            ("AUTH_ISSUER", "http://127.0.0.1:50050"),
+        ]);
         let c = CommonConfig::read(&mut env, &TEST);
         env.finish().expect("defaults are valid");
+        assert_eq!(c.auth.audience, "fooddelivery");
         assert_eq!(c.listen_addr.port(), 50051);
         assert_eq!(c.database_url, "sqlite://data/order.db");
         assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn a_service_that_does_not_know_whom_to_trust_does_not_start() {
+        let mut env = Env::from_pairs(Vec::<(String, String)>::new());
+        CommonConfig::read(&mut env, &TEST);
+        let msg = env.finish().expect_err("no issuer").to_string();
+        assert!(
+            msg.contains("AUTH_JWKS_URL") && msg.contains("AUTH_ISSUER"),
+            "{msg}"
+        );
     }
 
     #[test]

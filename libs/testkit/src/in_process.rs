@@ -141,19 +141,35 @@ impl<L: Launcher> System<L> {
 
     /// Order, as an operator (reads and cancels any order).
     pub async fn order(&self) -> OrderServiceClient<AuthChannel> {
-        OrderServiceClient::new(as_user(channel(&self.url("order")).await, "ops", &["operator"]))
+        OrderServiceClient::new(as_user(
+            channel(&self.url("order")).await,
+            "ops",
+            &["operator"],
+        ))
     }
     /// Order, as customer `who`.
     pub async fn order_as(&self, who: &str) -> OrderServiceClient<AuthChannel> {
-        OrderServiceClient::new(as_user(channel(&self.url("order")).await, who, &["customer"]))
+        OrderServiceClient::new(as_user(
+            channel(&self.url("order")).await,
+            who,
+            &["customer"],
+        ))
     }
     /// Payment, as an operator.
     pub async fn payment(&self) -> PaymentServiceClient<AuthChannel> {
-        PaymentServiceClient::new(as_user(channel(&self.url("payment")).await, "ops", &["operator"]))
+        PaymentServiceClient::new(as_user(
+            channel(&self.url("payment")).await,
+            "ops",
+            &["operator"],
+        ))
     }
     /// Store, as olga, the owner of the demo's store-1.
     pub async fn store(&self) -> StoreServiceClient<AuthChannel> {
-        StoreServiceClient::new(as_user(channel(&self.url("store")).await, "olga", &["owner"]))
+        StoreServiceClient::new(as_user(
+            channel(&self.url("store")).await,
+            "olga",
+            &["owner"],
+        ))
     }
     /// Delivery, as the rider `rider-7` (who may also read every delivery, as an operator).
     pub async fn delivery(&self) -> DeliveryServiceClient<AuthChannel> {

@@ -125,8 +125,17 @@ impl Drop for Issuer {
 impl Issuer {
     /// Starts an issuer on `127.0.0.1:port` (0: a free port).
     pub async fn start_on(port: u16) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        Self::serve(std::net::SocketAddr::from(([127, 0, 0, 1], port)), None).await
+    }
+
+    /// Starts an issuer listening on `addr` whose tokens name `public_url` as their issuer
+    /// (default: `http://<addr>`), e.g. `http://issuer:50050` in docker compose.
+    pub async fn serve(
+        addr: std::net::SocketAddr,
+        public_url: Option<String>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let url = public_url.unwrap_or(format!("http://{}", listener.local_addr()?));
         let state = Arc::new(Mutex::new(State {
             keys: vec![new_key()],
             clients: HashMap::new(),
@@ -186,6 +195,18 @@ impl Issuer {
     pub fn client_secret(&self, client_id: &str) -> String {
         let existing = self.lock().clients.get(client_id).cloned();
         existing.unwrap_or_else(|| self.register_client(client_id))
+    }
+
+    /// Registers a service client with a given secret (e.g. from a compose file's environment).
+    pub fn set_client_secret(&self, client_id: &str, secret: &str) {
+        self.lock()
+            .clients
+            .insert(client_id.to_string(), secret.to_string());
+    }
+
+    /// Waits until the issuer stops (never, unless its task fails).
+    pub async fn wait(&self) {
+        std::future::pending::<()>().await
     }
 
     /// Registers a service client (client credentials) and returns its secret.
@@ -365,7 +386,10 @@ fn token_response(state: &State, iss: &str, f: &HashMap<String, String>) -> (&'s
                 Some((n, roles)) => issued(n, roles),
                 // Any other name signs in as a customer (a local demo issuer has no passwords);
                 // for tests (`any_user`) with the role asked for.
-                None if !name.is_empty() && (role == "customer" || state.any_user) && known.contains(&role) => {
+                None if !name.is_empty()
+                    && (role == "customer" || state.any_user)
+                    && known.contains(&role) =>
+                {
                     issued(name, &[role])
                 }
                 None => (
@@ -422,11 +446,7 @@ pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
 impl Bearer {
     /// Sends `token`.
     pub fn new(token: &str) -> Self {
-        Self(
-            format!("Bearer {token}")
-                .parse()
-                .expect("a token is ASCII"),
-        )
+        Self(format!("Bearer {token}").parse().expect("a token is ASCII"))
     }
 }
 

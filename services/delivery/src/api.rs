@@ -2,11 +2,11 @@
 //! [`crate::domain`], and each command is one unit of work (`Db::change`) that records its
 //! event. Proto types stop in this file.
 
+use fd_chassis::auth::{caller, Caller, Role};
 use fd_chassis::db::Db;
 use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::delivery::v1 as pb;
-use fd_chassis::auth::{caller, Caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;

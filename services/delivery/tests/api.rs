@@ -8,10 +8,10 @@ use fd_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
 use fd_proto::order::v1::OrderCancelled;
 use fd_proto::store::v1::CookingFinished;
 use fd_testkit::events::{publish, published};
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
-use fd_testkit::issuer::{as_user, AuthChannel};
 use tonic_types::StatusExt;
 
 struct App {
@@ -25,7 +25,11 @@ struct App {
 async fn spawn(backend: Backend) -> App {
     let alone = Alone::start(backend, "delivery", &[], delivery::run).await;
     App {
-        client: DeliveryServiceClient::new(as_user(channel(&alone.server.url()), "ops", &["operator"])),
+        client: DeliveryServiceClient::new(as_user(
+            channel(&alone.server.url()),
+            "ops",
+            &["operator"],
+        )),
         url: alone.server.url(),
         nats_url: alone.nats.url.clone(),
         _alone: alone,
@@ -186,10 +190,19 @@ async fn riders_and_customers_see_only_what_is_theirs(backend: Backend) {
     };
     // The order's customer sees it; another customer does not (NOT_FOUND); any rider sees a
     // delivery that waits for pickup.
-    as_("alice", "customer").get_delivery(get()).await.expect("alice's");
-    let err = as_("bob", "customer").get_delivery(get()).await.expect_err("bob");
+    as_("alice", "customer")
+        .get_delivery(get())
+        .await
+        .expect("alice's");
+    let err = as_("bob", "customer")
+        .get_delivery(get())
+        .await
+        .expect_err("bob");
     assert_eq!(err.code(), Code::NotFound);
-    as_("rob", "rider").get_delivery(get()).await.expect("waiting: any rider");
+    as_("rob", "rider")
+        .get_delivery(get())
+        .await
+        .expect("waiting: any rider");
     // Nobody picks up for another rider, and customers do not pick up.
     let err = as_("rob", "rider")
         .pick_up(pb::PickUpRequest {
@@ -209,7 +222,10 @@ async fn riders_and_customers_see_only_what_is_theirs(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied);
     app.pick_up("o-9", "rita").await.expect("rita");
     // Once rita holds it, another rider neither sees nor completes it.
-    let err = as_("rob", "rider").get_delivery(get()).await.expect_err("rob");
+    let err = as_("rob", "rider")
+        .get_delivery(get())
+        .await
+        .expect_err("rob");
     assert_eq!(err.code(), Code::NotFound);
     let err = as_("rob", "rider")
         .complete_delivery(pb::CompleteDeliveryRequest {

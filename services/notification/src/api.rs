@@ -1,10 +1,10 @@
 //! The gRPC API: reading the notifications sent.
 
+use fd_chassis::auth::{caller, Role};
 use fd_chassis::errors::{internal, invalid_argument, Violation};
 use fd_chassis::time::timestamp;
 use fd_proto::notification::v1 as pb;
 use sqlx::AnyPool;
-use fd_chassis::auth::{caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;

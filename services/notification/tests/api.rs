@@ -9,10 +9,10 @@ use std::time::Duration;
 use fd_chassis::outbox::metadata;
 use fd_proto::notification::v1 as pb;
 use fd_proto::notification::v1::notification_service_client::NotificationServiceClient;
-use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_proto::order::v1::OrderPlaced;
 use fd_proto::store::v1::OrderAccepted;
 use fd_testkit::events::{publish, published};
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Alone, Backend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
@@ -339,8 +339,14 @@ async fn customers_list_only_their_own_notifications(backend: Backend) {
         page_token: String::new(),
     };
     let mut alice = NotificationServiceClient::new(as_user(ch.clone(), "alice", &["customer"]));
-    alice.list_notifications(list("alice")).await.expect("her own");
-    let err = alice.list_notifications(list("bob")).await.expect_err("bob's");
+    alice
+        .list_notifications(list("alice"))
+        .await
+        .expect("her own");
+    let err = alice
+        .list_notifications(list("bob"))
+        .await
+        .expect_err("bob's");
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     let err = NotificationServiceClient::new(ch)
         .list_notifications(list("alice"))

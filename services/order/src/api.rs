@@ -23,9 +23,9 @@ use crate::domain::{
 };
 use crate::events;
 use crate::menu::{Priced, Refusal};
-use fd_chassis::auth::{caller, Caller, Role};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::watch::Changes;
+use fd_chassis::auth::{caller, Caller, Role};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// Error domain in `google.rpc.ErrorInfo`.
@@ -499,8 +499,10 @@ impl pb::order_service_server::OrderService for OrderApi {
         req: Request<pb::WatchOrderRequest>,
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
         let stream = self
-            .watch(&caller(&req)?, &req.get_ref().order_id, |o| pb::WatchOrderResponse {
-                order: Some(to_proto(o)),
+            .watch(&caller(&req)?, &req.get_ref().order_id, |o| {
+                pb::WatchOrderResponse {
+                    order: Some(to_proto(o)),
+                }
             })
             .await?;
         Ok(Response::new(Box::pin(stream)))

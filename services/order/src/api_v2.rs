@@ -173,7 +173,10 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
         &self,
         req: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        let order = self.api.get(&caller(&req)?, &req.get_ref().order_id).await?;
+        let order = self
+            .api
+            .get(&caller(&req)?, &req.get_ref().order_id)
+            .await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(to_proto(&order)),
         }))
@@ -203,8 +206,10 @@ impl pb::order_service_server::OrderService for OrderApiV2 {
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
         let stream = self
             .api
-            .watch(&caller(&req)?, &req.get_ref().order_id, |o| pb::WatchOrderResponse {
-                order: Some(to_proto(o)),
+            .watch(&caller(&req)?, &req.get_ref().order_id, |o| {
+                pb::WatchOrderResponse {
+                    order: Some(to_proto(o)),
+                }
             })
             .await?;
         Ok(Response::new(Box::pin(stream)))

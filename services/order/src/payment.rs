@@ -127,12 +127,17 @@ impl PaymentGateway {
     ) -> Result<pb::Payment, PaymentError> {
         // Order's own token first: the issuer being down is not payment being unhealthy.
         let bearer = match &self.token {
-            Some(token) => Some(token.bearer().await.map_err(|reason| {
-                PaymentError::Unavailable {
-                    reason,
-                    retry_after: Duration::from_secs(1),
-                }
-            })?),
+            Some(token) => {
+                Some(
+                    token
+                        .bearer()
+                        .await
+                        .map_err(|reason| PaymentError::Unavailable {
+                            reason,
+                            retry_after: Duration::from_secs(1),
+                        })?,
+                )
+            }
             None => None,
         };
         let permit = self

@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fd_chassis::auth::{caller, Role};
 use fd_chassis::db::Db;
 use fd_chassis::errors::{check, internal, invalid_argument, AppError, Violation};
 use fd_chassis::money::Money;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::payment::v1 as pb;
-use fd_chassis::auth::{caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::db;

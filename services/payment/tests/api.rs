@@ -33,11 +33,8 @@ async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> App {
     let channel = Channel::from_shared(server.url())
         .expect("url")
         .connect_lazy();
-    let client = PaymentServiceClient::new(as_user(
-        channel,
-        "service:order",
-        &["service", "operator"],
-    ));
+    let client =
+        PaymentServiceClient::new(as_user(channel, "service:order", &["service", "operator"]));
     App {
         client,
         _server: server,

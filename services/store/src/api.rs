@@ -3,12 +3,12 @@
 //! [`crate::domain`] and [`crate::catalog`], and each command is one unit of work that records
 //! its event. Proto types stop in this file.
 
+use fd_chassis::auth::{caller, Caller, Role};
 use fd_chassis::db::Db;
 use fd_chassis::errors::{check, require_text, AppError, Violation};
 use fd_chassis::outbox;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::store::v1 as pb;
-use fd_chassis::auth::{caller, Caller, Role};
 use tonic::{Request, Response, Status};
 
 use crate::catalog::{self, ItemChange, ItemContent, ItemKey, MenuItem, NewStore, Store};
@@ -207,7 +207,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::CreateStoreRequest>,
     ) -> Result<Response<pb::CreateStoreResponse>, Status> {
-        let store = self.do_create_store(&caller(&req)?, req.into_inner()).await?;
+        let store = self
+            .do_create_store(&caller(&req)?, req.into_inner())
+            .await?;
         Ok(Response::new(pb::CreateStoreResponse {
             store: Some(store),
         }))
@@ -217,7 +219,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::UpdateStoreRequest>,
     ) -> Result<Response<pb::UpdateStoreResponse>, Status> {
-        let store = self.do_update_store(&caller(&req)?, req.into_inner()).await?;
+        let store = self
+            .do_update_store(&caller(&req)?, req.into_inner())
+            .await?;
         Ok(Response::new(pb::UpdateStoreResponse {
             store: Some(store),
         }))
@@ -227,7 +231,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::CreateMenuItemRequest>,
     ) -> Result<Response<pb::CreateMenuItemResponse>, Status> {
-        let item = self.do_create_item(&caller(&req)?, req.into_inner()).await?;
+        let item = self
+            .do_create_item(&caller(&req)?, req.into_inner())
+            .await?;
         Ok(Response::new(pb::CreateMenuItemResponse {
             item: Some(item),
         }))
@@ -237,7 +243,9 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::UpdateMenuItemRequest>,
     ) -> Result<Response<pb::UpdateMenuItemResponse>, Status> {
-        let item = self.do_update_item(&caller(&req)?, req.into_inner()).await?;
+        let item = self
+            .do_update_item(&caller(&req)?, req.into_inner())
+            .await?;
         Ok(Response::new(pb::UpdateMenuItemResponse {
             item: Some(item),
         }))
@@ -247,7 +255,8 @@ impl pb::store_service_server::StoreService for StoreApi {
         &self,
         req: Request<pb::DeleteMenuItemRequest>,
     ) -> Result<Response<pb::DeleteMenuItemResponse>, Status> {
-        self.do_delete_item(&caller(&req)?, req.into_inner()).await?;
+        self.do_delete_item(&caller(&req)?, req.into_inner())
+            .await?;
         Ok(Response::new(pb::DeleteMenuItemResponse {}))
     }
 }
@@ -554,7 +563,11 @@ impl StoreApi {
         Ok(item_to_proto(&i))
     }
 
-    async fn do_delete_item(&self, who: &Caller, r: pb::DeleteMenuItemRequest) -> Result<(), Status> {
+    async fn do_delete_item(
+        &self,
+        who: &Caller,
+        r: pb::DeleteMenuItemRequest,
+    ) -> Result<(), Status> {
         let mut bad = Vec::new();
         let key = item_key(&r.store_id, &r.menu_item_id, &mut bad);
         check(bad)?;

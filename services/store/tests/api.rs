@@ -8,10 +8,10 @@ use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as pb;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
 use fd_testkit::events::{publish, published};
+use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
 use tonic::Code;
-use fd_testkit::issuer::{as_user, AuthChannel};
 use tonic_types::StatusExt;
 
 struct App {

@@ -136,7 +136,11 @@ async fn owners_act_only_on_their_own_stores_menus_and_tickets(backend: Backend)
     }
     assert!(accepted.is_some(), "olga accepts her ticket");
     for err in [
-        kenji.accept_order(accept()).await.map(drop).expect_err("accept"),
+        kenji
+            .accept_order(accept())
+            .await
+            .map(drop)
+            .expect_err("accept"),
         kenji
             .reject_order(pb::RejectOrderRequest {
                 order_id: "o-1".into(),

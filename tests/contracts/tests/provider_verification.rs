@@ -222,12 +222,21 @@ fn identity(call: &Json, req: &Json) -> (String, Vec<String>) {
     if let Some(who) = call.get("as") {
         let roles = who["roles"]
             .as_array()
-            .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         return (who["sub"].as_str().unwrap_or_default().to_string(), roles);
     }
     let rpc = call["rpc"].as_str().unwrap_or_default();
-    let named = |field: &str| req[field].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let named = |field: &str| {
+        req[field]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let one = |sub: String, role: &str| (sub, vec![role.to_string()]);
     if rpc.ends_with("PaymentService/Authorize") {
         one("service:order".into(), "service")
@@ -379,8 +388,14 @@ async fn verify(records: &[Record], system: Option<&harness::System>) -> Vec<Str
             let token = fd_testkit::issuer::shared().token_for(&sub, &roles);
             let mut attempt = 0;
             let result = loop {
-                let r = call_raw(&url, rpc, req.encode_to_vec(), m.is_server_streaming(), &token)
-                    .await;
+                let r = call_raw(
+                    &url,
+                    rpc,
+                    req.encode_to_vec(),
+                    m.is_server_streaming(),
+                    &token,
+                )
+                .await;
                 let code = match &r {
                     Ok(_) => "OK".to_string(),
                     Err(s) => code_name(s.code()),

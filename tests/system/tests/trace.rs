@@ -10,6 +10,7 @@ use fd_proto::delivery::v1 as delivery;
 use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as store;
 use fd_system_tests::bin_dir;
+use fd_testkit::issuer::AuthChannel;
 use fd_testkit::system::{Options, ProcessSystem};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -18,7 +19,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use fd_testkit::issuer::AuthChannel;
 use tonic::transport::Channel;
 
 /// A span as the receiver got it.
@@ -334,7 +334,13 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     }
 
     // Order A: delivered. Order B: cancelled after cooking (refund + delivery cancellation).
-    let a = cook(&mut customer("tracy-a"), &mut stores, &mut deliveries, place("tracy-a")).await;
+    let a = cook(
+        &mut customer("tracy-a"),
+        &mut stores,
+        &mut deliveries,
+        place("tracy-a"),
+    )
+    .await;
     deliveries
         .pick_up(delivery::PickUpRequest {
             order_id: a.clone(),

@@ -233,9 +233,9 @@ async fn place_order_runs(
     // v2 beside v1 at the highest concurrency, right after v1's run there: the same work,
     // priced from the menu alone.
     if let Some(&n) = cfg.concurrencies.iter().max() {
-        let c = order_v2::order_service_client::OrderServiceClient::new(sys.as_(
-            channel, "bench", "customer",
-        ));
+        let c = order_v2::order_service_client::OrderServiceClient::new(
+            sys.as_(channel, "bench", "customer"),
+        );
         out.push(
             loadgen::run(
                 &format!("PlaceOrder v2 end to end, {label}"),
@@ -260,7 +260,6 @@ async fn place_order_runs(
     }
     Ok(out)
 }
-
 
 /// Reply of PlaceOrder → the store's ticket exists (OrderPlaced: outbox, JetStream, store's
 /// consumer), then the owner's AcceptOrder reply → the status view shows ACCEPTED (OrderAccepted:
@@ -376,19 +375,16 @@ async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Re
 /// outbox, JetStream, order's menu replica), polled with QuoteOrder every millisecond.
 async fn menu_propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Report> {
     const ITEMS: u32 = 100;
-    let mut owner =
-        StoreServiceClient::new(sys.as_(
-            Channel::from_shared(sys.url("store"))?.connect().await?,
-            "bench",
-            "owner",
-        ));
-    let orders = order_v2::order_service_client::OrderServiceClient::new(
-        sys.as_(
-            Channel::from_shared(sys.url("order"))?.connect().await?,
-            "bench",
-            "customer",
-        ),
-    );
+    let mut owner = StoreServiceClient::new(sys.as_(
+        Channel::from_shared(sys.url("store"))?.connect().await?,
+        "bench",
+        "owner",
+    ));
+    let orders = order_v2::order_service_client::OrderServiceClient::new(sys.as_(
+        Channel::from_shared(sys.url("order"))?.connect().await?,
+        "bench",
+        "customer",
+    ));
     owner
         .create_store(store::CreateStoreRequest {
             store_id: "bench".into(),

@@ -84,7 +84,10 @@ impl Clients {
     }
 
     /// Order, as `customer`.
-    pub fn order(&self, customer: &str) -> order::order_service_client::OrderServiceClient<AuthChannel> {
+    pub fn order(
+        &self,
+        customer: &str,
+    ) -> order::order_service_client::OrderServiceClient<AuthChannel> {
         order::order_service_client::OrderServiceClient::new(with_token(
             self.order.clone(),
             &self.issuer.token_for(customer, &["customer"]),

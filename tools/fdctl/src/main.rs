@@ -134,6 +134,18 @@ enum Command {
     /// (customers: alice, ada, bea, ...; owners: olga, kenji, gina; riders: rita, rider-7;
     /// operator: ops; any other name signs in as a customer).
     Login,
+    /// Runs only the demo token issuer (what `make run` starts; docker compose runs it too).
+    Issuer {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        listen: std::net::SocketAddr,
+        /// The issuer URL its tokens carry (and services are told to trust).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// A service client, CLIENT_ID=SECRET (repeatable), e.g. order=$ORDER_CLIENT_SECRET.
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
         /// Service URL, e.g. http://127.0.0.1:50051.
@@ -322,7 +334,9 @@ async fn fetch_token(issuer_url: &str, user: &str) -> anyhow::Result<String> {
         .body(format!("grant_type=password&username={user}"))
         .send()
         .await
-        .with_context(|| format!("cannot reach the token issuer at {issuer_url} (is make run up?)"))?;
+        .with_context(|| {
+            format!("cannot reach the token issuer at {issuer_url} (is make run up?)")
+        })?;
     let status = answer.status();
     let text = answer.text().await.unwrap_or_default();
     let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -521,6 +535,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Health { url, wait } => health(&url, wait).await,
+        Command::Issuer {
+            listen,
+            public_url,
+            clients,
+        } => {
+            let issuer = fd_testkit::issuer::Issuer::serve(listen, public_url)
+                .await
+                .with_context(|| format!("the issuer cannot listen on {listen}"))?;
+            for c in &clients {
+                let (id, secret) = c
+                    .split_once('=')
+                    .with_context(|| format!("--client {c:?}: expected CLIENT_ID=SECRET"))?;
+                issuer.set_client_secret(id, secret);
+            }
+            println!(
+                "token issuer {} (JWKS at {})",
+                issuer.url,
+                issuer.jwks_url()
+            );
+            tokio::select! {
+                () = fd_chassis::shutdown::signal() => {}
+                () = issuer.wait() => {}
+            }
+            Ok(())
+        }
         Command::Login => {
             let user = who
                 .as_user
@@ -528,7 +567,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("say who: fdctl login --as NAME (e.g. ada, olga, rider-7, ops)")?;
             let t = fetch_token(&who.issuer_url, &user).await?;
             let file = token_file();
-            std::fs::write(&file, &t).with_context(|| format!("cannot write {}", file.display()))?;
+            std::fs::write(&file, &t)
+                .with_context(|| format!("cannot write {}", file.display()))?;
             println!("signed in as {user} (token saved in {})", file.display());
             Ok(())
         }
@@ -555,8 +595,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Store(cmd) => {
             use fd_proto::store::v1 as st;
-            let mut c =
-                st::store_service_client::StoreServiceClient::new(authed(&who, &cli.store_addr).await?);
+            let mut c = st::store_service_client::StoreServiceClient::new(
+                authed(&who, &cli.store_addr).await?,
+            );
             let show = |t: &st::StoreOrder| {
                 println!(
                     "ticket {}  {:<16} store {}  {} item(s)  {}",
@@ -737,7 +778,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("removed {item} from {store}'s menu");
                 }
                 StoreCmd::Seed => {
-                    let items = fd_testkit::demo::seed(&cli.store_addr, &token(&who).await?).await?;
+                    let items =
+                        fd_testkit::demo::seed(&cli.store_addr, &token(&who).await?).await?;
                     println!(
                         "{} demo stores with {items} menu items (fdctl store stores)",
                         fd_testkit::demo::STORES.len()

@@ -3,7 +3,7 @@
 
 use fd_proto::order::v1 as pb;
 use fd_proto::order::v1::order_service_client::OrderServiceClient;
-use fd_proto::order::v2 as v2;
+use fd_proto::order::v2;
 use fd_testkit::issuer::{shared, Claims};
 use fd_testkit::{both_backends, Backend};
 use tonic::Code;
@@ -29,7 +29,11 @@ async fn every_call_needs_a_valid_token(backend: Backend) {
         .await
         .expect_err("no token");
     assert_eq!(err.code(), Code::Unauthenticated);
-    assert!(err.message().contains("authorization: Bearer"), "{}", err.message());
+    assert!(
+        err.message().contains("authorization: Bearer"),
+        "{}",
+        err.message()
+    );
     // Expired, for another audience, from another issuer, forged.
     let issuer = shared();
     let other = fd_testkit::issuer::Issuer::start().await;
@@ -145,7 +149,9 @@ async fn a_customer_sees_only_their_own_orders(backend: Backend) {
         "ops",
         &["operator"],
     ));
-    ops.get_order(get(&mine.order_id)).await.expect("operator reads");
+    ops.get_order(get(&mine.order_id))
+        .await
+        .expect("operator reads");
     ops.list_orders(pb::ListOrdersRequest {
         customer_id: "quinn".into(),
         page_size: 10,

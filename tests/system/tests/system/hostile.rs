@@ -247,15 +247,14 @@ async fn every_rpc_answers_hostile_input_deliberately() {
                 .await
                 .map(drop),
         );
-        let cat = store::catalog_service_client::CatalogServiceClient::new(
-            fd_testkit::issuer::as_user(
+        let cat =
+            store::catalog_service_client::CatalogServiceClient::new(fd_testkit::issuer::as_user(
                 tonic::transport::Channel::from_shared(sys.url("store"))
                     .expect("url")
                     .connect_lazy(),
                 "ada",
                 &["customer"],
-            ),
-        );
+            ));
         deliberate(
             "ListStores",
             cat.clone()
@@ -287,15 +286,14 @@ async fn every_rpc_answers_hostile_input_deliberately() {
                 .await
                 .map(drop),
         );
-        let o2 = order_v2::order_service_client::OrderServiceClient::new(
-            fd_testkit::issuer::as_user(
+        let o2 =
+            order_v2::order_service_client::OrderServiceClient::new(fd_testkit::issuer::as_user(
                 tonic::transport::Channel::from_shared(sys.url("order"))
                     .expect("url")
                     .connect_lazy(),
                 "hostile",
                 &["customer"],
-            ),
-        );
+            ));
         let lines = vec![order_v2::OrderLine {
             menu_item_id: b.clone(),
             quantity: n,

@@ -46,11 +46,8 @@ async fn quote(sys: &System, id: &str) -> Result<i64, tonic::Status> {
 
 async fn orders_are_priced_from_the_replica_while_the_store_is_down(backend: Backend) {
     let mut sys = System::start(backend).await;
-    let mut owner = st::store_service_client::StoreServiceClient::new(as_(
-        &sys.url("store"),
-        "olga",
-        "owner",
-    ));
+    let mut owner =
+        st::store_service_client::StoreServiceClient::new(as_(&sys.url("store"), "olga", "owner"));
     owner
         .update_menu_item(st::UpdateMenuItemRequest {
             store_id: "store-1".into(),
