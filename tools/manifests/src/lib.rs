@@ -149,6 +149,10 @@ fn missing(managed: bool, doc: &Doc, path: String, message: String) -> Finding {
     }
 }
 
+/// Service accounts that Istio's own installation creates (the default ingress gateway).
+pub const ISTIO_PRINCIPALS: &[&str] =
+    &["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"];
+
 /// Reads every YAML document of `text` (multi-document streams allowed).
 pub fn parse(source: &str, text: &str) -> anyhow::Result<Vec<Doc>> {
     use serde::Deserialize;
@@ -628,6 +632,9 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
                     let principal = principal.as_str().unwrap_or("");
                     if principal.contains('*') || !principal.starts_with("cluster.local/") {
                         continue; // a pattern or another trust domain: cannot be resolved here
+                    }
+                    if ISTIO_PRINCIPALS.contains(&principal) {
+                        continue; // installed with Istio itself, not by these manifests
                     }
                     if !accounts.contains(principal) {
                         let ns = principal.split('/').nth(2).unwrap_or("");
