@@ -572,6 +572,7 @@ async fn one_traced_call(env: &[(&str, &str)]) {
         .env("DATA_DIR", dir.path())
         .env("NATS_URL", "nats://127.0.0.1:1")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .envs(fd_testkit::issuer::shared().service_env())
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -585,7 +586,11 @@ async fn one_traced_call(env: &[(&str, &str)]) {
     })
     .await;
     let mut client = fd_proto::payment::v1::payment_service_client::PaymentServiceClient::new(
-        Channel::from_shared(url).expect("url").connect_lazy(),
+        fd_testkit::issuer::as_user(
+            Channel::from_shared(url).expect("url").connect_lazy(),
+            "ops",
+            &["operator"],
+        ),
     );
     let _ = client
         .get_payment(fd_proto::payment::v1::GetPaymentRequest {
