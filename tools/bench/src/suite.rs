@@ -50,6 +50,35 @@ pub struct SuiteReport {
     pub place_order: Vec<Report>,
     pub propagation: Vec<Report>,
     pub services: Vec<ServiceStats>,
+    /// Microseconds to verify one token (EdDSA signature, claims), as every service does per
+    /// call; measured in this process against a real issuer's JWKS.
+    pub token_verify_us: f64,
+}
+
+/// Time to verify one token, in µs (median of 5 rounds of 2,000).
+async fn token_verification() -> anyhow::Result<f64> {
+    let issuer = fd_testkit::issuer::Issuer::start().await;
+    let verifier = fd_chassis::auth::Verifier::new(fd_chassis::auth::AuthConfig {
+        jwks_url: issuer.jwks_url(),
+        issuer: issuer.url.clone(),
+        audience: fd_testkit::issuer::AUDIENCE.into(),
+        leeway: Duration::from_secs(30),
+    })
+    .await;
+    let token = issuer.token_for("bench", &["customer"]);
+    let mut rounds = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        for _ in 0..2_000 {
+            verifier
+                .verify(&token)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        rounds.push(started.elapsed().as_secs_f64() * 1e6 / 2_000.0);
+    }
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds[2])
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -559,6 +588,7 @@ async fn check_load(
 pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteReport> {
     let mut report = SuiteReport {
         ceiling: ceiling(&cfg, echo_bin).await?,
+        token_verify_us: token_verification().await?,
         ..SuiteReport::default()
     };
     for (backend, label) in [
@@ -615,6 +645,19 @@ pub fn print(r: &SuiteReport) {
         println!(
             "{}",
             loadgen::row(p, chain_at(p.concurrency).map(|t| p.throughput / t))
+        );
+    }
+    // What verifying the caller's token costs against PlaceOrder at 1 in flight (same run).
+    if let Some(p) = r
+        .place_order
+        .iter()
+        .find(|p| p.concurrency == 1 && p.name.contains("SQLite"))
+    {
+        println!(
+            "token verification: {:.1} µs per call = {:.2} % of PlaceOrder's p50 at 1 in flight ({:.2} ms, SQLite)",
+            r.token_verify_us,
+            r.token_verify_us / p.p50_us as f64 * 100.0,
+            p.p50_us as f64 / 1000.0
         );
     }
     println!();
