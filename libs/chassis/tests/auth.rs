@@ -130,3 +130,37 @@ async fn a_verifier_started_before_its_issuer_fetches_the_keys_later() {
         .await
         .expect("keys fetched on demand");
 }
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_until_it_expires() {
+    let issuer = Issuer::start().await;
+    let v = Verifier::new(AuthConfig {
+        jwks_url: issuer.jwks_url(),
+        issuer: issuer.url.clone(),
+        audience: AUDIENCE.into(),
+        leeway: Duration::from_secs(0),
+    })
+    .await;
+    let mut c = Claims::for_user("alice", &["customer"]);
+    c.expires_in = 2;
+    let token = issuer.token(&c);
+    let first = std::time::Instant::now();
+    v.verify(&token).await.expect("valid");
+    let cold = first.elapsed();
+    let again = std::time::Instant::now();
+    for _ in 0..100 {
+        v.verify(&token).await.expect("still valid");
+    }
+    assert!(
+        again.elapsed() < cold * 100,
+        "repeats are cheaper than verifying"
+    );
+    // A token one byte off is not the one that was verified.
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(v.verify(&tampered).await.is_err());
+    // Past its expiry the remembered token is refused like any expired one.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(v.verify(&token).await, Err(AuthError::Expired));
+}
