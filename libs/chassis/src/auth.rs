@@ -420,7 +420,6 @@ where
                 .map(str::to_string);
             match verifier.verify_header(header.as_deref()).await {
                 Ok(caller) => {
-                    tracing::Span::current().record("enduser.id", caller.subject.as_str());
                     req.extensions_mut().insert(caller);
                     inner.call(req).await
                 }

@@ -63,7 +63,7 @@ pub struct Service {
     /// The shutdown signal every task follows.
     pub shutdown: Shutdown,
     /// Verifies callers' tokens (`AUTH_*`).
-    pub verifier: Option<std::sync::Arc<crate::auth::Verifier>>,
+    pub verifier: std::sync::Arc<crate::auth::Verifier>,
     grace: std::time::Duration,
     max_in_flight: usize,
     max_message_bytes: usize,
@@ -96,7 +96,7 @@ impl Service {
             db.outbox.clone(),
         );
         let tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
-        let verifier = Some(crate::auth::Verifier::new(common.auth.clone()).await);
+        let verifier = crate::auth::Verifier::new(common.auth.clone()).await;
         Ok(Self {
             db,
             js,
@@ -156,7 +156,7 @@ impl Service {
     pub async fn serve(self, server: GrpcServer, listener: TcpListener) -> anyhow::Result<()> {
         let result = server
             .max_in_flight(self.max_in_flight)
-            .auth(self.verifier.clone())
+            .auth(Some(self.verifier.clone()))
             .serve(listener, self.shutdown.wait(), self.grace)
             .await;
         // Consumers finish the message in hand, the relay flushes: all within one grace period.

@@ -58,12 +58,7 @@ impl DeliveryApi {
     /// while it waits for pickup (to choose one), the rider who holds it, or an operator. For
     /// anyone else it does not exist (NOT_FOUND): its id is an order id.
     async fn visible(&self, who: &Caller, order_id: &str) -> Result<Delivery, Status> {
-        let hidden = || Status::not_found(format!("no delivery for order {order_id}"));
-        let d = db::by_order(&self.db.pool, order_id)
-            .await
-            .map_err(AppError::from)?
-            .filter(|d| !d.is_tombstone())
-            .ok_or_else(hidden)?;
+        let d = self.delivery(order_id).await?;
         let sees = who.is(Role::Operator)
             || (who.is(Role::Customer) && d.customer_id == who.subject)
             || (who.is(Role::Rider)
@@ -71,9 +66,22 @@ impl DeliveryApi {
         if sees {
             Ok(d)
         } else {
-            Err(hidden())
+            Err(not_found(order_id))
         }
     }
+
+    /// The delivery of `order_id` (tombstones are none), or NOT_FOUND.
+    async fn delivery(&self, order_id: &str) -> Result<Delivery, Status> {
+        db::by_order(&self.db.pool, order_id)
+            .await
+            .map_err(AppError::from)?
+            .filter(|d| !d.is_tombstone())
+            .ok_or_else(|| not_found(order_id))
+    }
+}
+
+fn not_found(order_id: &str) -> Status {
+    Status::not_found(format!("no delivery for order {order_id}"))
 }
 
 #[tonic::async_trait]
@@ -136,11 +144,7 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         let mut bad = Vec::new();
         check_id(&r.order_id, "order_id", &mut bad);
         check(bad)?;
-        let held = db::by_order(&self.db.pool, &r.order_id)
-            .await
-            .map_err(AppError::from)?
-            .filter(|d| !d.is_tombstone())
-            .ok_or_else(|| Status::not_found(format!("no delivery for order {}", r.order_id)))?;
+        let held = self.delivery(&r.order_id).await?;
         // Not picked up yet: the state machine says so (FAILED_PRECONDITION).
         if !held.rider_id.is_empty() && held.rider_id != who.subject {
             return Err(Status::permission_denied(format!(

@@ -342,9 +342,7 @@ impl StoreApi {
     }
 
     async fn store(&self, store_id: &str) -> Result<Store, AppError> {
-        db::get_store(&self.db.pool, store_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("no store {store_id}")))
+        find_store(&self.db, store_id).await
     }
 
     /// CreateStore: insert with StoreCreated, or answer a repeat with the stored store.
@@ -389,14 +387,15 @@ impl StoreApi {
         Ok(store)
     }
 
-    /// CreateMenuItem: a new item, a removed one added again, or a repeat answered as it is.
+    /// CreateMenuItem on `store`'s menu: a new item, a removed one added again, or a repeat
+    /// answered as it is.
     pub(crate) async fn create_item(
         &self,
+        store: &Store,
         key: ItemKey,
         content: ItemContent,
     ) -> Result<MenuItem, AppError> {
-        let store = self.store(&key.store_id).await?;
-        catalog::check_currency(&content.price, &store).map_err(AppError::Invalid)?;
+        catalog::check_currency(&content.price, store).map_err(AppError::Invalid)?;
         for _ in 0..3 {
             let mut work = self.db.begin().await?;
             let now = now_ms();
@@ -430,6 +429,13 @@ impl StoreApi {
             "the menu item {key} kept changing concurrently; retry"
         )))
     }
+}
+
+/// The store `store_id`, or NOT_FOUND.
+async fn find_store(db: &Db, store_id: &str) -> Result<Store, AppError> {
+    db::get_store(&db.pool, store_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no store {store_id}")))
 }
 
 fn item_key(store_id: &str, menu_item_id: &str, bad: &mut Vec<Violation>) -> ItemKey {
@@ -508,7 +514,7 @@ impl StoreApi {
         let Some(price) = price else {
             return Err(AppError::Invalid(vec![Violation::new("price", "required")]).into());
         };
-        self.owned_store(who, &r.store_id).await?;
+        let store = self.owned_store(who, &r.store_id).await?;
         let key = ItemKey {
             store_id: r.store_id,
             menu_item_id,
@@ -519,7 +525,9 @@ impl StoreApi {
             price,
             available: r.available,
         };
-        Ok(item_to_proto(&self.create_item(key, content).await?))
+        Ok(item_to_proto(
+            &self.create_item(&store, key, content).await?,
+        ))
     }
 
     async fn do_update_item(
@@ -537,9 +545,8 @@ impl StoreApi {
                 .ok(),
         };
         check(bad)?;
-        self.owned_store(who, &key.store_id).await?;
+        let store = self.owned_store(who, &key.store_id).await?;
         if let Some(price) = &price {
-            let store = self.store(&key.store_id).await?;
             catalog::check_currency(price, &store).map_err(AppError::Invalid)?;
         }
         let change = ItemChange {
@@ -629,7 +636,7 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         let mut bad = Vec::new();
         require_id(&r.store_id, "store_id", &mut bad);
         check(bad)?;
-        let store = StoreApi::new(self.db.clone()).store(&r.store_id).await?;
+        let store = find_store(&self.db, &r.store_id).await?;
         Ok(Response::new(pb::GetStoreResponse {
             store: Some(store_to_proto(&store)),
         }))
@@ -645,7 +652,7 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         require_id(&r.store_id, "store_id", &mut bad);
         let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
         check(bad)?;
-        StoreApi::new(self.db.clone()).store(&r.store_id).await?;
+        find_store(&self.db, &r.store_id).await?;
         let (items, next_page_token) = db::list_items(&self.db.pool, &r.store_id, &page)
             .await
             .map_err(AppError::from)?;

@@ -468,6 +468,26 @@ fn print_lines(lines: &[order::PricedLine]) {
     }
 }
 
+/// Opens or closes a store (UpdateStore with only `open` set).
+async fn set_open(
+    c: &mut fd_proto::store::v1::store_service_client::StoreServiceClient<
+        fd_testkit::issuer::AuthChannel,
+    >,
+    store_id: String,
+    open: bool,
+) -> anyhow::Result<fd_proto::store::v1::Store> {
+    c.update_store(fd_proto::store::v1::UpdateStoreRequest {
+        store_id,
+        name: None,
+        open: Some(open),
+    })
+    .await
+    .map_err(explain)?
+    .into_inner()
+    .store
+    .context("empty response")
+}
+
 /// `--item pizza:2` (or `pizza`, one of it).
 fn parse_line(s: &str) -> anyhow::Result<order::OrderLine> {
     let (id, quantity) = match s.split(':').collect::<Vec<_>>()[..] {
@@ -631,11 +651,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     i.description
                 )
             };
-            let cmd_open = match &cmd {
-                StoreCmd::Open { .. } => Some(true),
-                StoreCmd::Close { .. } => Some(false),
-                _ => None,
-            };
             match cmd {
                 StoreCmd::Stores { open } => {
                     let mut token = String::new();
@@ -706,20 +721,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .store;
                     show_store(&s.context("empty response")?);
                 }
-                StoreCmd::Open { store: id } | StoreCmd::Close { store: id } => {
-                    let open = matches!(cmd_open, Some(true));
-                    let s = c
-                        .update_store(st::UpdateStoreRequest {
-                            store_id: id,
-                            name: None,
-                            open: Some(open),
-                        })
-                        .await
-                        .map_err(explain)?
-                        .into_inner()
-                        .store;
-                    show_store(&s.context("empty response")?);
-                }
+                StoreCmd::Open { store } => show_store(&set_open(&mut c, store, true).await?),
+                StoreCmd::Close { store } => show_store(&set_open(&mut c, store, false).await?),
                 StoreCmd::AddItem {
                     store,
                     item,
