@@ -111,6 +111,13 @@ impl Env {
         }
     }
 
+    /// Records `message` against `key` unless `ok`, without showing the value (secrets).
+    pub fn check_secret(&mut self, key: &str, ok: bool, message: impl Display) {
+        if !ok {
+            self.errors.push(format!("{key}: {message}"));
+        }
+    }
+
     /// Ok if every value read so far was valid.
     pub fn finish(self) -> Result<(), ConfigError> {
         if self.errors.is_empty() {
@@ -156,6 +163,9 @@ pub struct CommonConfig {
     pub log_format: LogFormat,
     /// `NATS_URL`: the NATS server with JetStream.
     pub nats_url: String,
+    /// `NATS_NKEY_SEED`, `NATS_USER`/`NATS_PASSWORD`, `NATS_CA_FILE`, ...: the service's
+    /// own NATS user and how it trusts the server ([`crate::nats::Access`]).
+    pub nats_access: crate::nats::Access,
     /// `MAX_IN_FLIGHT`: requests served at once; more are refused with RESOURCE_EXHAUSTED
     /// instead of queueing without bound (health checks are exempt).
     pub max_in_flight: usize,
@@ -191,11 +201,15 @@ impl CommonConfig {
         let shutdown_grace = env.millis("SHUTDOWN_GRACE_MS", 10_000);
         let log_format = env.parse("LOG_FORMAT", LogFormat::Text);
         let nats_url = env.string("NATS_URL", "nats://127.0.0.1:4222");
-        env.check(
-            "NATS_URL",
-            nats_url.starts_with("nats://") || nats_url.starts_with("tls://"),
-            "expected a URL such as nats://127.0.0.1:4222",
-        );
+        if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
+            let shown = crate::nats::redact(&nats_url);
+            env.check_secret(
+                "NATS_URL",
+                false,
+                format!("{shown:?}: expected a URL such as nats://127.0.0.1:4222"),
+            );
+        }
+        let nats_access = crate::nats::Access::read(env);
         let max_in_flight = env.parse("MAX_IN_FLIGHT", 1024usize);
         env.check("MAX_IN_FLIGHT", max_in_flight > 0, "must be > 0");
         let max_message_bytes = env.parse("MAX_MESSAGE_BYTES", 1024 * 1024usize);
@@ -211,6 +225,7 @@ impl CommonConfig {
             shutdown_grace,
             log_format,
             nats_url,
+            nats_access,
             max_in_flight,
             max_message_bytes,
             auth,
@@ -229,6 +244,7 @@ mod tests {
         version: "0",
         default_port: 50051,
         migrator: &NONE,
+        consumes: &[],
     };
 
     #[test]

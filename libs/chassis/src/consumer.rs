@@ -179,6 +179,14 @@ impl ConsumerSpec {
     }
 }
 
+/// The consumed stream does not exist yet: its publisher creates it when it starts.
+#[derive(Debug, thiserror::Error)]
+#[error("stream {0} does not exist yet (its publisher creates it at start)")]
+struct NotYet(String);
+
+/// How often a consumer looks for a stream its publisher has not created yet.
+const NOT_YET_POLL: Duration = Duration::from_millis(200);
+
 enum Outcome {
     Done,
     Duplicate,
@@ -197,9 +205,21 @@ pub async fn run<P: Policy>(
     shutdown: Shutdown,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut told = false;
     while !shutdown.is_fired() {
         match consume(&js, &pool, &spec, &policy, &outbox, &shutdown).await {
             Ok(()) => break,
+            Err(e) if e.is::<NotYet>() => {
+                // A publisher that starts later is normal: look again soon, say so once.
+                if !told {
+                    tracing::info!(consumer = %spec.durable(), error = %e, "waiting for the stream");
+                    told = true;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(NOT_YET_POLL) => {}
+                    () = shutdown.wait() => break,
+                }
+            }
             Err(e) => {
                 tracing::warn!(consumer = %spec.durable(), error = %e, retry_in = ?backoff, "consumer interrupted");
                 tokio::select! {
@@ -224,10 +244,19 @@ async fn consume<P: Policy>(
     // filter_subjects needs NATS 2.10: an older server would deliver every event of the
     // stream. Checked on every (re)connection, since a server can be replaced.
     crate::nats::require_server_version(&js.client()).await?;
-    // Create the stream if its publisher has not yet (same config everywhere: idempotent).
-    crate::nats::ensure_stream(js, &spec.stream.to_ascii_lowercase()).await?;
+    // Only a stream's publisher creates or updates it (and only it may); until it has, wait.
     crate::nats::ensure_dead_letter_stream(js).await?;
-    let stream = js.get_stream(&spec.stream).await?;
+    let stream = match js.get_stream(&spec.stream).await {
+        Ok(s) => s,
+        Err(e) => {
+            if let jetstream::context::GetStreamErrorKind::JetStream(j) = e.kind() {
+                if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND {
+                    return Err(Box::new(NotYet(spec.stream.clone())));
+                }
+            }
+            return Err(e.into());
+        }
+    };
     let consumer = stream
         .get_or_create_consumer(
             &spec.durable(),

@@ -16,19 +16,163 @@ pub const DEAD_LETTER_PREFIX: &str = "deadletter";
 /// Name of the stream that keeps dead letters.
 pub const DEAD_LETTER_STREAM: &str = "DEADLETTER";
 
-/// Connects to `url`. Returns at once even if NATS is down: the client keeps reconnecting in
-/// the background, so a service takes orders while NATS is away (the outbox holds the events).
+/// Who a service is to NATS and how it trusts the server: `NATS_NKEY_SEED` (the service's
+/// own user, whose permissions the server holds: see `fdctl nats-auth`) or `NATS_USER` +
+/// `NATS_PASSWORD` (or `nats://user:pass@host` in `NATS_URL`), and for `tls://` URLs
+/// `NATS_CA_FILE` (the server's CA) and `NATS_CERT_FILE` + `NATS_KEY_FILE` (a client
+/// certificate, if the server asks for one). Secrets never appear in logs or errors.
+#[derive(Clone, Default)]
+pub struct Access {
+    /// `NATS_NKEY_SEED`: the seed of the service's nkey user (`SU...`).
+    pub nkey_seed: Option<String>,
+    /// `NATS_USER` and `NATS_PASSWORD`.
+    pub user_password: Option<(String, String)>,
+    /// `NATS_CA_FILE`: PEM roots to trust for the server's certificate.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `NATS_CERT_FILE` and `NATS_KEY_FILE`: a client certificate (PEM).
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "<redacted>"))
+            .field(
+                "user",
+                &self.user_password.as_ref().map(|(u, _)| u.as_str()),
+            )
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .finish()
+    }
+}
+
+impl Access {
+    /// Reads `NATS_NKEY_SEED`, `NATS_USER`, `NATS_PASSWORD`, `NATS_CA_FILE`, `NATS_CERT_FILE`,
+    /// `NATS_KEY_FILE`; every problem is recorded without echoing a secret.
+    pub fn read(env: &mut crate::config::Env) -> Self {
+        let nkey_seed = env.get("NATS_NKEY_SEED").map(str::to_string);
+        if let Some(seed) = &nkey_seed {
+            let ok = nkeys::KeyPair::from_seed(seed.trim())
+                .is_ok_and(|k| k.key_pair_type() == nkeys::KeyPairType::User);
+            env.check_secret(
+                "NATS_NKEY_SEED",
+                ok,
+                "not the seed of an nkey user (expected SU..., as `fdctl nats-auth` writes)",
+            );
+        }
+        let user = env.get("NATS_USER").map(str::to_string);
+        let password = env.get("NATS_PASSWORD").map(str::to_string);
+        env.check_secret(
+            "NATS_PASSWORD",
+            user.is_some() == password.is_some(),
+            "NATS_USER and NATS_PASSWORD go together",
+        );
+        env.check_secret(
+            "NATS_NKEY_SEED",
+            !(nkey_seed.is_some() && user.is_some()),
+            "set either NATS_NKEY_SEED or NATS_USER/NATS_PASSWORD, not both",
+        );
+        let file = |env: &mut crate::config::Env, key: &str| {
+            let path = env.get(key).map(std::path::PathBuf::from)?;
+            env.check(key, path.is_file(), "no such file");
+            Some(path)
+        };
+        let ca_file = file(env, "NATS_CA_FILE");
+        let cert = file(env, "NATS_CERT_FILE");
+        let key = file(env, "NATS_KEY_FILE");
+        env.check(
+            "NATS_CERT_FILE",
+            cert.is_some() == key.is_some(),
+            "NATS_CERT_FILE and NATS_KEY_FILE go together",
+        );
+        Self {
+            nkey_seed: nkey_seed.map(|s| s.trim().to_string()),
+            user_password: user.zip(password),
+            ca_file,
+            client_cert: cert.zip(key),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match split_credentials(url) {
+        (bare, Some((user, _))) => match bare.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://{user}:***@{rest}"),
+            None => bare,
+        },
+        (bare, None) => bare,
+    }
+}
+
+/// `url` without its `user:password@` part, and that part (async-nats ignores credentials in
+/// a URL, so they are taken out and given to it separately).
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}://{host}{path}"),
+                Some((user.to_string(), password.to_string())),
+            )
+        }
+        None => (url.to_string(), None),
+    }
+}
+
+/// Connects once to `url`, using the `user:password@` in it if there is one (tools and tests;
+/// services use [`connect`]).
+pub async fn connect_url(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let (url, credentials) = split_credentials(url);
+    let mut opts = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = credentials {
+        opts = opts.user_and_password(user, password);
+    }
+    opts.connect(url).await
+}
+
+/// Connects to `url` as `name` with `access`. Returns at once even if NATS is down: the
+/// client keeps reconnecting in the background, so a service takes orders while NATS is away
+/// (the outbox holds the events). Replies come to `_INBOX_<name>.>`, so a server can let each
+/// service subscribe to its own inbox only.
 pub async fn connect(
     url: &str,
     name: &str,
+    access: &Access,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    async_nats::ConnectOptions::new()
+    let mut opts = async_nats::ConnectOptions::new()
         .name(name)
+        .custom_inbox_prefix(inbox_prefix(name))
         .retry_on_initial_connect()
         .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
+        .connection_timeout(Duration::from_secs(2));
+    if let Some(seed) = &access.nkey_seed {
+        opts = opts.nkey(seed.clone());
+    }
+    let (url, in_url) = split_credentials(url);
+    if let Some((user, password)) = access.user_password.clone().or(in_url) {
+        opts = opts.user_and_password(user, password);
+    }
+    if url.starts_with("tls://") {
+        opts = opts.require_tls(true);
+    }
+    if let Some(ca) = &access.ca_file {
+        opts = opts.add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &access.client_cert {
+        opts = opts.add_client_certificate(cert.clone(), key.clone());
+    }
+    opts.connect(url).await
+}
+
+/// The inbox prefix of service `name`: `_INBOX_<name>`.
+pub fn inbox_prefix(name: &str) -> String {
+    format!("_INBOX_{name}")
 }
 
 /// The oldest NATS server the services run on: consumers filter by several subjects
@@ -101,7 +245,7 @@ pub async fn check_server_at_start(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     require_server_version(client).await.map_err(|e| TooOld {
-        url: url.to_string(),
+        url: redact(url),
         ..e
     })
 }
@@ -132,9 +276,10 @@ pub async fn ensure_stream(
     Ok(())
 }
 
-/// Creates or updates the dead-letter stream.
+/// Creates the dead-letter stream unless it exists (every service may create it, none may
+/// change it: a service's NATS user has `STREAM.CREATE.DEADLETTER`, not `UPDATE`).
 pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), async_nats::Error> {
-    js.create_or_update_stream(stream::Config {
+    js.get_or_create_stream(stream::Config {
         name: DEAD_LETTER_STREAM.into(),
         subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
         storage: stream::StorageType::File,
@@ -212,6 +357,49 @@ mod tests {
             Some("application/protobuf")
         );
     }
+
+    #[test]
+    fn credentials_in_a_url_are_taken_out_and_never_shown() {
+        let url = "nats://admin:s3cret@127.0.0.1:4222";
+        assert_eq!(
+            split_credentials(url),
+            (
+                "nats://127.0.0.1:4222".to_string(),
+                Some(("admin".to_string(), "s3cret".to_string()))
+            )
+        );
+        assert_eq!(redact(url), "nats://admin:***@127.0.0.1:4222");
+        assert_eq!(redact("tls://nats:4222"), "tls://nats:4222");
+        // Bad settings are reported without echoing a password or a seed.
+        let mut env2 = crate::config::Env::from_pairs([
+            ("NATS_URL", "http://admin:s3cret@nats"),
+            ("NATS_NKEY_SEED", "SUnotaseed"),
+            ("NATS_USER", "order"),
+            ("AUTH_JWKS_URL", "http://127.0.0.1:1/jwks"),
+            ("AUTH_ISSUER", "http://127.0.0.1:1"),
+        ]);
+        let def = crate::service::Definition {
+            name: "order",
+            about: "",
+            version: "0",
+            default_port: 1,
+            migrator: &NONE,
+            consumes: &[],
+        };
+        crate::config::CommonConfig::read(&mut env2, &def);
+        let msg = env2.finish().expect_err("bad").to_string();
+        assert!(
+            msg.contains("NATS_URL") && msg.contains("NATS_NKEY_SEED"),
+            "{msg}"
+        );
+        assert!(msg.contains("NATS_PASSWORD"), "{msg}");
+        assert!(
+            !msg.contains("s3cret") && !msg.contains("SUnotaseed"),
+            "{msg}"
+        );
+    }
+
+    static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
     #[test]
     fn server_versions_are_compared_numerically() {

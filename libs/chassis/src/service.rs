@@ -39,6 +39,9 @@ pub struct Definition {
     pub default_port: u16,
     /// Its embedded migrations (the chassis adds its own tables).
     pub migrator: &'static sqlx::migrate::Migrator,
+    /// The contexts whose events it consumes (`"order"`, ...). Its NATS user may read those
+    /// streams and no others (`fdctl nats-auth`); a consumer of any other is refused at start.
+    pub consumes: &'static [&'static str],
 }
 
 /// A service's configuration: read from the environment (every bad value reported at once),
@@ -64,6 +67,7 @@ pub struct Service {
     pub shutdown: Shutdown,
     /// Verifies callers' tokens (`AUTH_*`).
     pub verifier: std::sync::Arc<crate::auth::Verifier>,
+    consumes: &'static [&'static str],
     grace: std::time::Duration,
     max_in_flight: usize,
     max_message_bytes: usize,
@@ -80,7 +84,7 @@ impl Service {
     ) -> anyhow::Result<Self> {
         let name = def.name;
         let db = crate::db::connect(&common.database_url, def.migrator).await?;
-        let client = crate::nats::connect(&common.nats_url, name).await?;
+        let client = crate::nats::connect(&common.nats_url, name, &common.nats_access).await?;
         crate::nats::check_server_at_start(
             &client,
             &common.nats_url,
@@ -102,6 +106,7 @@ impl Service {
             js,
             shutdown,
             verifier,
+            consumes: def.consumes,
             grace: common.shutdown_grace,
             max_in_flight: common.max_in_flight,
             max_message_bytes: common.max_message_bytes,
@@ -110,7 +115,20 @@ impl Service {
     }
 
     /// Starts a durable consumer running `policy`.
+    ///
+    /// # Panics
+    /// If the consumed stream is not one the [`Definition`] declares in `consumes`: the
+    /// service's NATS user could not read it (a programming error, found at start).
     pub fn consume<P: Policy>(&mut self, spec: ConsumerSpec, policy: P) {
+        assert!(
+            self.consumes
+                .iter()
+                .any(|c| crate::nats::stream_name(c) == spec.stream),
+            "consumer {} reads stream {}, which the service's Definition does not declare in \
+             `consumes` (its NATS user may read only those)",
+            spec.durable(),
+            spec.stream
+        );
         self.tasks.push(tokio::spawn(crate::consumer::run(
             self.js.clone(),
             self.db.pool.clone(),

@@ -25,7 +25,7 @@ async fn db(backend: Backend) -> (TestDb, AnyPool) {
 
 async fn js(nats: &NatsServer) -> jetstream::Context {
     jetstream::new(
-        fd_chassis::nats::connect(&nats.url, "test")
+        fd_chassis::nats::connect(&nats.url, "test", &Default::default())
             .await
             .expect("connect"),
     )

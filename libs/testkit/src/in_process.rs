@@ -59,7 +59,7 @@ impl<L: Launcher> System<L> {
     }
 
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
-        let nats = NatsServer::start().await;
+        let nats = NatsServer::start_locked().await;
         let mut dbs = Vec::new();
         for name in SERVICES {
             dbs.push((name, TestDb::new(backend, name).await));
@@ -97,7 +97,15 @@ impl<L: Launcher> System<L> {
             .find(|(n, _, _)| *n == "payment")
             .map(|(_, _, url)| url.as_str());
         // LISTEN_ADDR is unused in process: each server gets a port-0 listener.
-        let mut vars = crate::system::service_env(name, "127.0.0.1:0", &self.nats.url, payment);
+        let mut vars =
+            crate::system::service_env(name, "127.0.0.1:0", &self.nats.server_url(), payment);
+        // Each service is its own NATS user with only its grants.
+        vars.extend(
+            self.nats
+                .auth()
+                .map(|a| a.service_env(name))
+                .unwrap_or_default(),
+        );
         vars.push(("DATABASE_URL".to_string(), db.url.clone()));
         vars.push(("SHUTDOWN_GRACE_MS".to_string(), "2000".to_string()));
         vars.extend(self.extra.iter().cloned());

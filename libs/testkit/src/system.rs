@@ -177,6 +177,8 @@ pub struct ProcessSystem {
     startup: HashMap<&'static str, Duration>,
     issuer: crate::issuer::Issuer,
     order_secret: String,
+    /// The NATS users of a nats-server this system runs (an external one has its own).
+    nats_auth: Option<crate::nats_auth::LocalAuth>,
 }
 
 impl ProcessSystem {
@@ -218,6 +220,19 @@ impl ProcessSystem {
             .map_err(|e| StartError::Start(format!("the token issuer cannot listen: {e}")))?;
         issuer.allow_any_user(opts.issuer_any_user);
         let order_secret = issuer.client_secret("order");
+        let nats_auth = nats_port.map(|port| {
+            let auth = crate::nats_auth::LocalAuth::generate();
+            (auth, port)
+        });
+        if let Some((auth, port)) = &nats_auth {
+            let conf = auth.server_config(*port, &opts.data_dir.join("nats"), None);
+            write_private(&opts.data_dir.join("nats.conf"), &conf)?;
+            write_private(
+                &opts.data_dir.join("nats-admin.url"),
+                &format!("{}\n", auth.admin_url(&nats_url)),
+            )?;
+        }
+        let nats_auth = nats_auth.map(|(a, _)| a);
         let mut sys = Self {
             opts,
             ports,
@@ -227,6 +242,7 @@ impl ProcessSystem {
             startup: HashMap::new(),
             issuer,
             order_secret,
+            nats_auth,
         };
         if sys.nats_port.is_some() {
             sys.start_one("nats").await?;
@@ -264,9 +280,23 @@ impl ProcessSystem {
         &self.issuer
     }
 
-    /// The NATS URL the services use.
+    /// The NATS URL the services use (no credentials in it).
     pub fn nats_url(&self) -> &str {
         &self.nats_url
+    }
+
+    /// The NATS URL with the admin's credentials (tools and checks that look at every
+    /// stream); the same as [`Self::nats_url`] for an external server.
+    pub fn nats_admin_url(&self) -> String {
+        match &self.nats_auth {
+            Some(auth) => auth.admin_url(&self.nats_url),
+            None => self.nats_url.clone(),
+        }
+    }
+
+    /// The NATS users of the nats-server this system runs (`None` for an external one).
+    pub fn nats_auth(&self) -> Option<&crate::nats_auth::LocalAuth> {
+        self.nats_auth.as_ref()
     }
 
     /// True if this system started its own nats-server.
@@ -317,8 +347,12 @@ impl ProcessSystem {
                 return Err(StartError::Start("this system does not run NATS".into()));
             };
             let mut c = Command::new(bin);
-            c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                .arg(self.opts.data_dir.join("nats"));
+            if self.nats_auth.is_some() {
+                c.arg("-c").arg(self.opts.data_dir.join("nats.conf"));
+            } else {
+                c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                    .arg(self.opts.data_dir.join("nats"));
+            }
             c
         } else {
             let mut c = Command::new(self.opts.bin_dir.join(name));
@@ -339,6 +373,14 @@ impl ProcessSystem {
                 .envs(self.issuer.service_env())
                 .env("AUTH_TOKEN_URL", self.issuer.token_url())
                 .env("AUTH_CLIENT_SECRET", &self.order_secret)
+                // Each service is its own NATS user with only its grants.
+                .env_remove("NATS_NKEY_SEED")
+                .envs(
+                    self.nats_auth
+                        .as_ref()
+                        .map(|a| a.service_env(name))
+                        .unwrap_or_default(),
+                )
                 .envs(self.opts.env.iter().cloned());
             if let Some(url) = self.opts.database_urls.get(name) {
                 c.env("DATABASE_URL", url);
@@ -434,6 +476,19 @@ impl ProcessSystem {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// Writes a file only its owner may read (credentials).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(contents.as_bytes())
 }
 
 async fn sigterm(child: &Child) {

@@ -25,6 +25,7 @@ pub const SERVICE: Definition = Definition {
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50054,
     migrator: &MIGRATOR,
+    consumes: &["store", "order"],
 };
 
 /// The embedded migrations of the delivery database.

@@ -28,6 +28,7 @@ pub const SERVICE: Definition = Definition {
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50055,
     migrator: &MIGRATOR,
+    consumes: &["order", "store", "delivery"],
 };
 
 /// The embedded migrations of the notification database.

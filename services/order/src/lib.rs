@@ -35,6 +35,7 @@ pub const SERVICE: Definition = Definition {
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50051,
     migrator: &MIGRATOR,
+    consumes: &["store", "delivery", "payment"],
 };
 
 /// The embedded migrations of the order database.

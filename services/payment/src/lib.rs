@@ -24,6 +24,7 @@ pub const SERVICE: Definition = Definition {
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50052,
     migrator: &MIGRATOR,
+    consumes: &["order", "store"],
 };
 
 /// The embedded migrations of the payment database.

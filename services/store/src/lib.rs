@@ -28,6 +28,7 @@ pub const SERVICE: Definition = Definition {
     version: env!("CARGO_PKG_VERSION"),
     default_port: 50053,
     migrator: &MIGRATOR,
+    consumes: &["order"],
 };
 
 /// The embedded migrations of the store database.

@@ -472,7 +472,9 @@ type Published = BTreeMap<String, Vec<(BTreeMap<String, String>, DynamicMessage)
 
 async fn published(system: &harness::System) -> Published {
     let pool = pool();
-    let client = async_nats::connect(&system.nats.url).await.expect("nats");
+    let client = fd_chassis::nats::connect_url(&system.nats.url)
+        .await
+        .expect("nats");
     let js = async_nats::jetstream::new(client);
     let mut out: Published = BTreeMap::new();
     for name in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "NOTIFICATION"] {

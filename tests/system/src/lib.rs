@@ -71,4 +71,18 @@ mod tests {
             assert_eq!(def.default_port, port, "{name}");
         }
     }
+
+    /// The NATS permissions are generated from what each service's definition says it
+    /// consumes (and a service refuses at start to consume anything else).
+    #[test]
+    fn nats_grants_match_every_service_definition() {
+        for (name, consumes) in fd_testkit::nats_auth::CONSUMES {
+            let def = super::definition(name).expect("a service of the system");
+            assert_eq!(def.consumes, consumes, "{name}");
+        }
+        assert_eq!(
+            fd_testkit::nats_auth::CONSUMES.len(),
+            fd_testkit::system::SERVICES.len()
+        );
+    }
 }

@@ -30,7 +30,7 @@ pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
                 .await?;
         pool.close().await;
     }
-    let client = async_nats::connect(sys.nats_url()).await?;
+    let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
     let js = async_nats::jetstream::new(client);
     let mut pending = 0;
     for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY"] {

@@ -102,7 +102,21 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
             sys.addr(name)
         );
     }
-    println!("  {:<13} {} (JetStream)", "NATS", sys.nats_url());
+    if sys.nats_auth().is_some() {
+        println!(
+            "  {:<13} {} (JetStream; each service its own user; admin URL in {})",
+            "NATS",
+            sys.nats_url(),
+            sys.data_dir().join("nats-admin.url").display()
+        );
+    } else {
+        println!(
+            "  {:<13} {} (JetStream; started elsewhere, so its users and permissions are its own: \
+             the services connect without credentials)",
+            "NATS",
+            sys.nats_url()
+        );
+    }
     println!(
         "  {:<13} {} (tokens for the demo users; JWKS at /.well-known/jwks.json)",
         "issuer",
@@ -154,7 +168,7 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
     let sys = ProcessSystem::start(opts).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest)
-        .env("NATS_URL", sys.nats_url())
+        .env("NATS_URL", sys.nats_admin_url())
         .env("FD_ISSUER_URL", &sys.issuer().url);
     for (name, _) in SERVICES {
         cmd.env(
