@@ -18,7 +18,11 @@ from fooddelivery_client import Item, OrderClient, ServiceError, subscribe  # no
 
 async def main() -> None:
     order_addr = os.environ.get("FD_ORDER_ADDR", "127.0.0.1:50051")
-    nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    # NATS lets each service in as itself only; make run writes the admin's URL (with its
+    # password) to data/nats-admin.url for tools like this one.
+    admin_url = Path("data/nats-admin.url")
+    default_nats = admin_url.read_text().strip() if admin_url.exists() else "nats://127.0.0.1:4222"
+    nats_url = os.environ.get("NATS_URL", default_nats)
     issuer = os.environ.get("FD_ISSUER_URL", "http://127.0.0.1:50050")
     # Sign in as the demo customer alice (make run's issuer; a real OIDC provider elsewhere).
     body = urllib.parse.urlencode({"grant_type": "password", "username": "alice"}).encode()

@@ -52,6 +52,17 @@ export function decodeEvent(natsSubject: string, data: Uint8Array, headers: Head
   };
 }
 
+/** `nats://user:pass@host:port` as connection options (nats.js does not read credentials from a URL). */
+export function natsOptions(natsUrl: string): { servers: string; user?: string; pass?: string } {
+  const url = new URL(natsUrl);
+  if (!url.username) return { servers: natsUrl };
+  return {
+    servers: `${url.protocol}//${url.host}`,
+    user: decodeURIComponent(url.username),
+    pass: decodeURIComponent(url.password),
+  };
+}
+
 /** Events published from the moment it is opened, on one context's subjects. */
 export class Subscription {
   private constructor(
@@ -62,7 +73,7 @@ export class Subscription {
 
   /** e.g. `Subscription.open(url, "fooddelivery.order.v1.>")` */
   static async open(natsUrl: string, subject: string): Promise<Subscription> {
-    const nc = await connect({ servers: natsUrl });
+    const nc = await connect(natsOptions(natsUrl));
     const stream = await (await nc.jetstreamManager()).streams.find(subject);
     // An ordered consumer: ephemeral, in order, from now on.
     const consumer = await nc.jetstream().consumers.get(stream, { filterSubjects: subject, deliver_policy: DeliverPolicy.New });

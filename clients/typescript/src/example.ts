@@ -1,10 +1,14 @@
 // Places an order, cancels it, and prints the events it set off.
 //   make run   (in one terminal), then: node clients/typescript/dist/src/example.js
 //   (it signs in as the demo customer bob with make run's token issuer)
+import { existsSync, readFileSync } from "node:fs";
 import { OrderClient, Subscription } from "./index.js";
 
 const orderAddr = process.env.FD_ORDER_ADDR ?? "127.0.0.1:50051";
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+// NATS lets each service in as itself only; make run writes the admin's URL (with its
+// password) to data/nats-admin.url for tools like this one (run from the repository root).
+const adminUrl = existsSync("data/nats-admin.url") ? readFileSync("data/nats-admin.url", "utf8").trim() : undefined;
+const natsUrl = process.env.NATS_URL ?? adminUrl ?? "nats://127.0.0.1:4222";
 
 const issuer = process.env.FD_ISSUER_URL ?? "http://127.0.0.1:50050";
 

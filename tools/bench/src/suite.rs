@@ -275,6 +275,52 @@ async fn place_order_runs(
         .await;
         out.push(r);
     }
+    // Verification under load, right after v1's run at the highest concurrency (which sends
+    // one token the services verified once and then remember): the same load with a token
+    // never seen before on every call, so order checks a signature and claims every time.
+    // There is no switch that turns checking off; a remembered token costs ~0.2 µs, so the
+    // pair is PlaceOrder "without" and "with" verification.
+    if let Some(&n) = cfg.concurrencies.iter().max() {
+        let issuer = sys.sys.issuer();
+        let expected = (cfg.duration + cfg.warmup).as_secs_f64() * 4_000.0;
+        let tokens: Vec<(
+            String,
+            tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+        )> = (0..(expected as usize).max(1_000))
+            .map(|i| {
+                let who = format!("bench-new-{i}");
+                let bearer = format!("Bearer {}", issuer.token_for(&who, &["customer"]));
+                (who, bearer.parse().expect("a token is ASCII"))
+            })
+            .collect();
+        let tokens = std::sync::Arc::new(tokens);
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = OrderServiceClient::new(channel.clone());
+        let r = loadgen::run(
+            &format!("PlaceOrder end to end, a new token per call, {label}"),
+            LoadConfig {
+                concurrency: n,
+                rate: None,
+                duration: cfg.duration,
+                warmup: cfg.warmup,
+            },
+            move || {
+                let mut c = c.clone();
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (who, bearer) = tokens[i % tokens.len()].clone();
+                async move {
+                    let mut req = tonic::Request::new(place_request(&who));
+                    req.metadata_mut().insert("authorization", bearer);
+                    c.place_order(req)
+                        .await
+                        .map(|_| ())
+                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                }
+            },
+        )
+        .await;
+        out.push(r);
+    }
     // v2 beside v1 at the highest concurrency, right after v1's run there: the same work,
     // priced from the menu alone.
     if let Some(&n) = cfg.concurrencies.iter().max() {
@@ -678,6 +724,30 @@ pub fn print(r: &SuiteReport) {
             share(r.token_repeat_us),
             p.p50_us as f64 / 1000.0
         );
+    }
+    // The same load with and without a signature check per call (same run, same system).
+    for label in ["SQLite", "PostgreSQL"] {
+        let fresh = r
+            .place_order
+            .iter()
+            .find(|p| p.name.contains("a new token per call") && p.name.ends_with(label));
+        let repeated = fresh.and_then(|f| {
+            r.place_order.iter().find(|p| {
+                p.name == format!("PlaceOrder end to end, {label}")
+                    && p.concurrency == f.concurrency
+            })
+        });
+        if let (Some(f), Some(p)) = (fresh, repeated) {
+            println!(
+                "token verification under load, {label}, {} in flight: a new token per call {:.0}/s vs one remembered token {:.0}/s = {:.3}× (p50 {:.2} vs {:.2} ms)",
+                f.concurrency,
+                f.throughput,
+                p.throughput,
+                f.throughput / p.throughput,
+                f.p50_us as f64 / 1000.0,
+                p.p50_us as f64 / 1000.0
+            );
+        }
     }
     println!();
     println!(

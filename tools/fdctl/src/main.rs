@@ -146,6 +146,22 @@ enum Command {
         #[arg(long = "client")]
         clients: Vec<String>,
     },
+    /// NATS users for a deployment, one per service with only its grants. `--out DIR` makes
+    /// fresh keys for Kubernetes: DIR/nats-auth.conf (the server's `authorization` block,
+    /// public keys only: include it in the NATS server's configuration) and
+    /// DIR/fooddelivery-nats-secret.yaml (the Secret the Deployments read their seeds from).
+    /// `--compose` prints deploy/nats.conf (passwords from the environment).
+    NatsAuth {
+        /// Where to write the Kubernetes files.
+        #[arg(long, conflicts_with = "compose", required_unless_present = "compose")]
+        out: Option<std::path::PathBuf>,
+        /// The namespace of the Secret.
+        #[arg(long, default_value = "fooddelivery")]
+        namespace: String,
+        /// Print docker-compose's server configuration instead.
+        #[arg(long)]
+        compose: bool,
+    },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
         /// Service URL, e.g. http://127.0.0.1:50051.
@@ -542,6 +558,45 @@ async fn health(url: &str, wait: u64) -> anyhow::Result<()> {
     }
 }
 
+fn nats_auth(
+    out: Option<std::path::PathBuf>,
+    namespace: &str,
+    compose: bool,
+) -> anyhow::Result<()> {
+    use fd_testkit::nats_auth;
+    let Some(dir) = out.filter(|_| !compose) else {
+        print!("{}", nats_auth::compose_config());
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let auth = nats_auth::LocalAuth::generate();
+    let conf = dir.join("nats-auth.conf");
+    std::fs::write(&conf, auth.authorization())
+        .with_context(|| format!("cannot write {}", conf.display()))?;
+    let secret = dir.join("fooddelivery-nats-secret.yaml");
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let _ = std::fs::remove_file(&secret);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&secret)
+            .and_then(|mut f| f.write_all(auth.kubernetes_secret(namespace).as_bytes()))
+            .with_context(|| format!("cannot write {}", secret.display()))?;
+    }
+    println!(
+        "wrote {} (public keys and grants: add it to the NATS server's configuration)",
+        conf.display()
+    );
+    println!(
+        "wrote {} (the services' seeds: kubectl apply -f it; keep it out of git)",
+        secret.display()
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let who = Who {
         token: cli.token.clone(),
@@ -555,6 +610,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Health { url, wait } => health(&url, wait).await,
+        Command::NatsAuth {
+            out,
+            namespace,
+            compose,
+        } => nats_auth(out, &namespace, compose),
         Command::Issuer {
             listen,
             public_url,

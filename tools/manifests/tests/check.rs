@@ -410,3 +410,96 @@ fn every_public_contract_version_is_routed_and_admitted() {
         }
     }
 }
+
+/// docker-compose's NATS runs the generated users and grants (deploy/nats.conf is exactly what
+/// `fdctl nats-auth --compose` prints, and nats-server accepts it); each service logs in as
+/// itself with the password the server is given.
+#[test]
+fn compose_nats_locks_every_service_into_its_own_user() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let conf_path = root.join("deploy/nats.conf");
+    let conf = std::fs::read_to_string(&conf_path).expect("deploy/nats.conf");
+    assert_eq!(
+        conf,
+        fd_testkit::nats_auth::compose_config(),
+        "deploy/nats.conf is out of date: run `fdctl nats-auth --compose > deploy/nats.conf`"
+    );
+    let compose = load(&root.join("docker-compose.yml")).expect("compose");
+    let services = &compose[0].value["services"];
+    let nats_env = &services["nats"]["environment"];
+    let mut cmd = std::process::Command::new(fd_testkit::nats_server_bin());
+    cmd.arg("-t").arg("-c").arg(&conf_path);
+    for (name, _) in fd_testkit::system::SERVICES {
+        let var = fd_testkit::nats_auth::password_var(name);
+        let env = &services[name]["environment"];
+        assert_eq!(env["NATS_USER"].as_str(), Some(name), "{name}");
+        assert_eq!(
+            env["NATS_PASSWORD"].as_str(),
+            nats_env[&var].as_str(),
+            "{name} logs in with another password than the server has"
+        );
+        assert!(
+            env["NATS_PASSWORD"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&format!("${{{var}"))),
+            "{name}"
+        );
+        cmd.env(&var, "x");
+    }
+    let admin = fd_testkit::nats_auth::password_var(fd_testkit::nats_auth::ADMIN);
+    assert!(nats_env[&admin].is_string(), "no {admin} for the server");
+    let out = cmd.env(&admin, "x").output().expect("nats-server -t");
+    assert!(
+        out.status.success(),
+        "nats-server refuses deploy/nats.conf: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        services["nats"]["command"],
+        serde_json::json!(["-c", "/etc/nats/nats.conf"])
+    );
+}
+
+/// In Kubernetes every Deployment of a service (v1, v2, ...) logs into NATS as that service,
+/// from the Secret `fdctl nats-auth` writes, and is configured like its other versions.
+#[test]
+fn every_deployment_logs_into_nats_as_its_service_and_versions_are_configured_alike() {
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        let docs = rendered(overlay);
+        let mut env_names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for d in docs.iter().filter(|d| d.kind() == "Deployment") {
+            let app = d.value["spec"]["template"]["metadata"]["labels"]["app"]
+                .as_str()
+                .expect("app label")
+                .to_string();
+            let env = d.value["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .expect("env");
+            let seed = env
+                .iter()
+                .find(|e| e["name"] == "NATS_NKEY_SEED")
+                .unwrap_or_else(|| panic!("{overlay}: {} has no NATS user", d.name()));
+            assert_eq!(
+                seed["valueFrom"]["secretKeyRef"],
+                serde_json::json!({"name": "fooddelivery-nats", "key": format!("{app}-nkey-seed")}),
+                "{overlay}: {}",
+                d.name()
+            );
+            let mut names: Vec<String> = env
+                .iter()
+                .filter_map(|e| e["name"].as_str().map(String::from))
+                .collect();
+            names.sort();
+            if let Some(other) = env_names.insert(app.clone(), names.clone()) {
+                assert_eq!(
+                    other,
+                    names,
+                    "{overlay}: {} is configured unlike the other {app} Deployment",
+                    d.name()
+                );
+            }
+        }
+        assert_eq!(env_names.len(), 5, "{overlay}: {:?}", env_names.keys());
+    }
+}
