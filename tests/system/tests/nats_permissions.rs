@@ -173,3 +173,102 @@ async fn nobody_without_credentials_gets_in() {
     let msg = refused.expect_err("anonymous").to_string();
     assert!(msg.to_lowercase().contains("authorization"), "{msg}");
 }
+
+/// NATS over TLS: a service given `tls://` and the server's CA logs in as itself and creates
+/// its stream; without the CA it does not connect at all.
+#[tokio::test]
+async fn a_service_talks_to_nats_over_tls_as_itself() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("cert");
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("ca.pem"), ca.pem()).expect("write");
+    std::fs::write(path("server.pem"), cert.pem()).expect("write");
+    std::fs::write(path("server.key"), key.serialize_pem()).expect("write");
+
+    let auth = fd_testkit::nats_auth::LocalAuth::generate();
+    let port = fd_testkit::system::free_port().expect("port");
+    let tls = fd_testkit::nats_auth::ServerTls {
+        cert_file: path("server.pem"),
+        key_file: path("server.key"),
+        ca_file: None,
+    };
+    std::fs::write(
+        path("nats.conf"),
+        auth.server_config(port, &path("js"), Some(&tls)),
+    )
+    .expect("conf");
+    let _nats = tokio::process::Command::new(fd_testkit::nats_server_bin())
+        .arg("-c")
+        .arg(path("nats.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nats-server");
+    fd_testkit::wait_for_port(([127, 0, 0, 1], port).into()).await;
+    let url = format!("tls://localhost:{port}");
+
+    // Without the CA the server's certificate is not trusted: no connection.
+    let untrusted = fd_chassis::nats::connect(
+        &url,
+        "store",
+        &fd_chassis::nats::Access {
+            nkey_seed: auth.seed("store").map(String::from),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the client keeps trying in the background");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_ne!(
+        untrusted.connection_state(),
+        async_nats::connection::State::Connected
+    );
+
+    // The real store service, configured by environment as in production.
+    let db = fd_testkit::TestDb::new(fd_testkit::Backend::Sqlite, "store").await;
+    let ca_file = path("ca.pem").display().to_string();
+    let seed = auth.seed("store").expect("seed").to_string();
+    let _store = fd_testkit::Server::service(
+        vec![
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("NATS_URL".into(), url.clone()),
+            ("NATS_CA_FILE".into(), ca_file.clone()),
+            ("NATS_NKEY_SEED".into(), seed),
+        ],
+        store::run,
+    )
+    .await;
+    // The admin, over TLS too, sees the stream the store's relay created at start.
+    let admin = async_nats::ConnectOptions::new()
+        .user_and_password(
+            fd_testkit::nats_auth::ADMIN.into(),
+            fd_chassis::nats::split_credentials(&auth.admin_url("nats://x"))
+                .1
+                .expect("admin credentials")
+                .1,
+        )
+        .add_root_certificates(path("ca.pem"))
+        .require_tls(true)
+        .connect(format!("localhost:{port}"))
+        .await
+        .expect("admin over TLS");
+    let js = jetstream::new(admin);
+    let mut found = false;
+    for _ in 0..100 {
+        if js.get_stream("STORE").await.is_ok() {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found, "the store never created its stream over TLS");
+}
