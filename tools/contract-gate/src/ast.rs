@@ -48,6 +48,12 @@ pub struct OptionEntry {
     pub name: Vec<String>,
     pub value: OptValue,
     pub span: Span,
+    /// Where the name starts and ends (protoc reports unknown options here).
+    pub name_span: Span,
+    /// Where the value is (protoc reports values of the wrong type here).
+    pub value_span: Span,
+    /// For an aggregate value `{ a: 1 b { ... } }`: its top-level field names.
+    pub aggregate_fields: Vec<String>,
 }
 
 pub fn find_option<'a>(opts: &'a [OptionEntry], name: &[&str]) -> Option<&'a OptionEntry> {
@@ -149,12 +155,17 @@ pub struct Field {
     pub oneof: Option<usize>,
     /// For extensions: the extendee as written.
     pub extendee: Option<String>,
+    /// For extensions: where the extendee is named.
+    pub extendee_span: Span,
     pub is_map: bool,
+    /// Where the label is, if there is one.
+    pub label_span: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Oneof {
     pub name: String,
+    pub name_span: Span,
     pub span: Span,
     pub options: Vec<OptionEntry>,
 }
@@ -169,6 +180,7 @@ pub struct Range {
 #[derive(Debug, Clone, Default)]
 pub struct Message {
     pub name: String,
+    pub name_span: Span,
     pub span: Span,
     pub options: Vec<OptionEntry>,
     pub fields: Vec<Field>,
@@ -177,6 +189,8 @@ pub struct Message {
     pub enums: Vec<Enum>,
     pub extensions: Vec<Field>,
     pub extension_ranges: Vec<Range>,
+    /// Where each extension range starts.
+    pub extension_range_spans: Vec<Span>,
     pub reserved_ranges: Vec<Range>,
     pub reserved_names: Vec<String>,
     pub is_map_entry: bool,
@@ -185,6 +199,8 @@ pub struct Message {
 #[derive(Debug, Clone)]
 pub struct EnumValue {
     pub name: String,
+    pub name_span: Span,
+    pub options: Vec<OptionEntry>,
     pub number: i64,
     pub number_span: Span,
     pub span: Span,
@@ -193,6 +209,10 @@ pub struct EnumValue {
 #[derive(Debug, Clone, Default)]
 pub struct Enum {
     pub name: String,
+    pub name_span: Span,
+    /// Where the next token after the closing brace starts (or the end of the file): where
+    /// protoc reports an `allow_alias` that aliases nothing.
+    pub after: crate::lexer::Pos,
     pub span: Span,
     pub options: Vec<OptionEntry>,
     pub values: Vec<EnumValue>,
@@ -203,6 +223,7 @@ pub struct Enum {
 #[derive(Debug, Clone)]
 pub struct Method {
     pub name: String,
+    pub name_span: Span,
     pub span: Span,
     pub input: String,
     pub input_span: Span,
@@ -216,6 +237,7 @@ pub struct Method {
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: String,
+    pub name_span: Span,
     pub span: Span,
     pub options: Vec<OptionEntry>,
     pub methods: Vec<Method>,
@@ -232,6 +254,12 @@ pub struct File {
     pub package: String,
     pub package_span: Option<Span>,
     pub imports: Vec<String>,
+    /// Where each import statement is (parallel to `imports`).
+    pub import_spans: Vec<Span>,
+    /// The imports marked `public` (re-exported to importers).
+    pub public_imports: Vec<String>,
+    /// The end of the file.
+    pub eof: crate::lexer::Pos,
     pub options: Vec<OptionEntry>,
     pub messages: Vec<Message>,
     pub enums: Vec<Enum>,

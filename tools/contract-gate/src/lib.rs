@@ -16,6 +16,7 @@ pub mod parser;
 pub mod project_rules;
 pub mod report;
 pub mod rules;
+pub mod validate;
 
 use std::path::Path;
 
@@ -58,6 +59,14 @@ pub fn check_index(prev: &Index<'_>, cur: &Index<'_>, opts: Options) -> Vec<Find
     f.sort();
     f.dedup();
     f
+}
+
+/// Loads the tree in `dir` and reports the first compile error protoc would report (see
+/// [`model::Index`] and the validation it runs), if any.
+pub fn compile_dir(dir: &Path) -> Result<(), LoadError> {
+    let t = Tree::load_dir(dir)?;
+    t.index()?;
+    Ok(())
 }
 
 /// Compares the proto tree in `cur` with the one in `prev`.

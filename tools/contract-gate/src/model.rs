@@ -99,11 +99,14 @@ impl Tree {
     /// Resolves every name; compile errors (unresolved types, missing imports, bad field
     /// numbers) come from here.
     pub fn index(&self) -> Result<Index<'_>, LoadError> {
-        Index::build(self)
+        let ix = Index::build(self)?;
+        crate::validate::validate(self, &ix)?;
+        Ok(ix)
     }
 }
 
-fn module_roots(dir: &Path) -> Vec<PathBuf> {
+/// The module roots of `dir`: those its `buf.yaml` names, else `dir` itself.
+pub fn module_roots(dir: &Path) -> Vec<PathBuf> {
     let Ok(yaml) = std::fs::read_to_string(dir.join("buf.yaml")) else {
         return vec![dir.to_path_buf()];
     };
@@ -274,12 +277,12 @@ impl<'a> Index<'a> {
             }
         }
         for f in &tree.files {
-            for imp in &f.imports {
+            for (imp, sp) in f.imports.iter().zip(&f.import_spans) {
                 if !ix.files.contains_key(imp.as_str()) && !imp.starts_with("google/protobuf/") {
                     return Err(LoadError {
                         path: f.path.clone(),
-                        pos: None,
-                        message: format!("import \"{imp}\" was not found in the module"),
+                        pos: Some(sp.start),
+                        message: format!("Import \"{imp}\" was not found or had errors."),
                     });
                 }
             }
@@ -348,7 +351,7 @@ impl<'a> Index<'a> {
         {
             return Err(LoadError {
                 path: f.path.clone(),
-                pos: Some(m.span.start),
+                pos: Some(m.name_span.start),
                 message: format!("\"{full}\" is already defined"),
             });
         }
@@ -386,7 +389,7 @@ impl<'a> Index<'a> {
         if self.enums.contains_key(&full) || self.messages.contains_key(&full) {
             return Err(LoadError {
                 path: f.path.clone(),
-                pos: Some(e.span.start),
+                pos: Some(e.name_span.start),
                 message: format!("\"{full}\" is already defined"),
             });
         }

@@ -8,13 +8,37 @@ use crate::lexer::{tokenize, Span, SyntaxError, Tok, Token};
 
 pub fn parse_file(path: &str, src: &str) -> Result<File, SyntaxError> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        eof: end_of(src),
+    };
     p.file(path)
+}
+
+/// The position just after the last character, counted as the lexer counts (tabs to the next
+/// multiple of 8): where protoc reports "end of input".
+fn end_of(src: &str) -> crate::lexer::Pos {
+    let line = src.matches('\n').count();
+    let last = src.rsplit('\n').next().unwrap_or("");
+    let mut col = 0u32;
+    for c in last.chars() {
+        col = if c == '\t' {
+            (col / 8 + 1) * 8
+        } else {
+            col + 1
+        };
+    }
+    crate::lexer::Pos {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col,
+    }
 }
 
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    eof: crate::lexer::Pos,
 }
 
 type R<T> = Result<T, SyntaxError>;
@@ -29,10 +53,10 @@ impl Parser {
     fn span(&self) -> Span {
         match self.toks.get(self.i) {
             Some(t) => t.span,
-            None => {
-                let end = self.toks.last().map(|t| t.span.end).unwrap_or_default();
-                Span { start: end, end }
-            }
+            None => Span {
+                start: self.eof,
+                end: self.eof,
+            },
         }
     }
     fn prev_span(&self) -> Span {
@@ -157,6 +181,9 @@ impl Parser {
             package: String::new(),
             package_span: None,
             imports: vec![],
+            import_spans: vec![],
+            public_imports: vec![],
+            eof: self.eof,
             options: vec![],
             messages: vec![],
             enums: vec![],
@@ -201,13 +228,20 @@ impl Parser {
                         f.package_span = Some(start.to(end));
                     }
                     "import" => {
-                        self.bump();
+                        let start = self.bump();
+                        let mut public = false;
                         if self.is_kw("public") || self.is_kw("weak") {
+                            public = self.is_kw("public");
                             self.bump();
                         }
                         let (s, _) = self.string()?;
-                        self.expect_punct(';')?;
-                        f.imports.push(String::from_utf8_lossy(&s).into_owned());
+                        let end = self.expect_punct(';')?;
+                        let name = String::from_utf8_lossy(&s).into_owned();
+                        if public {
+                            f.public_imports.push(name.clone());
+                        }
+                        f.imports.push(name);
+                        f.import_spans.push(start.to(end));
                     }
                     "option" => f.options.push(self.option_stmt()?),
                     "message" => {
@@ -248,16 +282,15 @@ impl Parser {
     /// `option name = value;`
     fn option_stmt(&mut self) -> R<OptionEntry> {
         let start = self.expect_kw("option")?;
-        let (name, value) = self.option_body()?;
+        let mut o = self.option_body()?;
         let end = self.expect_punct(';')?;
-        Ok(OptionEntry {
-            name,
-            value,
-            span: start.to(end),
-        })
+        o.span = start.to(end);
+        Ok(o)
     }
 
-    fn option_body(&mut self) -> R<(Vec<String>, OptValue)> {
+    /// `name = value`; the entry's `span` is the caller's to set.
+    fn option_body(&mut self) -> R<OptionEntry> {
+        let name_start = self.span();
         let mut name = Vec::new();
         loop {
             if self.eat_punct('(') {
@@ -272,14 +305,24 @@ impl Parser {
                 break;
             }
         }
+        let name_span = name_start.to(self.prev_span());
         self.expect_punct('=')?;
-        let value = self.option_value()?;
-        Ok((name, value))
+        let value_start = self.span();
+        let mut aggregate_fields = Vec::new();
+        let value = self.option_value(&mut aggregate_fields)?;
+        Ok(OptionEntry {
+            name,
+            value,
+            span: name_start.to(self.prev_span()),
+            name_span,
+            value_span: value_start.to(self.prev_span()),
+            aggregate_fields,
+        })
     }
 
-    fn option_value(&mut self) -> R<OptValue> {
+    fn option_value(&mut self, aggregate_fields: &mut Vec<String>) -> R<OptValue> {
         if self.is_punct('{') {
-            self.skip_braces()?;
+            self.skip_braces(aggregate_fields)?;
             return Ok(OptValue::Aggregate);
         }
         let neg = self.eat_punct('-');
@@ -327,9 +370,17 @@ impl Parser {
         Ok(v)
     }
 
-    fn skip_braces(&mut self) -> R<()> {
+    /// Skips a `{ ... }` text-format value, collecting its top-level field names.
+    fn skip_braces(&mut self, fields: &mut Vec<String>) -> R<()> {
         let mut depth = 0usize;
         loop {
+            if depth == 1 {
+                if let (Some(Tok::Ident(n)), Some(Tok::Punct(':' | '{' | '<'))) =
+                    (self.peek(), self.peek_at(1))
+                {
+                    fields.push(n.clone());
+                }
+            }
             match self.peek() {
                 None => return self.err("unterminated '{'"),
                 Some(Tok::Punct('{')) => depth += 1,
@@ -353,13 +404,7 @@ impl Parser {
             return Ok(out);
         }
         loop {
-            let start = self.span();
-            let (name, value) = self.option_body()?;
-            out.push(OptionEntry {
-                name,
-                value,
-                span: start.to(self.prev_span()),
-            });
+            out.push(self.option_body()?);
             if self.eat_punct(',') {
                 continue;
             }
@@ -371,9 +416,10 @@ impl Parser {
     /// `message Name { ... }` (map entries and groups are nested inside it).
     fn message(&mut self, editions: bool) -> R<Message> {
         let start = self.expect_kw("message")?;
-        let (name, _) = self.ident()?;
+        let (name, name_span) = self.ident()?;
         let mut m = Message {
             name,
+            name_span,
             ..Default::default()
         };
         self.expect_punct('{')?;
@@ -409,9 +455,11 @@ impl Parser {
                 }
                 "extensions" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
                     self.bump();
+                    let first = self.span();
                     let ranges = self.ranges(536_870_911)?;
                     self.bracket_options()?;
                     self.expect_punct(';')?;
+                    m.extension_range_spans.extend(ranges.iter().map(|_| first));
                     m.extension_ranges.extend(ranges);
                 }
                 "reserved" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
@@ -420,10 +468,11 @@ impl Parser {
                 }
                 "oneof" if next_is_name => {
                     let start = self.bump();
-                    let (name, _) = self.ident()?;
+                    let (name, name_span) = self.ident()?;
                     let idx = m.oneofs.len();
                     m.oneofs.push(Oneof {
                         name,
+                        name_span,
                         span: start,
                         options: vec![],
                     });
@@ -499,6 +548,7 @@ impl Parser {
     /// A field, map field or group. Returns the group's message if it is one.
     fn field(&mut self, editions: bool, in_oneof: bool) -> R<(Field, Option<Message>)> {
         let start = self.span();
+        let before = self.i;
         let label = match self.peek() {
             Some(Tok::Ident(s))
                 if !in_oneof || s == "optional" || s == "required" || s == "repeated" =>
@@ -524,6 +574,7 @@ impl Parser {
             }
             _ => Label::None,
         };
+        let label_span = (self.i > before).then_some(start);
         // map<K, V>
         if self.is_kw("map") && matches!(self.peek_at(1), Some(Tok::Punct('<'))) {
             let tstart = self.bump();
@@ -556,7 +607,9 @@ impl Parser {
                 options: vec![],
                 oneof: None,
                 extendee: None,
+                extendee_span: Span::default(),
                 is_map: false,
+                label_span: None,
             };
             let entry = Message {
                 name: entry_name.clone(),
@@ -583,7 +636,9 @@ impl Parser {
                 options,
                 oneof: None,
                 extendee: None,
+                extendee_span: Span::default(),
                 is_map: true,
+                label_span,
             };
             return Ok((f, Some(entry)));
         }
@@ -596,6 +651,7 @@ impl Parser {
             self.expect_punct('{')?;
             let mut g = Message {
                 name: gname.clone(),
+                name_span: gname_span,
                 ..Default::default()
             };
             self.message_body(&mut g, editions)?;
@@ -613,7 +669,9 @@ impl Parser {
                 options,
                 oneof: None,
                 extendee: None,
+                extendee_span: Span::default(),
                 is_map: false,
+                label_span,
             };
             return Ok((f, Some(g)));
         }
@@ -640,7 +698,9 @@ impl Parser {
                 options,
                 oneof: None,
                 extendee: None,
+                extendee_span: Span::default(),
                 is_map: false,
+                label_span,
             },
             None,
         ))
@@ -648,12 +708,13 @@ impl Parser {
 
     fn extend(&mut self, editions: bool) -> R<(Vec<Field>, Vec<Message>)> {
         self.expect_kw("extend")?;
-        let (extendee, _) = self.type_name()?;
+        let (extendee, extendee_span) = self.type_name()?;
         let mut fields = Vec::new();
         let mut groups = Vec::new();
         self.block(|p| {
             let (mut f, g) = p.field(editions, false)?;
             f.extendee = Some(extendee.clone());
+            f.extendee_span = extendee_span;
             fields.push(f);
             groups.extend(g);
             Ok(())
@@ -663,9 +724,10 @@ impl Parser {
 
     fn enum_decl(&mut self) -> R<Enum> {
         let start = self.expect_kw("enum")?;
-        let (name, _) = self.ident()?;
+        let (name, name_span) = self.ident()?;
         let mut e = Enum {
             name,
+            name_span,
             ..Default::default()
         };
         let end = self.block(|p| {
@@ -680,10 +742,12 @@ impl Parser {
             let (name, vstart) = p.ident()?;
             p.expect_punct('=')?;
             let (number, number_span) = p.int()?;
-            p.bracket_options()?;
+            let options = p.bracket_options()?;
             let end = p.expect_punct(';')?;
             e.values.push(EnumValue {
                 name,
+                name_span: vstart,
+                options,
                 number,
                 number_span,
                 span: vstart.to(end),
@@ -691,14 +755,16 @@ impl Parser {
             Ok(())
         })?;
         e.span = start.to(end);
+        e.after = self.span().start;
         Ok(e)
     }
 
     fn service(&mut self) -> R<Service> {
         let start = self.expect_kw("service")?;
-        let (name, _) = self.ident()?;
+        let (name, name_span) = self.ident()?;
         let mut s = Service {
             name,
+            name_span,
             span: start,
             options: vec![],
             methods: vec![],
@@ -718,7 +784,7 @@ impl Parser {
     /// `rpc Name ([stream] In) returns ([stream] Out) (; | { option* })`
     fn method(&mut self) -> R<Method> {
         let mstart = self.expect_kw("rpc")?;
-        let (name, _) = self.ident()?;
+        let (name, name_span) = self.ident()?;
         let stream_and_type = |p: &mut Self| -> R<(bool, String, Span)> {
             p.expect_punct('(')?;
             let streaming =
@@ -745,6 +811,7 @@ impl Parser {
         };
         Ok(Method {
             name,
+            name_span,
             span: mstart.to(end),
             input,
             input_span,

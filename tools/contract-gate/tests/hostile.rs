@@ -25,6 +25,7 @@ service S { rpc R(M) returns (stream M) { option idempotency_level = NO_SIDE_EFF
 
 const EDITION: &str = r#"edition = "2023";
 package b.v1;
+import "google/protobuf/cpp_features.proto";
 option features.field_presence = IMPLICIT;
 option features.(pb.cpp).string_type = VIEW;
 message N { string s = 1 [features.utf8_validation = NONE, features.field_presence = EXPLICIT]; N child = 2 [features.message_encoding = DELIMITED]; }
