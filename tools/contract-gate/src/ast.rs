@@ -193,6 +193,9 @@ pub struct Message {
     pub extension_range_spans: Vec<Span>,
     pub reserved_ranges: Vec<Range>,
     pub reserved_names: Vec<String>,
+    /// Where each reserved range and name is (parallel to the lists above).
+    pub reserved_range_spans: Vec<Span>,
+    pub reserved_name_spans: Vec<Span>,
     pub is_map_entry: bool,
 }
 
@@ -218,6 +221,8 @@ pub struct Enum {
     pub values: Vec<EnumValue>,
     pub reserved_ranges: Vec<Range>,
     pub reserved_names: Vec<String>,
+    pub reserved_range_spans: Vec<Span>,
+    pub reserved_name_spans: Vec<Span>,
 }
 
 #[derive(Debug, Clone)]

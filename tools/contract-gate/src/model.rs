@@ -300,7 +300,22 @@ impl<'a> Index<'a> {
         }
         // Every field is resolved here, once: unresolvable types are compile errors, and the
         // rules read the result.
-        let names: Vec<String> = ix.messages.keys().cloned().collect();
+        // In source order, map entries last: protoc names no line for a map entry's fields, and
+        // reports every unresolved name, so the first one met here is one protoc names.
+        let mut names: Vec<(bool, &str, Span, String)> = ix
+            .messages
+            .values()
+            .map(|m| (m.msg.is_map_entry, m.file.path.as_str(), m.msg.span, m.full_name.clone()))
+            .collect();
+        // Files in import order (protoc builds a file's imports first).
+        let rank: HashMap<&str, usize> = crate::validate::import_order(tree)
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_str(), i))
+            .collect();
+        let order = |path: &str| rank.get(path).copied().unwrap_or(usize::MAX);
+        names.sort_by(|a, b| (a.0, order(a.1), a.2.start).cmp(&(b.0, order(b.1), b.2.start)));
+        let names: Vec<String> = names.into_iter().map(|n| n.3).collect();
         for name in names {
             let mi = &ix.messages[&name];
             let mut exts = Vec::with_capacity(mi.msg.extensions.len());
@@ -343,18 +358,26 @@ impl<'a> Index<'a> {
     ) -> Result<(), LoadError> {
         let full = join(scope, &m.name);
         let nested = join(nested_scope, &m.name);
-        if self
-            .symbols
-            .insert(full.clone(), SymKind::Message)
-            .is_some()
-            && self.messages.contains_key(&full)
-        {
+        // Defined twice in one file: validation reports it, in protoc's order. In two files:
+        // here.
+        let other_file = |ix: &Self| {
+            ix.messages
+                .get(&full)
+                .map(|o| o.file.path.clone())
+                .or_else(|| ix.enums.get(&full).map(|o| o.file.path.clone()))
+                .filter(|p| p != &f.path)
+        };
+        if let Some(other) = other_file(self) {
             return Err(LoadError {
                 path: f.path.clone(),
                 pos: Some(m.name_span.start),
-                message: format!("\"{full}\" is already defined"),
+                message: format!("\"{full}\" is already defined in file \"{other}\"."),
             });
         }
+        if self.messages.contains_key(&full) || self.enums.contains_key(&full) {
+            return Ok(());
+        }
+        self.symbols.insert(full.clone(), SymKind::Message);
         let mut chain = chain.to_vec();
         chain.push(&m.options);
         for n in &m.messages {
@@ -386,12 +409,22 @@ impl<'a> Index<'a> {
         chain: &[&'a [OptionEntry]],
     ) -> Result<(), LoadError> {
         let full = join(scope, &e.name);
-        if self.enums.contains_key(&full) || self.messages.contains_key(&full) {
-            return Err(LoadError {
-                path: f.path.clone(),
-                pos: Some(e.name_span.start),
-                message: format!("\"{full}\" is already defined"),
-            });
+        let other = self
+            .messages
+            .get(&full)
+            .map(|o| o.file.path.clone())
+            .or_else(|| self.enums.get(&full).map(|o| o.file.path.clone()));
+        match other {
+            Some(other) if other != f.path => {
+                return Err(LoadError {
+                    path: f.path.clone(),
+                    pos: Some(e.name_span.start),
+                    message: format!("\"{full}\" is already defined in file \"{other}\"."),
+                });
+            }
+            // In this file: validation reports it, in protoc's order.
+            Some(_) => return Ok(()),
+            None => {}
         }
         self.symbols.insert(full.clone(), SymKind::Enum);
         let mut chain = chain.to_vec();
@@ -441,7 +474,12 @@ impl<'a> Index<'a> {
         let err = |sp: Span, what: &str| LoadError {
             path: f.path.clone(),
             pos: Some(sp.start),
-            message: format!("{what} is not defined"),
+            message: format!("\"{what}\" is not defined."),
+        };
+        // The extendee first: protoc reports it before the field's type.
+        let extendee = match &x.extendee {
+            Some(e) => Some(self.resolve(e, scope).ok_or_else(|| err(x.extendee_span, e))?.0),
+            None => None,
         };
         let (type_name, kind) = match &x.ty {
             TypeRef::Scalar(s) => (None, Kind::Scalar(*s)),
@@ -454,10 +492,6 @@ impl<'a> Index<'a> {
                 };
                 (Some(format!(".{full}")), kind)
             }
-        };
-        let extendee = match &x.extendee {
-            Some(e) => Some(self.resolve(e, scope).ok_or_else(|| err(x.span, e))?.0),
-            None => None,
         };
         let mut chain = chain.to_vec();
         if let (Some(p), Some(o)) = (parent, x.oneof) {
@@ -520,15 +554,17 @@ fn validate_message(mi: &MsgInfo<'_>) -> Result<(), LoadError> {
                 ),
             ));
         }
-        if mi
+        // protoc names the reserved range, not the field.
+        if let Some(i) = mi
             .msg
             .reserved_ranges
             .iter()
-            .any(|r| (r.start..=r.end).contains(&f.number))
+            .position(|r| (r.start..=r.end).contains(&f.number))
         {
+            let at = mi.msg.reserved_range_spans.get(i).copied().unwrap_or(f.number_span);
             return Err(err(
-                f.number_span,
-                format!("field \"{}\" uses reserved number {}", f.name, f.number),
+                at,
+                format!("Field \"{}\" uses reserved number {}.", f.name, f.number),
             ));
         }
         if mi.msg.reserved_names.iter().any(|n| n == &f.name) {

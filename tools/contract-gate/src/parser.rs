@@ -35,6 +35,14 @@ fn end_of(src: &str) -> crate::lexer::Pos {
     }
 }
 
+/// Where a `reserved` statement's ranges and names go.
+struct Reserved<'a> {
+    ranges: &'a mut Vec<Range>,
+    range_spans: &'a mut Vec<Span>,
+    names: &'a mut Vec<String>,
+    name_spans: &'a mut Vec<Span>,
+}
+
 struct Parser {
     toks: Vec<Token>,
     i: usize,
@@ -222,6 +230,9 @@ impl Parser {
                 Some(Tok::Ident(kw)) => match kw.as_str() {
                     "package" => {
                         let start = self.bump();
+                        if self.is_punct('.') {
+                            return self.err("Expected identifier.");
+                        }
                         let (name, _) = self.type_name()?;
                         let end = self.expect_punct(';')?;
                         f.package = name;
@@ -370,31 +381,100 @@ impl Parser {
         Ok(v)
     }
 
-    /// Skips a `{ ... }` text-format value, collecting its top-level field names.
+    /// Reads a `{ ... }` text-format value (the syntax only, as protoc's option parser
+    /// checks it), collecting its top-level field names.
     fn skip_braces(&mut self, fields: &mut Vec<String>) -> R<()> {
-        let mut depth = 0usize;
-        loop {
-            if depth == 1 {
-                if let (Some(Tok::Ident(n)), Some(Tok::Punct(':' | '{' | '<'))) =
-                    (self.peek(), self.peek_at(1))
-                {
-                    fields.push(n.clone());
-                }
-            }
-            match self.peek() {
-                None => return self.err("unterminated '{'"),
-                Some(Tok::Punct('{')) => depth += 1,
-                Some(Tok::Punct('}')) => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.bump();
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            self.bump();
+        self.expect_punct('{')?;
+        self.text_message('}', Some(fields))
+    }
+
+    fn text_got(&self) -> String {
+        match self.peek() {
+            Some(Tok::Ident(s) | Tok::Int(s) | Tok::Float(s)) => s.clone(),
+            Some(Tok::Str(b)) => format!("\"{}\"", String::from_utf8_lossy(b)),
+            Some(Tok::Punct(c)) => c.to_string(),
+            None => "end of input".into(),
         }
+    }
+
+    /// Fields of a text-format message up to `close`.
+    fn text_message(&mut self, close: char, mut fields: Option<&mut Vec<String>>) -> R<()> {
+        loop {
+            if self.eat_punct(close) {
+                return Ok(());
+            }
+            if self.eat_punct('[') {
+                // An extension or Any type URL: a name with dots and slashes.
+                while !self.is_punct(']') {
+                    if self.peek().is_none() {
+                        return self.err("Expected \"]\".");
+                    }
+                    self.bump();
+                }
+                self.bump();
+            } else if let Some(Tok::Ident(n)) = self.peek().cloned() {
+                if let Some(f) = fields.as_deref_mut() {
+                    f.push(n);
+                }
+                self.bump();
+            } else {
+                let got = self.text_got();
+                return self.err(format!("Expected identifier, got: {got}"));
+            }
+            if self.eat_punct(':') {
+                if self.is_punct('[') {
+                    self.bump();
+                    if !self.eat_punct(']') {
+                        loop {
+                            self.text_value()?;
+                            if self.eat_punct(']') {
+                                break;
+                            }
+                            if !self.eat_punct(',') {
+                                let got = self.text_got();
+                                return self.err(format!("Expected \"]\", found \"{got}\"."));
+                            }
+                        }
+                    }
+                } else {
+                    self.text_value()?;
+                }
+            } else if self.is_punct('{') || self.is_punct('<') {
+                self.text_value()?;
+            } else {
+                let got = self.text_got();
+                return self.err(format!("Expected \":\", found \"{got}\"."));
+            }
+            if !self.eat_punct(',') {
+                self.eat_punct(';');
+            }
+        }
+    }
+
+    /// One text-format value: a message in braces or angle brackets, or a scalar.
+    fn text_value(&mut self) -> R<()> {
+        if self.eat_punct('{') {
+            return self.text_message('}', None);
+        }
+        if self.eat_punct('<') {
+            return self.text_message('>', None);
+        }
+        self.eat_punct('-');
+        match self.peek() {
+            Some(Tok::Ident(_) | Tok::Int(_) | Tok::Float(_)) => {
+                self.bump();
+            }
+            Some(Tok::Str(_)) => {
+                while matches!(self.peek(), Some(Tok::Str(_))) {
+                    self.bump();
+                }
+            }
+            _ => {
+                let got = self.text_got();
+                return self.err(format!("Expected a value, got: {got}"));
+            }
+        }
+        Ok(())
     }
 
     /// `[a = 1, b = 2]`
@@ -464,7 +544,15 @@ impl Parser {
                 }
                 "reserved" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
                     self.bump();
-                    self.reserved(&mut m.reserved_ranges, &mut m.reserved_names, 536_870_911)?;
+                    self.reserved(
+                        Reserved {
+                            ranges: &mut m.reserved_ranges,
+                            range_spans: &mut m.reserved_range_spans,
+                            names: &mut m.reserved_names,
+                            name_spans: &mut m.reserved_name_spans,
+                        },
+                        536_870_911,
+                    )?;
                 }
                 "oneof" if next_is_name => {
                     let start = self.bump();
@@ -502,9 +590,14 @@ impl Parser {
     }
 
     fn ranges(&mut self, max: i64) -> R<Vec<Range>> {
+        Ok(self.ranges_with_spans(max)?.into_iter().map(|(r, _)| r).collect())
+    }
+
+    /// Ranges with where each starts.
+    fn ranges_with_spans(&mut self, max: i64) -> R<Vec<(Range, Span)>> {
         let mut out = Vec::new();
         loop {
-            let (start, _) = self.int()?;
+            let (start, start_span) = self.int()?;
             let end = if self.is_kw("to") {
                 self.bump();
                 if self.is_kw("max") {
@@ -516,30 +609,37 @@ impl Parser {
             } else {
                 start
             };
-            out.push(Range { start, end });
+            out.push((Range { start, end }, start_span));
             if !self.eat_punct(',') {
                 return Ok(out);
             }
         }
     }
 
-    fn reserved(&mut self, ranges: &mut Vec<Range>, names: &mut Vec<String>, max: i64) -> R<()> {
+    fn reserved(&mut self, r: Reserved<'_>, max: i64) -> R<()> {
         match self.peek() {
             Some(Tok::Str(_)) => loop {
-                let (s, _) = self.string()?;
-                names.push(String::from_utf8_lossy(&s).into_owned());
+                let (s, sp) = self.string()?;
+                r.names.push(String::from_utf8_lossy(&s).into_owned());
+                r.name_spans.push(sp);
                 if !self.eat_punct(',') {
                     break;
                 }
             },
             Some(Tok::Ident(_)) => loop {
-                let (s, _) = self.ident()?;
-                names.push(s);
+                let (s, sp) = self.ident()?;
+                r.names.push(s);
+                r.name_spans.push(sp);
                 if !self.eat_punct(',') {
                     break;
                 }
             },
-            _ => ranges.extend(self.ranges(max)?),
+            _ => {
+                for (range, sp) in self.ranges_with_spans(max)? {
+                    r.ranges.push(range);
+                    r.range_spans.push(sp);
+                }
+            }
         }
         self.expect_punct(';')?;
         Ok(())
@@ -613,6 +713,8 @@ impl Parser {
             };
             let entry = Message {
                 name: entry_name.clone(),
+                // protoc names the map field where its entry conflicts with something.
+                name_span,
                 span: type_span,
                 // The entry inherits the map field's features (protoc resolves them so).
                 options: options
@@ -737,7 +839,15 @@ impl Parser {
             }
             if p.is_kw("reserved") && !matches!(p.peek_at(1), Some(Tok::Punct('='))) {
                 p.bump();
-                return p.reserved(&mut e.reserved_ranges, &mut e.reserved_names, 2_147_483_647);
+                return p.reserved(
+                    Reserved {
+                        ranges: &mut e.reserved_ranges,
+                        range_spans: &mut e.reserved_range_spans,
+                        names: &mut e.reserved_names,
+                        name_spans: &mut e.reserved_name_spans,
+                    },
+                    2_147_483_647,
+                );
             }
             let (name, vstart) = p.ident()?;
             p.expect_punct('=')?;

@@ -50,7 +50,7 @@ pub fn validate(tree: &Tree, ix: &Index<'_>) -> Result<(), LoadError> {
 }
 
 /// Files with their imports first (protoc builds a file's imports before the file).
-fn import_order(tree: &Tree) -> Vec<&File> {
+pub fn import_order(tree: &Tree) -> Vec<&File> {
     let by_path: BTreeMap<&str, &File> = tree.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut done: HashSet<&str> = HashSet::new();
     let mut out = Vec::new();
@@ -99,6 +99,9 @@ struct Definitions<'a> {
     file_of: HashMap<String, String>,
     /// Extensions by full name.
     extensions: HashMap<String, &'a crate::model::FieldInfo<'a>>,
+    /// Names that are not types (fields, oneofs, enum values): a type name that meets one of
+    /// them first, looking outwards, is refused ("is not a type").
+    non_types: HashSet<String>,
 }
 
 impl<'a> Definitions<'a> {
@@ -115,10 +118,20 @@ impl<'a> Definitions<'a> {
             file_of.insert(x.full_name.clone(), x.file.path.clone());
             extensions.insert(x.full_name.clone(), x);
         }
+        let mut non_types = HashSet::new();
+        for (name, m) in &ix.messages {
+            non_types.extend(m.msg.fields.iter().map(|f| join(name, &f.name)));
+            non_types.extend(m.msg.oneofs.iter().map(|o| join(name, &o.name)));
+        }
+        for (name, e) in &ix.enums {
+            let scope = name.rsplit_once('.').map_or("", |(s, _)| s);
+            non_types.extend(e.en.values.iter().map(|v| join(scope, &v.name)));
+        }
         let _ = tree;
         Definitions {
             file_of,
             extensions,
+            non_types,
         }
     }
 
@@ -515,6 +528,12 @@ impl<'v, 'a> Validator<'v, 'a> {
             if map_entry_field {
                 continue;
             }
+            if let (true, Some(ls)) = (in_oneof, f.label_span) {
+                return Err(self.err(
+                    ls.start,
+                    "Fields in oneofs must not have labels (required / optional / repeated).",
+                ));
+            }
             match self.file.syntax {
                 Syntax::Proto2 if f.label_span.is_none() && !in_oneof && !f.is_map => {
                     return Err(self.err(
@@ -553,13 +572,48 @@ impl<'v, 'a> Validator<'v, 'a> {
 
     fn build_phase(&self) -> R {
         self.check_imports_exist()?;
+        let mut seen = HashSet::new();
+        for (imp, sp) in self.file.imports.iter().zip(&self.file.import_spans) {
+            if !seen.insert(imp) {
+                return Err(self.err(sp.start, format!("Import \"{imp}\" was listed twice.")));
+            }
+        }
         self.check_scopes()?;
+        for (_, m) in self.messages() {
+            self.check_ranges(m)?;
+        }
+        for (_, e) in self.enums() {
+            self.check_reserved(
+                "Enum value",
+                &e.reserved_ranges,
+                &e.reserved_range_spans,
+                &e.reserved_names,
+                e.name_span.start,
+            )?;
+            for v in &e.values {
+                if let Some(i) = e
+                    .reserved_ranges
+                    .iter()
+                    .position(|r| (r.start..=r.end).contains(&v.number))
+                {
+                    let at = e.reserved_range_spans.get(i).map_or(v.number_span.start, |s| s.start);
+                    return Err(self.err(at, format!("Enum value \"{}\" uses reserved number {}.", v.name, v.number)));
+                }
+                if e.reserved_names.contains(&v.name) {
+                    return Err(self.err(v.name_span.start, format!("Enum value \"{}\" is reserved.", v.name)));
+                }
+            }
+        }
         self.check_visibility()?;
         self.check_extension_numbers()?;
         for (_, e) in self.enums() {
-            let alias = find_option(&e.options, &["allow_alias"])
-                .and_then(|o| o.value.as_bool())
-                .unwrap_or(false);
+            let alias = match find_option(&e.options, &["allow_alias"]) {
+                None => false,
+                Some(o) if o.value.as_bool() == Some(true) => true,
+                Some(_) => {
+                    return Err(self.err(e.after, format!("\"{}\" declares 'option allow_alias = false;' which has no effect. Please remove the declaration.", e.name)));
+                }
+            };
             if alias {
                 let mut seen = HashSet::new();
                 let aliased = e.values.iter().any(|v| !seen.insert(v.number));
@@ -584,55 +638,57 @@ impl<'v, 'a> Validator<'v, 'a> {
     }
 
     /// Names defined twice in one scope: nested types, fields, oneofs, enum values (siblings
-    /// of their enum), extensions, services, methods.
+    /// of their enum), extensions, services, methods — met in the order protoc adds them, so
+    /// the one reported is the one protoc reports.
     fn check_scopes(&self) -> R {
-        let mut scopes: HashMap<String, HashMap<String, Pos>> = HashMap::new();
-        let mut defs: Vec<(String, String, Pos)> = Vec::new();
+        // protoc's order (found by asking it): in a message its oneofs, fields, enums (each
+        // enum's values before the enum itself), nested messages, extensions.
+        fn message<'m>(scope: &str, m: &'m Message, out: &mut Vec<(String, &'m str, Pos)>) {
+            out.push((scope.to_string(), &m.name, m.name_span.start));
+            let inner = join(scope, &m.name);
+            for o in &m.oneofs {
+                out.push((inner.clone(), &o.name, o.name_span.start));
+            }
+            for f in &m.fields {
+                out.push((inner.clone(), &f.name, f.name_span.start));
+            }
+            for e in &m.enums {
+                enumeration(&inner, e, out);
+            }
+            for n in &m.messages {
+                message(&inner, n, out);
+            }
+            for x in &m.extensions {
+                out.push((inner.clone(), &x.name, x.name_span.start));
+            }
+        }
+        fn enumeration<'m>(scope: &str, e: &'m Enum, out: &mut Vec<(String, &'m str, Pos)>) {
+            for v in &e.values {
+                out.push((scope.to_string(), &v.name, v.name_span.start));
+            }
+            out.push((scope.to_string(), &e.name, e.name_span.start));
+        }
         let pkg = &self.file.package;
+        let mut defs: Vec<(String, &str, Pos)> = Vec::new();
         for m in &self.file.messages {
-            defs.push((pkg.clone(), m.name.clone(), m.name_span.start));
+            message(pkg, m, &mut defs);
         }
         for e in &self.file.enums {
-            defs.push((pkg.clone(), e.name.clone(), e.name_span.start));
-            for v in &e.values {
-                defs.push((pkg.clone(), v.name.clone(), v.name_span.start));
+            enumeration(pkg, e, &mut defs);
+        }
+        for sv in &self.file.services {
+            defs.push((pkg.clone(), &sv.name, sv.name_span.start));
+            let full = join(pkg, &sv.name);
+            for m in &sv.methods {
+                defs.push((full.clone(), &m.name, m.name_span.start));
             }
         }
         for x in &self.file.extensions {
-            defs.push((pkg.clone(), x.name.clone(), x.name_span.start));
+            defs.push((pkg.clone(), &x.name, x.name_span.start));
         }
-        for s in &self.file.services {
-            defs.push((pkg.clone(), s.name.clone(), s.name_span.start));
-            let full = join(pkg, &s.name);
-            for m in &s.methods {
-                defs.push((full.clone(), m.name.clone(), m.name_span.start));
-            }
-        }
-        for (full, m) in self.messages() {
-            for n in &m.messages {
-                if !n.is_map_entry {
-                    defs.push((full.clone(), n.name.clone(), n.name_span.start));
-                }
-            }
-            for e in &m.enums {
-                defs.push((full.clone(), e.name.clone(), e.name_span.start));
-                for v in &e.values {
-                    defs.push((full.clone(), v.name.clone(), v.name_span.start));
-                }
-            }
-            for f in m.fields.iter().chain(&m.extensions) {
-                // A group's field is named after its (lower-cased) type: no conflict with it.
-                defs.push((full.clone(), f.name.clone(), f.name_span.start));
-            }
-            for o in &m.oneofs {
-                defs.push((full.clone(), o.name.clone(), o.name_span.start));
-            }
-        }
-        // Report the definition protoc meets second: the later one in the file.
-        defs.sort_by_key(|(_, _, p)| *p);
+        let mut scopes: HashMap<String, HashSet<&str>> = HashMap::new();
         for (scope, name, pos) in defs {
-            let names = scopes.entry(scope.clone()).or_default();
-            if names.contains_key(&name) {
+            if !scopes.entry(scope.clone()).or_default().insert(name) {
                 let where_ = if scope.is_empty() {
                     String::new()
                 } else {
@@ -640,13 +696,61 @@ impl<'v, 'a> Validator<'v, 'a> {
                 };
                 return Err(self.err(pos, format!("\"{name}\" is already defined{where_}.")));
             }
-            names.insert(name, pos);
+        }
+        Ok(())
+    }
+
+    /// Reserved and extension ranges of a message: no overlaps, nothing reserved twice, no
+    /// field inside an extension range.
+    fn check_ranges(&self, m: &Message) -> R {
+        self.check_reserved(
+            "Field name",
+            &m.reserved_ranges,
+            &m.reserved_range_spans,
+            &m.reserved_names,
+            m.name_span.start,
+        )?;
+        for (i, (r, sp)) in m.extension_ranges.iter().zip(&m.extension_range_spans).enumerate() {
+            let overlaps = |o: &&Range| o.start <= r.end && r.start <= o.end;
+            if let Some(o) = m.extension_ranges[..i].iter().find(overlaps) {
+                return Err(self.err(sp.start, format!("Extension range {} to {} overlaps with already-defined range {} to {}.", r.start, r.end, o.start, o.end)));
+            }
+            if let Some(o) = m.reserved_ranges.iter().find(overlaps) {
+                return Err(self.err(sp.start, format!("Extension range {} to {} overlaps with reserved range {} to {}.", r.start, r.end, o.start, o.end)));
+            }
+            if let Some(f) = m.fields.iter().find(|f| (r.start..=r.end).contains(&f.number)) {
+                return Err(self.err(sp.start, format!("Extension range {} to {} includes field \"{}\" ({}).", r.start, r.end, f.name, f.number)));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_reserved(
+        &self,
+        what: &str,
+        ranges: &[Range],
+        range_spans: &[crate::lexer::Span],
+        names: &[String],
+        owner: Pos,
+    ) -> R {
+        for (i, (r, sp)) in ranges.iter().zip(range_spans).enumerate() {
+            if let Some(o) = ranges[..i].iter().find(|o| o.start <= r.end && r.start <= o.end) {
+                return Err(self.err(sp.start, format!("Reserved range {} to {} overlaps with already-defined range {} to {}.", r.start, r.end, o.start, o.end)));
+            }
+        }
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                // protoc names the message (or enum) that reserves it.
+                return Err(self.err(owner, format!("{what} \"{n}\" is reserved multiple times.")));
+            }
         }
         Ok(())
     }
 
     /// A type used here must come from this file or one it imports.
     fn check_visibility(&self) -> R {
+        // Field types are looked up among types only; extendees and method types among all
+        // names, so a field or enum value found first is an error (protoc's LOOKUP_ALL).
         let check = |name: &str, scope: &str, pos: Pos| -> R {
             let Some((full, _)) = self.ix.resolve(name, scope) else {
                 return Ok(());
@@ -654,10 +758,13 @@ impl<'v, 'a> Validator<'v, 'a> {
             self.require_visible(&full, name, pos)
         };
         for (scope, _, f) in self.fields() {
-            if let TypeRef::Named(n) = &f.ty {
-                check(n, &scope, f.type_span.start)?;
-            }
             if let Some(e) = &f.extendee {
+                if self.shadowed(e, &scope) {
+                    return Err(self.err(
+                        f.extendee_span.start,
+                        format!("\"{e}\" is not a message type."),
+                    ));
+                }
                 check(e, &scope, f.extendee_span.start)?;
                 if let Some((_, kind)) = self.ix.resolve(e, &scope) {
                     if kind != SymKind::Message {
@@ -668,11 +775,17 @@ impl<'v, 'a> Validator<'v, 'a> {
                     }
                 }
             }
+            if let TypeRef::Named(n) = &f.ty {
+                check(n, &scope, f.type_span.start)?;
+            }
         }
         for s in &self.file.services {
             let scope = join(&self.file.package, &s.name);
             for m in &s.methods {
                 for (t, sp) in [(&m.input, m.input_span), (&m.output, m.output_span)] {
+                    if self.shadowed(t, &scope) {
+                        return Err(self.err(sp.start, format!("\"{t}\" is not a message type.")));
+                    }
                     check(t, &scope, sp.start)?;
                     if let Some((_, SymKind::Enum)) = self.ix.resolve(t, &scope) {
                         return Err(self.err(sp.start, format!("\"{t}\" is not a message type.")));
@@ -681,6 +794,35 @@ impl<'v, 'a> Validator<'v, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// True if `name`'s first component, looked up from `scope` outwards as protoc does, is
+    /// first found as something that is not a type (a field, oneof or enum value).
+    fn shadowed(&self, name: &str, scope: &str) -> bool {
+        if name.starts_with('.') {
+            return false;
+        }
+        if name.contains('.') {
+            return false;
+        }
+        let first = name;
+        let mut scope = scope.to_string();
+        loop {
+            let cand = join(&scope, first);
+            if self.ix.messages.contains_key(&cand) || self.ix.enums.contains_key(&cand) {
+                return false;
+            }
+            if self.defs.non_types.contains(&cand) {
+                return true;
+            }
+            if scope.is_empty() {
+                return false;
+            }
+            match scope.rfind('.') {
+                Some(i) => scope.truncate(i),
+                None => scope.clear(),
+            }
+        }
     }
 
     fn require_visible(&self, full: &str, written: &str, pos: Pos) -> R {
@@ -1087,7 +1229,8 @@ impl<'v, 'a> Validator<'v, 'a> {
         };
         if !self.editions() {
             if has(&self.file.options) {
-                return Err(self.err(Pos::default(), "Features are only valid under editions."));
+                let at = self.file.syntax_span.map_or(Pos::default(), |s| s.start);
+                return Err(self.err(at, "Features are only valid under editions."));
             }
             let mut named: Vec<(Pos, bool)> = Vec::new();
             for (_, m) in self.messages() {
@@ -1181,7 +1324,6 @@ impl<'v, 'a> Validator<'v, 'a> {
             if let Some(e) = &f.extendee {
                 let options = self.ix.resolve(e, scope).is_some_and(|(n, _)| {
                     n.starts_with("google.protobuf.") && n.ends_with("Options")
-                        || n == "google.protobuf.FeatureSet"
                 });
                 if !options {
                     return Err(self.err(
@@ -1196,6 +1338,18 @@ impl<'v, 'a> Validator<'v, 'a> {
                 if !self.enum_is_open(name) {
                     return Err(self.err(f.type_span.start, format!("Enum type \"{name}\" is not an open enum, but is used in \"{scope}\" which is a proto3 message type.")));
                 }
+            }
+        }
+        if let (true, Some(fi), Some(_)) = (
+            self.editions(),
+            fi,
+            find_option(&f.options, &["default"]),
+        ) {
+            if crate::model::feature(&fi.chain, fi.file, "field_presence") == "IMPLICIT" {
+                return Err(self.err(
+                    f.name_span.start,
+                    "Implicit presence fields can't specify defaults.",
+                ));
             }
         }
         if let Some(d) = find_option(&f.options, &["default"]) {
@@ -1239,6 +1393,17 @@ impl<'v, 'a> Validator<'v, 'a> {
                     "[packed = true] can only be specified for repeated primitive fields.",
                 ));
             }
+        }
+        if find_option(&f.options, &["jstype"])
+            .is_some_and(|o| o.value.as_ident() != Some("JS_NORMAL"))
+            && !matches!(
+                kind,
+                Some(Kind::Scalar(
+                    Scalar::Int64 | Scalar::Uint64 | Scalar::Sint64 | Scalar::Fixed64 | Scalar::Sfixed64
+                ))
+            )
+        {
+            return Err(self.err(f.type_span.start, "jstype is only allowed on int64, uint64, sint64, fixed64 or sfixed64 fields."));
         }
         for lazy in ["lazy", "unverified_lazy"] {
             if find_option(&f.options, &[lazy]).is_some() && !is_message {

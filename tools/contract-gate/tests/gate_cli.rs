@@ -181,7 +181,7 @@ fn compile_errors_and_bad_usage_exit_1_with_a_location() {
     let o = run(&["check", "c", "--against", "b"], &t.0);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("c/x.proto:3:13: Missing is not defined"),
+        stderr(&o).contains("c/x.proto:3:13: \"Missing\" is not defined."),
         "{}",
         stderr(&o)
     );
