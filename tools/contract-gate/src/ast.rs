@@ -162,6 +162,13 @@ pub struct Field {
     pub label_span: Option<Span>,
 }
 
+impl Field {
+    /// True for a scalar field.
+    pub fn ty_is_scalar(&self) -> bool {
+        matches!(self.ty, TypeRef::Scalar(_))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Oneof {
     pub name: String,

@@ -127,6 +127,7 @@ impl<'a> Definitions<'a> {
             let scope = name.rsplit_once('.').map_or("", |(s, _)| s);
             non_types.extend(e.en.values.iter().map(|v| join(scope, &v.name)));
         }
+        non_types.extend(ix.extensions.iter().map(|x| x.full_name.clone()));
         let _ = tree;
         Definitions {
             file_of,
@@ -867,6 +868,29 @@ impl<'v, 'a> Validator<'v, 'a> {
                     ),
                 ));
             }
+            // The language features protoc knows by number must have their own types.
+            if extendee == "google.protobuf.FeatureSet" {
+                let want = match f.number {
+                    1000 => Some("pb.CppFeatures"),
+                    1001 => Some("pb.JavaFeatures"),
+                    1002 => Some("pb.GoFeatures"),
+                    _ => None,
+                };
+                let got = match &f.ty {
+                    TypeRef::Scalar(s) => s.name().to_string(),
+                    TypeRef::Named(n) | TypeRef::Group(n) => self
+                        .ix
+                        .resolve(n, &scope)
+                        .map_or(n.clone(), |(full, _)| full),
+                };
+                if let Some(want) = want.filter(|w| *w != got) {
+                    let got = if f.ty_is_scalar() { got } else { format!(".{got}") };
+                    return Err(self.err(
+                        f.extendee_span.start,
+                        format!("\"google.protobuf.FeatureSet\" extension field {} is expected to be type \".{want}\", not \"{got}\".", f.number),
+                    ));
+                }
+            }
             // Used twice (by extensions seen so far in this file or its imports).
             let full = join(&scope, &f.name);
             if let Some(other) = self.ix.extensions.iter().find(|x| {
@@ -1340,8 +1364,14 @@ impl<'v, 'a> Validator<'v, 'a> {
                 }
             }
         }
-        if let (true, Some(fi), Some(_)) = (
+        // Only singular, non-message fields outside oneofs can have implicit presence.
+        let can_be_implicit = f.extendee.is_none()
+            && f.oneof.is_none()
+            && f.label != Label::Repeated
+            && !is_message;
+        if let (true, true, Some(fi), Some(_)) = (
             self.editions(),
+            can_be_implicit,
             fi,
             find_option(&f.options, &["default"]),
         ) {
