@@ -95,7 +95,7 @@ bench-gate: tools-buf ## the contract gate's speed against buf on the same input
 	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
-test-rust: tools tools-old-nats ## cargo test --workspace: unit, service, system, trace and contract tests, both databases
+test-rust: tools tools-old-nats $(PY_CLIENT_DEPS) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc

@@ -54,6 +54,8 @@ pub struct OptionEntry {
     pub value_span: Span,
     /// For an aggregate value `{ a: 1 b { ... } }`: its top-level field names.
     pub aggregate_fields: Vec<String>,
+    /// For an aggregate value that is not valid text format: where and why.
+    pub aggregate_error: Option<crate::lexer::SyntaxError>,
 }
 
 pub fn find_option<'a>(opts: &'a [OptionEntry], name: &[&str]) -> Option<&'a OptionEntry> {
@@ -198,6 +200,8 @@ pub struct Message {
     pub extension_ranges: Vec<Range>,
     /// Where each extension range starts.
     pub extension_range_spans: Vec<Span>,
+    /// The options of each extension range (those of its `extensions` statement).
+    pub extension_range_options: Vec<Vec<OptionEntry>>,
     pub reserved_ranges: Vec<Range>,
     pub reserved_names: Vec<String>,
     /// Where each reserved range and name is (parallel to the lists above).

@@ -305,7 +305,14 @@ impl<'a> Index<'a> {
         let mut names: Vec<(bool, &str, Span, String)> = ix
             .messages
             .values()
-            .map(|m| (m.msg.is_map_entry, m.file.path.as_str(), m.msg.span, m.full_name.clone()))
+            .map(|m| {
+                (
+                    m.msg.is_map_entry,
+                    m.file.path.as_str(),
+                    m.msg.span,
+                    m.full_name.clone(),
+                )
+            })
             .collect();
         // Files in import order (protoc builds a file's imports first).
         let rank: HashMap<&str, usize> = crate::validate::import_order(tree)
@@ -478,7 +485,11 @@ impl<'a> Index<'a> {
         };
         // The extendee first: protoc reports it before the field's type.
         let extendee = match &x.extendee {
-            Some(e) => Some(self.resolve(e, scope).ok_or_else(|| err(x.extendee_span, e))?.0),
+            Some(e) => Some(
+                self.resolve(e, scope)
+                    .ok_or_else(|| err(x.extendee_span, e))?
+                    .0,
+            ),
             None => None,
         };
         let (type_name, kind) = match &x.ty {
@@ -561,7 +572,12 @@ fn validate_message(mi: &MsgInfo<'_>) -> Result<(), LoadError> {
             .iter()
             .position(|r| (r.start..=r.end).contains(&f.number))
         {
-            let at = mi.msg.reserved_range_spans.get(i).copied().unwrap_or(f.number_span);
+            let at = mi
+                .msg
+                .reserved_range_spans
+                .get(i)
+                .copied()
+                .unwrap_or(f.number_span);
             return Err(err(
                 at,
                 format!("Field \"{}\" uses reserved number {}.", f.name, f.number),

@@ -320,7 +320,8 @@ impl Parser {
         self.expect_punct('=')?;
         let value_start = self.span();
         let mut aggregate_fields = Vec::new();
-        let value = self.option_value(&mut aggregate_fields)?;
+        let mut aggregate_error = None;
+        let value = self.option_value(&mut aggregate_fields, &mut aggregate_error)?;
         Ok(OptionEntry {
             name,
             value,
@@ -328,12 +329,17 @@ impl Parser {
             name_span,
             value_span: value_start.to(self.prev_span()),
             aggregate_fields,
+            aggregate_error,
         })
     }
 
-    fn option_value(&mut self, aggregate_fields: &mut Vec<String>) -> R<OptValue> {
+    fn option_value(
+        &mut self,
+        aggregate_fields: &mut Vec<String>,
+        aggregate_error: &mut Option<SyntaxError>,
+    ) -> R<OptValue> {
         if self.is_punct('{') {
-            self.skip_braces(aggregate_fields)?;
+            *aggregate_error = self.skip_braces(aggregate_fields)?;
             return Ok(OptValue::Aggregate);
         }
         let neg = self.eat_punct('-');
@@ -383,9 +389,33 @@ impl Parser {
 
     /// Reads a `{ ... }` text-format value (the syntax only, as protoc's option parser
     /// checks it), collecting its top-level field names.
-    fn skip_braces(&mut self, fields: &mut Vec<String>) -> R<()> {
+    fn skip_braces(&mut self, fields: &mut Vec<String>) -> R<Option<SyntaxError>> {
+        // protoc's parser first takes the value up to the matching brace (an error there is a
+        // parse error at the end), then reads it as text format.
+        let start = self.i;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return self.err("Unexpected end of stream while parsing aggregate value."),
+                Some(Tok::Punct('{')) => depth += 1,
+                Some(Tok::Punct('}')) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.bump();
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+        let end = self.i;
+        self.i = start;
         self.expect_punct('{')?;
-        self.text_message('}', Some(fields))
+        // Text-format errors are protoc's option interpretation's, reported later.
+        let text = self.text_message('}', Some(fields));
+        self.i = end;
+        Ok(text.err())
     }
 
     fn text_got(&self) -> String {
@@ -537,9 +567,11 @@ impl Parser {
                     self.bump();
                     let first = self.span();
                     let ranges = self.ranges(536_870_911)?;
-                    self.bracket_options()?;
+                    let options = self.bracket_options()?;
                     self.expect_punct(';')?;
                     m.extension_range_spans.extend(ranges.iter().map(|_| first));
+                    m.extension_range_options
+                        .extend(ranges.iter().map(|_| options.clone()));
                     m.extension_ranges.extend(ranges);
                 }
                 "reserved" if !matches!(self.peek_at(2), Some(Tok::Punct('='))) => {
@@ -590,7 +622,11 @@ impl Parser {
     }
 
     fn ranges(&mut self, max: i64) -> R<Vec<Range>> {
-        Ok(self.ranges_with_spans(max)?.into_iter().map(|(r, _)| r).collect())
+        Ok(self
+            .ranges_with_spans(max)?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
     }
 
     /// Ranges with where each starts.

@@ -34,12 +34,15 @@ use crate::model::{Index, Kind, LoadError, SymKind, Tree};
 pub fn validate(tree: &Tree, ix: &Index<'_>) -> Result<(), LoadError> {
     let by_path: HashMap<&str, &File> = tree.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let defs = Definitions::new(tree, ix);
+    // Every name defined so far, by the file that defined it (files in import order).
+    let global = std::cell::RefCell::new(HashMap::new());
     for f in import_order(tree) {
         let v = Validator {
             ix,
             file: f,
             visible: visible_files(f, &by_path),
             defs: &defs,
+            global: &global,
         };
         v.parse_phase()?;
         v.build_phase()?;
@@ -106,16 +109,31 @@ struct Definitions<'a> {
 
 impl<'a> Definitions<'a> {
     fn new(tree: &Tree, ix: &'a Index<'a>) -> Self {
-        let mut file_of = HashMap::new();
+        // A name defined in two files belongs to the one protoc builds first.
+        let rank: HashMap<&str, usize> = import_order(tree)
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_str(), i))
+            .collect();
+        let rank_of = |p: &str| rank.get(p).copied().unwrap_or(usize::MAX);
+        let mut file_of: HashMap<String, String> = HashMap::new();
+        let mut put = |name: &str, path: &str| {
+            let keep = file_of
+                .get(name)
+                .is_some_and(|o| rank_of(o) <= rank_of(path));
+            if !keep {
+                file_of.insert(name.to_string(), path.to_string());
+            }
+        };
         for (name, m) in &ix.messages {
-            file_of.insert(name.clone(), m.file.path.clone());
+            put(name, &m.file.path);
         }
         for (name, e) in &ix.enums {
-            file_of.insert(name.clone(), e.file.path.clone());
+            put(name, &e.file.path);
         }
         let mut extensions = HashMap::new();
         for x in &ix.extensions {
-            file_of.insert(x.full_name.clone(), x.file.path.clone());
+            put(&x.full_name, &x.file.path);
             extensions.insert(x.full_name.clone(), x);
         }
         let mut non_types = HashSet::new();
@@ -201,6 +219,7 @@ enum Target {
     EnumValue,
     Service,
     Method,
+    ExtensionRange,
 }
 
 impl Target {
@@ -214,6 +233,7 @@ impl Target {
             Target::EnumValue => "EnumValueOptions",
             Target::Service => "ServiceOptions",
             Target::Method => "MethodOptions",
+            Target::ExtensionRange => "ExtensionRangeOptions",
         }
     }
 
@@ -333,6 +353,17 @@ impl Target {
                 _ => None,
             },
             (Target::Service, "deprecated") => one(b),
+            (Target::ExtensionRange, "verification") => one(e(
+                "ExtensionRangeOptions.VerificationState",
+                &["DECLARATION", "UNVERIFIED"],
+            )),
+            (Target::ExtensionRange, "declaration") => Some((
+                m(
+                    "ExtensionRangeOptions.Declaration",
+                    &["number", "full_name", "type", "reserved", "repeated"],
+                ),
+                true,
+            )),
             (Target::Method, n) => match n {
                 "deprecated" => one(b),
                 "idempotency_level" => one(e(
@@ -448,6 +479,7 @@ struct Validator<'v, 'a> {
     file: &'a File,
     visible: HashSet<String>,
     defs: &'v Definitions<'a>,
+    global: &'v std::cell::RefCell<HashMap<String, String>>,
 }
 
 /// One element with options: what it is, its scope for name resolution, its options, and where
@@ -597,11 +629,23 @@ impl<'v, 'a> Validator<'v, 'a> {
                     .iter()
                     .position(|r| (r.start..=r.end).contains(&v.number))
                 {
-                    let at = e.reserved_range_spans.get(i).map_or(v.number_span.start, |s| s.start);
-                    return Err(self.err(at, format!("Enum value \"{}\" uses reserved number {}.", v.name, v.number)));
+                    let at = e
+                        .reserved_range_spans
+                        .get(i)
+                        .map_or(v.number_span.start, |s| s.start);
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "Enum value \"{}\" uses reserved number {}.",
+                            v.name, v.number
+                        ),
+                    ));
                 }
                 if e.reserved_names.contains(&v.name) {
-                    return Err(self.err(v.name_span.start, format!("Enum value \"{}\" is reserved.", v.name)));
+                    return Err(self.err(
+                        v.name_span.start,
+                        format!("Enum value \"{}\" is reserved.", v.name),
+                    ));
                 }
             }
         }
@@ -688,7 +732,16 @@ impl<'v, 'a> Validator<'v, 'a> {
             defs.push((pkg.clone(), &x.name, x.name_span.start));
         }
         let mut scopes: HashMap<String, HashSet<&str>> = HashMap::new();
+        let mut global = self.global.borrow_mut();
         for (scope, name, pos) in defs {
+            let full = join(&scope, name);
+            if let Some(other) = global.get(&full).filter(|o| **o != self.file.path) {
+                return Err(self.err(
+                    pos,
+                    format!("\"{full}\" is already defined in file \"{other}\"."),
+                ));
+            }
+            global.insert(full, self.file.path.clone());
             if !scopes.entry(scope.clone()).or_default().insert(name) {
                 let where_ = if scope.is_empty() {
                     String::new()
@@ -711,16 +764,43 @@ impl<'v, 'a> Validator<'v, 'a> {
             &m.reserved_names,
             m.name_span.start,
         )?;
-        for (i, (r, sp)) in m.extension_ranges.iter().zip(&m.extension_range_spans).enumerate() {
+        for (i, (r, sp)) in m
+            .extension_ranges
+            .iter()
+            .zip(&m.extension_range_spans)
+            .enumerate()
+        {
             let overlaps = |o: &&Range| o.start <= r.end && r.start <= o.end;
             if let Some(o) = m.extension_ranges[..i].iter().find(overlaps) {
-                return Err(self.err(sp.start, format!("Extension range {} to {} overlaps with already-defined range {} to {}.", r.start, r.end, o.start, o.end)));
+                return Err(self.err(
+                    sp.start,
+                    format!(
+                        "Extension range {} to {} overlaps with already-defined range {} to {}.",
+                        r.start, r.end, o.start, o.end
+                    ),
+                ));
             }
             if let Some(o) = m.reserved_ranges.iter().find(overlaps) {
-                return Err(self.err(sp.start, format!("Extension range {} to {} overlaps with reserved range {} to {}.", r.start, r.end, o.start, o.end)));
+                return Err(self.err(
+                    sp.start,
+                    format!(
+                        "Extension range {} to {} overlaps with reserved range {} to {}.",
+                        r.start, r.end, o.start, o.end
+                    ),
+                ));
             }
-            if let Some(f) = m.fields.iter().find(|f| (r.start..=r.end).contains(&f.number)) {
-                return Err(self.err(sp.start, format!("Extension range {} to {} includes field \"{}\" ({}).", r.start, r.end, f.name, f.number)));
+            if let Some(f) = m
+                .fields
+                .iter()
+                .find(|f| (r.start..=r.end).contains(&f.number))
+            {
+                return Err(self.err(
+                    sp.start,
+                    format!(
+                        "Extension range {} to {} includes field \"{}\" ({}).",
+                        r.start, r.end, f.name, f.number
+                    ),
+                ));
             }
         }
         Ok(())
@@ -735,8 +815,17 @@ impl<'v, 'a> Validator<'v, 'a> {
         owner: Pos,
     ) -> R {
         for (i, (r, sp)) in ranges.iter().zip(range_spans).enumerate() {
-            if let Some(o) = ranges[..i].iter().find(|o| o.start <= r.end && r.start <= o.end) {
-                return Err(self.err(sp.start, format!("Reserved range {} to {} overlaps with already-defined range {} to {}.", r.start, r.end, o.start, o.end)));
+            if let Some(o) = ranges[..i]
+                .iter()
+                .find(|o| o.start <= r.end && r.start <= o.end)
+            {
+                return Err(self.err(
+                    sp.start,
+                    format!(
+                        "Reserved range {} to {} overlaps with already-defined range {} to {}.",
+                        r.start, r.end, o.start, o.end
+                    ),
+                ));
             }
         }
         for (i, n) in names.iter().enumerate() {
@@ -883,8 +972,25 @@ impl<'v, 'a> Validator<'v, 'a> {
                         .resolve(n, &scope)
                         .map_or(n.clone(), |(full, _)| full),
                 };
+                let want_name = match f.number {
+                    1000 => Some("pb.cpp"),
+                    1001 => Some("pb.java"),
+                    1002 => Some("pb.go"),
+                    _ => None,
+                };
+                let name = join(&scope, &f.name);
+                if let Some(want_name) = want_name.filter(|w| *w != name) {
+                    return Err(self.err(
+                        f.extendee_span.start,
+                        format!("\"google.protobuf.FeatureSet\" extension field {} is expected to have field name \".{want_name}\", not \".{name}\".", f.number),
+                    ));
+                }
                 if let Some(want) = want.filter(|w| *w != got) {
-                    let got = if f.ty_is_scalar() { got } else { format!(".{got}") };
+                    let got = if f.ty_is_scalar() {
+                        got
+                    } else {
+                        format!(".{got}")
+                    };
                     return Err(self.err(
                         f.extendee_span.start,
                         format!("\"google.protobuf.FeatureSet\" extension field {} is expected to be type \".{want}\", not \"{got}\".", f.number),
@@ -897,9 +1003,9 @@ impl<'v, 'a> Validator<'v, 'a> {
                 x.extendee.as_deref() == Some(extendee.as_str())
                     && x.field.number == f.number
                     && x.full_name != full
-                    && (x.file.path != self.file.path
-                        || x.field.number_span.start < f.number_span.start)
-                    && self.visible.contains(&x.file.path)
+                    // Across files protoc only warns.
+                    && x.file.path == self.file.path
+                    && x.field.number_span.start < f.number_span.start
             }) {
                 return Err(self.err(
                     f.number_span.start,
@@ -923,16 +1029,28 @@ impl<'v, 'a> Validator<'v, 'a> {
             options: &self.file.options,
         }];
         for (full, m) in self.messages() {
-            out.push(Element {
-                target: Target::Message,
-                scope: full.clone(),
-                options: &m.options,
-            });
+            // A map entry's options are the map field's features, copied (checked there).
+            if !m.is_map_entry {
+                out.push(Element {
+                    target: Target::Message,
+                    scope: full.clone(),
+                    options: &m.options,
+                });
+            }
             for o in &m.oneofs {
                 out.push(Element {
                     target: Target::Oneof,
                     scope: full.clone(),
                     options: &o.options,
+                });
+            }
+            // A statement's options are repeated for each of its ranges: checked again, same
+            // answer.
+            for opts in &m.extension_range_options {
+                out.push(Element {
+                    target: Target::ExtensionRange,
+                    scope: full.clone(),
+                    options: opts,
                 });
             }
         }
@@ -1002,6 +1120,15 @@ impl<'v, 'a> Validator<'v, 'a> {
                 continue;
             }
             let written = o.name.join(".");
+            if let Some(e) = &o.aggregate_error {
+                return Err(self.err(
+                    e.pos,
+                    format!(
+                        "Error while parsing option value for \"{written}\": {}",
+                        e.message
+                    ),
+                ));
+            }
             let unknown = || {
                 self.err(o.name_span.start, format!("Option \"{written}\" unknown. Ensure that your proto definition file imports the proto which defines the option (i.e. via import option)."))
             };
@@ -1100,7 +1227,10 @@ impl<'v, 'a> Validator<'v, 'a> {
                 if !fields.iter().any(|f| f == part) && lang_feature_type(&msg, part).is_none() {
                     return Err(unknown());
                 }
-                if let Some(t) = lang_feature_type(&msg, part) {
+                if let (None, Some(t)) = (
+                    self.ix.messages.get(msg.as_str()),
+                    lang_feature_type(&msg, part),
+                ) {
                     ty = t;
                     repeated = false;
                     full = format!("{msg}.{part}");
@@ -1196,6 +1326,11 @@ impl<'v, 'a> Validator<'v, 'a> {
 
     fn validation_phase(&self) -> R {
         self.check_features_allowed()?;
+        if self.editions() {
+            for el in self.elements() {
+                self.check_feature_targets(&el)?;
+            }
+        }
         for (scope, parent, f) in self.fields() {
             if parent.is_some_and(|p| p.is_map_entry) {
                 self.check_map_key(parent, f)?;
@@ -1240,6 +1375,66 @@ impl<'v, 'a> Validator<'v, 'a> {
                         return Err(self.err(v.number_span.start, format!("\"{}\" uses the same enum value as \"{}\". If this is intended, set 'option allow_alias = true;' to the enum definition.", join(&scope, &v.name), join(&scope, other))));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Each feature may be set only on the kinds of element it names as targets.
+    fn check_feature_targets(&self, el: &Element<'a>) -> R {
+        use Target::*;
+        for o in el.options {
+            let (feature, targets): (String, &[Target]) = match o.name.as_slice() {
+                [f, n] if f == "features" => (
+                    format!("google.protobuf.FeatureSet.{n}"),
+                    match n.as_str() {
+                        "field_presence"
+                        | "repeated_field_encoding"
+                        | "utf8_validation"
+                        | "message_encoding" => &[File, Field],
+                        "enum_type" => &[File, Enum],
+                        "json_format" => &[File, Message, Enum],
+                        _ => continue,
+                    },
+                ),
+                [f, ext, n] if f == "features" && ext.starts_with('(') => {
+                    let ext = ext.trim_start_matches("(.").trim_start_matches('(');
+                    let ext = ext.trim_end_matches(')');
+                    let message = match ext {
+                        "pb.cpp" => "pb.CppFeatures",
+                        "pb.java" => "pb.JavaFeatures",
+                        _ => continue,
+                    };
+                    (
+                        format!("{message}.{n}"),
+                        match (ext, n.as_str()) {
+                            (_, "legacy_closed_enum")
+                            | ("pb.cpp", "string_type")
+                            | ("pb.java", "utf8_validation") => &[File, Field],
+                            ("pb.cpp", "enum_name_uses_string_view")
+                            | ("pb.java", "large_enum") => &[File, Enum],
+                            _ => continue,
+                        },
+                    )
+                }
+                _ => continue,
+            };
+            if !targets.contains(&el.target) {
+                let kind = match el.target {
+                    File => "file",
+                    Message => "message",
+                    Field => "field",
+                    Oneof => "oneof",
+                    Enum => "enum",
+                    EnumValue => "enum entry",
+                    Service => "service",
+                    Method => "method",
+                    ExtensionRange => "extension range",
+                };
+                return Err(self.err(
+                    o.name_span.start,
+                    format!("Option {feature} cannot be set on an entity of type `{kind}`."),
+                ));
             }
         }
         Ok(())
@@ -1365,10 +1560,8 @@ impl<'v, 'a> Validator<'v, 'a> {
             }
         }
         // Only singular, non-message fields outside oneofs can have implicit presence.
-        let can_be_implicit = f.extendee.is_none()
-            && f.oneof.is_none()
-            && f.label != Label::Repeated
-            && !is_message;
+        let can_be_implicit =
+            f.extendee.is_none() && f.oneof.is_none() && f.label != Label::Repeated && !is_message;
         if let (true, true, Some(fi), Some(_)) = (
             self.editions(),
             can_be_implicit,
@@ -1429,11 +1622,18 @@ impl<'v, 'a> Validator<'v, 'a> {
             && !matches!(
                 kind,
                 Some(Kind::Scalar(
-                    Scalar::Int64 | Scalar::Uint64 | Scalar::Sint64 | Scalar::Fixed64 | Scalar::Sfixed64
+                    Scalar::Int64
+                        | Scalar::Uint64
+                        | Scalar::Sint64
+                        | Scalar::Fixed64
+                        | Scalar::Sfixed64
                 ))
             )
         {
-            return Err(self.err(f.type_span.start, "jstype is only allowed on int64, uint64, sint64, fixed64 or sfixed64 fields."));
+            return Err(self.err(
+                f.type_span.start,
+                "jstype is only allowed on int64, uint64, sint64, fixed64 or sfixed64 fields.",
+            ));
         }
         for lazy in ["lazy", "unverified_lazy"] {
             if find_option(&f.options, &[lazy]).is_some() && !is_message {

@@ -100,16 +100,14 @@ fn compare(case: &Case, v: &Verdict) -> Outcome {
         (Err(e), true) => Outcome::FalseAlarm(e.to_string()),
         (Err(e), false) => {
             let line = e.pos.map(|p| p.line + 1);
-            let same_file =
-                |file: &str| file.ends_with(&e.path) || e.path.ends_with(file);
+            let same_file = |file: &str| file.ends_with(&e.path) || e.path.ends_with(file);
             let named = v
                 .errors
                 .iter()
                 .any(|(file, l, _, _)| Some(*l) == line && same_file(file));
             // Where protoc names no line in that file (line 0), the file is all it says.
             let unlocated = v.errors.iter().filter(|(f, _, _, _)| same_file(f)).count() > 0
-                && v
-                    .errors
+                && v.errors
                     .iter()
                     .filter(|(f, _, _, _)| same_file(f))
                     .all(|(_, l, _, _)| *l == 0);

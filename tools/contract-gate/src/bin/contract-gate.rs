@@ -86,6 +86,21 @@ fn load(dir: &Path) -> Result<Tree, String> {
     Tree::load_dir(dir).map_err(|e: LoadError| format!("{}", prefix(dir, e)))
 }
 
+/// Loads the tree to compare against: if it does not compile, it is reported as such and
+/// nothing is compared (a baseline protoc refuses proves nothing about compatibility).
+fn load_baseline(dir: &Path) -> Result<Tree, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    verify_lock(dir)?;
+    Tree::load_dir(dir).map_err(|e| format!("the baseline does not compile: {}", prefix(dir, e)))
+}
+
+fn index_baseline<'t>(tree: &'t Tree, dir: &Path) -> Result<Index<'t>, String> {
+    tree.index()
+        .map_err(|e| format!("the baseline does not compile: {}", prefix(dir, e)))
+}
+
 /// Resolves a loaded tree; compile errors name the file under `dir`.
 fn index<'t>(tree: &'t Tree, dir: &Path) -> Result<Index<'t>, String> {
     tree.index().map_err(|e| format!("{}", prefix(dir, e)))
@@ -158,10 +173,10 @@ fn run(cli: Cli) -> Result<u8, String> {
             let cur = load(&input)?;
             let ci = index(&cur, &input)?;
             let (prev, prev_dir, _tmp) = match (against, against_git) {
-                (Some(dir), None) => (load(&dir)?, dir, None),
+                (Some(dir), None) => (load_baseline(&dir)?, dir, None),
                 (None, Some(r)) => {
                     let tmp = git_export(&r, &input)?;
-                    (load(&tmp.0)?, tmp.0.clone(), Some(tmp))
+                    (load_baseline(&tmp.0)?, tmp.0.clone(), Some(tmp))
                 }
                 _ => {
                     return Err(
@@ -173,7 +188,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 project_rules: !buf_only,
                 ignore_unstable_packages,
             };
-            let findings = check_index(&index(&prev, &prev_dir)?, &ci, opts);
+            let findings = check_index(&index_baseline(&prev, &prev_dir)?, &ci, opts);
             for f in &findings {
                 match error_format {
                     Format::Text => println!("{}", report::text(&prefixed(f, &input))),
@@ -186,8 +201,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             let cur = load(&input)?;
             let ci = index(&cur, &input)?;
             if lock.is_dir() {
-                let prev = load(&lock)?;
-                let findings = check_index(&index(&prev, &lock)?, &ci, Options::default());
+                let prev = load_baseline(&lock)?;
+                let findings = check_index(&index_baseline(&prev, &lock)?, &ci, Options::default());
                 if !findings.is_empty() {
                     for f in &findings {
                         eprintln!("{}", report::text(&prefixed(f, &input)));

@@ -167,7 +167,8 @@ impl Rng {
 }
 
 /// The kinds of edits; each names what it does to a file.
-pub const OPERATORS: [&str; 14] = [
+pub const OPERATORS: [&str; 15] = [
+    "insert-option",
     "swap-numbers",
     "duplicate-number",
     "misspell-option",
@@ -431,7 +432,88 @@ pub fn mutate(src: &str, op: &str, rng: &mut Rng) -> Option<String> {
             ])?;
             Some(replace(src, toks[after].end, toks[after].end, with))
         }
+        "insert-option" => insert_option(src, &toks, rng),
         _ => None,
+    }
+}
+
+/// Options to insert: standard ones (valid somewhere, wrong elsewhere), unknown ones, custom
+/// ones that do not exist, values of the wrong type.
+const INSERTED: [(&str, &str); 24] = [
+    ("deprecated", "true"),
+    ("deprecated", "1"),
+    ("bogus", "1"),
+    ("allow_alias", "true"),
+    ("packed", "true"),
+    ("json_name", "\"x\""),
+    ("idempotency_level", "IDEMPOTENT"),
+    ("idempotency_level", "SOMETIMES"),
+    ("verification", "UNVERIFIED"),
+    ("(custom.missing)", "1"),
+    ("features.enum_type", "CLOSED"),
+    ("features.field_presence", "EXPLICIT"),
+    ("map_entry", "true"),
+    ("ctype", "CORD"),
+    ("jstype", "JS_STRING"),
+    ("java_package", "\"x\""),
+    ("java_package", "x"),
+    ("optimize_for", "SPEED"),
+    ("lazy", "true"),
+    ("retention", "RETENTION_SOURCE"),
+    ("targets", "TARGET_TYPE_FILE"),
+    ("debug_redact", "true"),
+    ("default", "1"),
+    ("cc_enable_arenas", "-1"),
+];
+
+/// Inserts an option into a random element: the file, a message, enum, service, oneof or
+/// method body, or the brackets of a field, enum value or extension range.
+fn insert_option(src: &str, toks: &[Tok], rng: &mut Rng) -> Option<String> {
+    let is = |i: usize, s: &str| toks.get(i).is_some_and(|t| &src[t.start..t.end] == s);
+    let (name, value) = *rng.pick(&INSERTED)?;
+    let stmt = format!(" option {name} = {value};");
+    // Statement positions: after the first `;` (file), after `{` of a body.
+    let mut bodies: Vec<usize> = (0..toks.len())
+        .filter(|&i| {
+            is(i, "{")
+                && i >= 2
+                && (is(i - 2, "message")
+                    || is(i - 2, "enum")
+                    || is(i - 2, "service")
+                    || is(i - 2, "oneof"))
+        })
+        .map(|i| toks[i].end)
+        .collect();
+    if let Some(first) = (0..toks.len()).find(|&i| is(i, ";")) {
+        bodies.push(toks[first].end);
+    }
+    // Bracket positions: before the `;` ending `= N` (fields, enum values) or a range.
+    let brackets: Vec<usize> = (1..toks.len())
+        .filter(|&i| {
+            is(i, ";")
+                && toks[i - 1].kind == Kind::Int
+                && (i < 2 || is(i - 2, "=") || is(i - 2, "to") || is(i - 2, "extensions"))
+        })
+        .map(|i| toks[i].start)
+        .collect();
+    // Methods without a body: `returns (X);` becomes `returns (X) { option ...; }`.
+    let methods: Vec<usize> = (2..toks.len())
+        .filter(|&i| is(i, ";") && is(i - 1, ")") && (0..i).rev().take(8).any(|j| is(j, "returns")))
+        .collect();
+    match rng.below(3) {
+        0 => {
+            let at = *rng.pick(&bodies)?;
+            Some(format!("{}{stmt}{}", &src[..at], &src[at..]))
+        }
+        1 => {
+            let at = *rng.pick(&brackets)?;
+            Some(format!("{} [{name} = {value}]{}", &src[..at], &src[at..]))
+        }
+        _ => {
+            let i = *rng.pick(&methods)?;
+            let t = &toks[i];
+            Some(format!("{} {{{stmt} }}{}", &src[..t.start], &src[t.end..]))
+        }
     }
 }
 
