@@ -321,7 +321,7 @@ impl<'a> Index<'a> {
             .map(|(i, f)| (f.path.as_str(), i))
             .collect();
         let order = |path: &str| rank.get(path).copied().unwrap_or(usize::MAX);
-        names.sort_by(|a, b| (a.0, order(a.1), a.2.start).cmp(&(b.0, order(b.1), b.2.start)));
+        names.sort_by_key(|a| (a.0, order(a.1), a.2.start));
         let names: Vec<String> = names.into_iter().map(|n| n.3).collect();
         for name in names {
             let mi = &ix.messages[&name];
@@ -551,8 +551,8 @@ fn validate_message(mi: &MsgInfo<'_>) -> Result<(), LoadError> {
             return Err(err(
                 f.number_span,
                 format!(
-                    "field \"{}\" reuses number {} of field \"{other}\" in \"{}\"",
-                    f.name, f.number, mi.full_name
+                    "Field number {} has already been used in \"{}\" by field \"{other}\".",
+                    f.number, mi.full_name
                 ),
             ));
         }

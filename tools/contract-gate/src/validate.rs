@@ -281,14 +281,14 @@ impl Target {
                 )),
                 _ => None,
             },
-            (Target::Message, n) => match n {
+            (
+                Target::Message,
                 "message_set_wire_format"
                 | "no_standard_descriptor_accessor"
                 | "deprecated"
                 | "map_entry"
-                | "deprecated_legacy_json_field_conflicts" => one(b),
-                _ => None,
-            },
+                | "deprecated_legacy_json_field_conflicts",
+            ) => one(b),
             (Target::Field, n) => match n {
                 "packed" | "lazy" | "unverified_lazy" | "deprecated" | "weak" | "debug_redact" => {
                     one(b)
@@ -335,10 +335,10 @@ impl Target {
                 )),
                 _ => None,
             },
-            (Target::Enum, n) => match n {
-                "allow_alias" | "deprecated" | "deprecated_legacy_json_field_conflicts" => one(b),
-                _ => None,
-            },
+            (
+                Target::Enum,
+                "allow_alias" | "deprecated" | "deprecated_legacy_json_field_conflicts",
+            ) => one(b),
             (Target::EnumValue, n) => match n {
                 "deprecated" | "debug_redact" => one(b),
                 "feature_support" => one(m(
@@ -730,6 +730,20 @@ impl<'v, 'a> Validator<'v, 'a> {
         }
         for x in &self.file.extensions {
             defs.push((pkg.clone(), &x.name, x.name_span.start));
+        }
+        // A map field's entry named like another nested message: protoc names the message.
+        for (_, m) in self.messages() {
+            for (i, n) in m.messages.iter().enumerate() {
+                let clash = m.messages[..i]
+                    .iter()
+                    .any(|o| o.name == n.name && (o.is_map_entry || n.is_map_entry));
+                if clash {
+                    return Err(self.err(
+                        m.name_span.start,
+                        format!("Expanded map entry type {} conflicts with an existing nested message type.", n.name),
+                    ));
+                }
+            }
         }
         let mut scopes: HashMap<String, HashSet<&str>> = HashMap::new();
         let mut global = self.global.borrow_mut();
@@ -1368,6 +1382,18 @@ impl<'v, 'a> Validator<'v, 'a> {
             let alias = find_option(&e.options, &["allow_alias"])
                 .and_then(|o| o.value.as_bool())
                 .unwrap_or(false);
+            // Names equal once the enum's name is stripped off and case ignored (what JSON
+            // and several languages' generated code would collide on).
+            let mut canonical: HashMap<String, &EnumValue> = HashMap::new();
+            for v in &e.values {
+                let c = pascal_case(&strip_prefix(&v.name, &e.name));
+                if let Some(other) = canonical.get(&c) {
+                    if other.number != v.number {
+                        return Err(self.err(v.name_span.start, format!("Enum name {} has the same name as {} if you ignore case and strip out the enum name prefix (if any). (If you are using allow_alias, please assign the same number to each enum value name.)", v.name, other.name)));
+                    }
+                }
+                canonical.entry(c).or_insert(v);
+            }
             if !alias {
                 let mut seen: HashMap<i64, &str> = HashMap::new();
                 for v in &e.values {
@@ -1453,11 +1479,19 @@ impl<'v, 'a> Validator<'v, 'a> {
             }
             let mut named: Vec<(Pos, bool)> = Vec::new();
             for (_, m) in self.messages() {
-                named.push((m.name_span.start, has(&m.options)));
+                if !m.is_map_entry {
+                    named.push((m.name_span.start, has(&m.options)));
+                }
                 named.extend(
                     m.oneofs
                         .iter()
                         .map(|o| (o.name_span.start, has(&o.options))),
+                );
+                named.extend(
+                    m.extension_range_spans
+                        .iter()
+                        .zip(&m.extension_range_options)
+                        .map(|(sp, o)| (sp.start, has(o))),
                 );
             }
             for (_, parent, f) in self.fields() {
@@ -1604,9 +1638,8 @@ impl<'v, 'a> Validator<'v, 'a> {
             }
         }
         if find_option(&f.options, &["packed"]).is_some() {
-            let packable = f.label == Label::Repeated
-                && matches!(kind, Some(Kind::Scalar(s)) if !matches!(s, Scalar::String | Scalar::Bytes))
-                || (f.label == Label::Repeated && is_enum);
+            let scalar = matches!(kind, Some(Kind::Scalar(s)) if !matches!(s, Scalar::String | Scalar::Bytes));
+            let packable = f.label == Label::Repeated && (scalar || is_enum);
             if self.editions() {
                 return Err(self.err(f.name_span.start, "Field option packed is not allowed under editions. Use the repeated_field_encoding feature to control this behavior."));
             }
@@ -1765,6 +1798,56 @@ fn join(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}.{name}")
     }
+}
+
+/// `name` without a leading `prefix` (compared case-insensitively, underscores ignored) and
+/// the underscores after it, unless nothing would be left: protoc's enum prefix stripping.
+fn strip_prefix(name: &str, prefix: &str) -> String {
+    let prefix: Vec<char> = prefix
+        .chars()
+        .filter(|c| *c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let chars: Vec<char> = name.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    while i < chars.len() && j < prefix.len() {
+        if chars[i] == '_' {
+            i += 1;
+            continue;
+        }
+        if chars[i].to_ascii_lowercase() != prefix[j] {
+            return name.to_string();
+        }
+        i += 1;
+        j += 1;
+    }
+    if j < prefix.len() {
+        return name.to_string();
+    }
+    while i < chars.len() && chars[i] == '_' {
+        i += 1;
+    }
+    if i == chars.len() {
+        return name.to_string();
+    }
+    chars[i..].iter().collect()
+}
+
+/// protoc's EnumValueToPascalCase: words split at underscores, each capitalised.
+fn pascal_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut next_upper = true;
+    for c in name.chars() {
+        if c == '_' {
+            next_upper = true;
+        } else if next_upper {
+            out.push(c.to_ascii_uppercase());
+            next_upper = false;
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// protoc's default JSON name: underscores removed, the letter after one upper-cased.

@@ -193,7 +193,44 @@ fn compile_errors_and_bad_usage_exit_1_with_a_location() {
     let o = run(&["check", "d", "--against", "b"], &t.0);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("d/x.proto:5:14: field \"b\" reuses number 1"),
+        stderr(&o).contains(
+            "d/x.proto:5:14: Field number 1 has already been used in \"x.v1.M\" by field \"a\"."
+        ),
+        "{}",
+        stderr(&o)
+    );
+
+    // What protoc refuses, the gate refuses, where protoc says: an enum that repeats a number
+    // without allow_alias, and a file option FileOptions does not have.
+    write(
+        &t.0.join("e/x.proto"),
+        "syntax = \"proto3\";\npackage x.v1;\nmessage M { string a = 1; }\nenum E {\n  E_ZERO = 0;\n  E_ONE = 1;\n  E_UNO = 1;\n}\n",
+    );
+    let o = run(&["check", "e", "--against", "b"], &t.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("e/x.proto:7:11: \"x.v1.E_UNO\" uses the same enum value as \"x.v1.E_ONE\""),
+        "{}",
+        stderr(&o)
+    );
+    write(
+        &t.0.join("f/x.proto"),
+        "syntax = \"proto3\";\npackage x.v1;\noption java_multiple_file = true;\nmessage M { string a = 1; }\n",
+    );
+    let o = run(&["check", "f", "--against", "b"], &t.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("f/x.proto:3:8: Option \"java_multiple_file\" unknown."),
+        "{}",
+        stderr(&o)
+    );
+    // A baseline that does not compile is said to be one, and nothing is compared.
+    let o = run(&["check", "b", "--against", "e"], &t.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the baseline does not compile: ")
+            && stderr(&o).contains("e/x.proto:7:11:"),
         "{}",
         stderr(&o)
     );

@@ -76,9 +76,31 @@ fn protoc(cases: &[Case]) -> Vec<Verdict> {
     serde_json::from_slice(&out.stdout).expect("oracle JSON")
 }
 
+/// Disagreements on where, for a reason that is protoc's, not the gate's: both refuse for the
+/// same reason, and the line protoc names is not the element at fault.
+fn exception(case: &Case, gate: &fd_contract_gate::LoadError, v: &Verdict) -> Option<&'static str> {
+    let same = |s: &str| gate.message.contains(s) && v.errors.iter().any(|e| e.3.contains(s));
+    let line = gate
+        .pos
+        .and_then(|p| {
+            let text = std::fs::read_to_string(case.path_of(&gate.path)?).ok()?;
+            text.lines().nth(p.line as usize).map(String::from)
+        })
+        .unwrap_or_default();
+    // Features set on an extension range (`extensions 1 to 9 [features.x = y]`) outside
+    // editions: protoc names no line, or the line of an unrelated element; the gate names the
+    // range.
+    if same("Features are only valid under editions.") && line.contains("extensions") {
+        return Some("features on an extension range: protoc's location is not the range's");
+    }
+    None
+}
+
 #[derive(Debug)]
 enum Outcome {
     Agree,
+    /// A documented exception (see [`exception`]).
+    Exception(&'static str),
     /// protoc refuses, the gate accepts.
     Missed(String),
     /// The gate refuses what protoc accepts.
@@ -114,6 +136,8 @@ fn compare(case: &Case, v: &Verdict) -> Outcome {
             let named = named || unlocated;
             if named {
                 Outcome::Agree
+            } else if let Some(why) = exception(case, e, v) {
+                Outcome::Exception(why)
             } else {
                 Outcome::WrongPlace(
                     e.to_string(),
@@ -148,8 +172,13 @@ fn oracle_can_judge(case: &Case) -> bool {
 /// Mutants: `n` deterministic single edits of corpus files, written under `dir`.
 fn mutants(corpus: &[Case], n: usize, dir: &Path) -> Vec<(Case, String)> {
     let mut out = Vec::new();
-    let mut k: u64 = 0;
-    while out.len() < n && k < (n as u64) * 20 {
+    // FD_DIFF_SEED shifts the mutants (the default set is the one make test runs).
+    let base: u64 = std::env::var("FD_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut k: u64 = base;
+    while out.len() < n && k < base + (n as u64) * 20 {
         k += 1;
         let mut rng = Rng::new(k);
         let op = OPERATORS[(k as usize) % OPERATORS.len()];
@@ -185,7 +214,7 @@ fn the_gate_accepts_and_refuses_what_protoc_does() {
     let n: usize = std::env::var("FD_DIFF_MUTANTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
+        .unwrap_or(3000);
     let dir = tempfile::tempdir().expect("dir");
     let muts = mutants(&originals, n, dir.path());
     let mut all: Vec<(Case, String)> = originals
@@ -203,12 +232,17 @@ fn the_gate_accepts_and_refuses_what_protoc_does() {
     let mut agree = 0;
     let mut refused_by_protoc = 0;
     let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut exceptions: BTreeMap<&str, usize> = BTreeMap::new();
     for ((case, op), v) in all.iter().zip(&verdicts) {
         if !v.ok {
             refused_by_protoc += 1;
         }
         match compare(case, v) {
             Outcome::Agree => agree += 1,
+            Outcome::Exception(why) => {
+                agree += 1;
+                *exceptions.entry(why).or_insert(0usize) += 1;
+            }
             Outcome::Missed(p) => by_kind
                 .entry(format!("missed [{op}]"))
                 .or_default()
@@ -230,6 +264,9 @@ fn the_gate_accepts_and_refuses_what_protoc_does() {
         all.len() - originals_judged,
         unjudged.len()
     );
+    for (why, n) in &exceptions {
+        println!("documented exception ({n}): {why}");
+    }
     for (kind, items) in &by_kind {
         println!("{kind}: {}", items.len());
         for i in items.iter().take(8) {
