@@ -26,7 +26,7 @@ fn python() -> PathBuf {
 
 fn buf_cases() -> PathBuf {
     std::env::var("BUF_CASES").map_or_else(
-        |_| repo().join("../shared/conformance/buf-breaking"),
+        |_| repo().join("tools/contract-gate/conformance/buf-breaking"),
         Into::into,
     )
 }
