@@ -23,14 +23,25 @@ use std::path::Path;
 pub use model::{Index, LoadError, Tree};
 pub use rules::Finding;
 
+/// buf's breaking-rule categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    /// Deletions and changes per file (buf's default).
+    File,
+    /// Deletions per package: an element may move between files of its package.
+    Package,
+}
+
 /// Which rules to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Also run the project's rules (version suffix, events). Off = exactly buf's PACKAGE set.
+    /// Also run the project's rules (version suffix, events). Off = exactly buf's set.
     pub project_rules: bool,
     /// Skip findings in packages with an alpha/beta/test version suffix (buf's
     /// `ignore_unstable_packages`).
     pub ignore_unstable_packages: bool,
+    /// buf's category: PACKAGE (this project's policy) or FILE (buf's default).
+    pub category: Category,
 }
 
 impl Default for Options {
@@ -38,6 +49,7 @@ impl Default for Options {
         Options {
             project_rules: true,
             ignore_unstable_packages: false,
+            category: Category::Package,
         }
     }
 }
@@ -49,7 +61,10 @@ pub fn check(prev: &Tree, cur: &Tree, opts: Options) -> Result<Vec<Finding>, Loa
 
 /// Compares two resolved trees.
 pub fn check_index(prev: &Index<'_>, cur: &Index<'_>, opts: Options) -> Vec<Finding> {
-    let mut f = rules::check_package(prev, cur);
+    let mut f = match opts.category {
+        Category::Package => rules::check_package(prev, cur),
+        Category::File => rules::check_file(prev, cur),
+    };
     if opts.project_rules {
         f.extend(project_rules::check(prev, cur));
     }

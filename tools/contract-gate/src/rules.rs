@@ -120,16 +120,57 @@ impl Out {
     }
 }
 
+/// buf's FILE category (its default): the PACKAGE rules' comparisons, with deletions counted
+/// per file (`FILE_NO_DELETE`, `MESSAGE_NO_DELETE`, ...) instead of per package.
+pub const FILE_ONLY_RULES: &[&str] = &[
+    "ENUM_NO_DELETE",
+    "EXTENSION_NO_DELETE",
+    "FILE_NO_DELETE",
+    "MESSAGE_NO_DELETE",
+    "SERVICE_NO_DELETE",
+];
+
+/// How elements of the two trees are paired: by full name (PACKAGE) or by full name within
+/// the same file (FILE: an element that moved to another file is a deletion, not a change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Package,
+    File,
+}
+
 /// Runs every PACKAGE rule on `cur` against `prev`.
 pub fn check_package(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
+    check_scope(prev, cur, Scope::Package)
+}
+
+/// Runs every FILE rule on `cur` against `prev`.
+pub fn check_file(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
+    check_scope(prev, cur, Scope::File)
+}
+
+fn check_scope(prev: &Index<'_>, cur: &Index<'_>, scope: Scope) -> Vec<Finding> {
     let mut out = Out {
         findings: Vec::new(),
     };
     files(prev, cur, &mut out);
-    packages(prev, cur, &mut out);
+    match scope {
+        Scope::Package => packages(prev, cur, &mut out),
+        Scope::File => file_deletions(prev, cur, &mut out),
+    }
+    // PACKAGE pairs elements by full name; FILE by file path and name within the file's
+    // package (a file whose package changed still pairs its elements).
+    // Changes are compared by full name in both categories (buf pairs elements across the
+    // module: an element that moved to another file is still compared); only deletions
+    // differ.
+    let key = |_path: &str, full: &str, _nested: &str| (String::new(), full.to_string());
+    let cur_msgs: BTreeMap<(String, String), &MsgInfo<'_>> = cur
+        .messages
+        .values()
+        .map(|m| (key(&m.file.path, &m.full_name, &m.nested_name), m))
+        .collect();
     // Messages, then their fields by number.
-    for (name, pm) in &prev.messages {
-        if let Some(cm) = cur.messages.get(name) {
+    for pm in prev.messages.values() {
+        if let Some(cm) = cur_msgs.get(&key(&pm.file.path, &pm.full_name, &pm.nested_name)) {
             message_pair(pm, cm, &mut out);
             for (n, p) in &pm.fields {
                 if let Some(c) = cm.fields.get(n) {
@@ -138,24 +179,35 @@ pub fn check_package(prev: &Index<'_>, cur: &Index<'_>) -> Vec<Finding> {
             }
         }
     }
-    for (name, pe) in &prev.enums {
-        if let Some(ce) = cur.enums.get(name) {
+    let cur_enums: BTreeMap<(String, String), &EnumInfo<'_>> = cur
+        .enums
+        .values()
+        .map(|e| (key(&e.file.path, &e.full_name, &e.nested_name), e))
+        .collect();
+    for pe in prev.enums.values() {
+        if let Some(ce) = cur_enums.get(&key(&pe.file.path, &pe.full_name, &pe.nested_name)) {
             enum_pair(pe, ce, &mut out);
         }
     }
-    for (name, ps) in &prev.services {
-        if let Some(cs) = cur.services.get(name) {
+    let cur_svcs: BTreeMap<(String, String), &ServiceInfo<'_>> = cur
+        .services
+        .values()
+        .map(|s| (key(&s.file.path, &s.full_name, &s.svc.name), s))
+        .collect();
+    for ps in prev.services.values() {
+        if let Some(cs) = cur_svcs.get(&key(&ps.file.path, &ps.full_name, &ps.svc.name)) {
             service_pair(prev, cur, ps, cs, &mut out);
         }
     }
     // Extensions by (extendee, number).
-    let cur_ext: BTreeMap<(String, i64), &FieldInfo<'_>> = cur
-        .extensions
-        .iter()
-        .map(|x| ((x.extendee.clone().unwrap_or_default(), x.field.number), x))
-        .collect();
+    let ext_key = |x: &FieldInfo<'_>| {
+        let extendee = x.extendee.clone().unwrap_or_default();
+        (String::new(), extendee, x.field.number)
+    };
+    let cur_ext: BTreeMap<(String, String, i64), &FieldInfo<'_>> =
+        cur.extensions.iter().map(|x| (ext_key(x), x)).collect();
     for p in &prev.extensions {
-        if let Some(c) = cur_ext.get(&(p.extendee.clone().unwrap_or_default(), p.field.number)) {
+        if let Some(c) = cur_ext.get(&ext_key(p)) {
             field_pair(prev, cur, p, c, &mut out);
         }
     }

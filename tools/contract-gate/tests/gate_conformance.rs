@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fd_contract_gate::{check_dirs, report, Options};
+use fd_contract_gate::{check_dirs, report, Category, Options};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/buf-breaking")
@@ -36,8 +36,7 @@ fn multiset(lines: impl Iterator<Item = String>) -> BTreeMap<Key, usize> {
     m
 }
 
-#[test]
-fn every_buf_breaking_case_gives_bufs_findings() {
+fn cases() -> Vec<PathBuf> {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus())
         .expect("the conformance corpus is in the repository")
         .map(|e| e.expect("dir entry").path())
@@ -45,21 +44,23 @@ fn every_buf_breaking_case_gives_bufs_findings() {
         .collect();
     cases.sort();
     assert_eq!(cases.len(), 58, "buf's corpus has 58 cases");
-    let opts = Options {
-        project_rules: false,
-        ignore_unstable_packages: false,
-    };
+    cases
+}
+
+/// Runs the gate with `opts` on every case and compares with buf's `expected` file (JSON
+/// lines; a `current/` path prefix is buf's working directory and is dropped). Returns the
+/// number of cases that match exactly, the expected findings, and what differs.
+fn score(expected: &str, opts: Options) -> (usize, usize, Vec<String>) {
     let mut passed = 0;
     let mut findings = 0;
     let mut report_lines = Vec::new();
-    for case in &cases {
+    for case in &cases() {
         let name = case
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let expected_text = std::fs::read_to_string(case.join("expected.package.json"))
-            .expect("expected.package.json");
-        let expected = multiset(expected_text.lines().map(str::to_string));
+        let expected_text = std::fs::read_to_string(case.join(expected)).expect(expected);
+        let expected = multiset(expected_text.lines().map(|l| l.replace("\"current/", "\"")));
         let got = match check_dirs(&case.join("previous"), &case.join("current"), opts) {
             Ok(f) => multiset(f.iter().map(report::json)),
             Err(e) => {
@@ -87,14 +88,38 @@ fn every_buf_breaking_case_gives_bufs_findings() {
         }
         report_lines.push(format!("{name}:\n{}", diff.join("\n")));
     }
-    println!(
-        "buf breaking conformance: {passed}/{} cases, {findings} expected findings",
-        cases.len()
-    );
+    (passed, findings, report_lines)
+}
+
+#[test]
+fn every_buf_breaking_case_gives_bufs_findings() {
+    let opts = Options {
+        project_rules: false,
+        ignore_unstable_packages: false,
+        category: Category::Package,
+    };
+    let (passed, findings, report_lines) = score("expected.package.json", opts);
+    println!("buf breaking conformance, PACKAGE: {passed}/58 cases, {findings} expected findings");
     assert!(
         report_lines.is_empty(),
-        "{passed}/{} cases match buf:\n{}",
-        cases.len(),
+        "{passed}/58 cases match buf:\n{}",
+        report_lines.join("\n")
+    );
+}
+
+/// buf's default category, FILE: what a repository gets with a buf.yaml that names none.
+#[test]
+fn every_buf_breaking_case_gives_bufs_findings_under_file() {
+    let opts = Options {
+        project_rules: false,
+        ignore_unstable_packages: false,
+        category: Category::File,
+    };
+    let (passed, findings, report_lines) = score("expected.default.json", opts);
+    println!("buf breaking conformance, FILE: {passed}/58 cases, {findings} expected findings");
+    assert!(
+        report_lines.is_empty(),
+        "{passed}/58 cases match buf:\n{}",
         report_lines.join("\n")
     );
 }

@@ -187,6 +187,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             let opts = Options {
                 project_rules: !buf_only,
                 ignore_unstable_packages,
+                ..Options::default()
             };
             let findings = check_index(&index_baseline(&prev, &prev_dir)?, &ci, opts);
             for f in &findings {

@@ -1,4 +1,5 @@
-//! Package-level rules: deleted files, messages, enums, services and extensions in a package.
+//! Deletions: of packages and of messages, enums, services and extensions from a package
+//! (PACKAGE category), or of files and of those elements from a file (FILE category).
 
 use super::*;
 
@@ -151,5 +152,110 @@ pub(super) fn deleted_in_file(
     match parent_names(nested).find_map(|p| in_file.get(p.as_str()).copied()) {
         Some(m) => out.at(cf, Some(m.msg.span), rule, msg),
         None => out.at(cf, None, rule, msg),
+    }
+}
+
+/// FILE category: deleted files, and messages, enums, services and extensions deleted from a
+/// file that still exists (an element that moved to another file counts as deleted).
+pub(super) fn file_deletions(prev: &Index<'_>, cur: &Index<'_>, out: &mut Out) {
+    for path in prev.files.keys() {
+        if !cur.files.contains_key(path) {
+            // buf names the file by its path in the module.
+            out.nowhere(
+                "FILE_NO_DELETE",
+                format!("Previously present file \"{path}\" was deleted."),
+            );
+        }
+    }
+    let in_file = |ix: &Index<'_>, path: &str, nested: &str| {
+        ix.messages
+            .values()
+            .any(|m| m.file.path == path && m.nested_name == nested)
+    };
+    for pm in prev.messages.values() {
+        let path = pm.file.path.as_str();
+        let Some(cf) = cur.files.get(path) else {
+            continue;
+        };
+        if in_file(cur, path, &pm.nested_name) {
+            continue;
+        }
+        let msg = format!(
+            "Previously present message \"{}\" was deleted from file.",
+            pm.nested_name
+        );
+        let cur_in_file: BTreeMap<&str, &MsgInfo<'_>> = cur
+            .messages
+            .values()
+            .filter(|m| m.file.path == path)
+            .map(|m| (m.nested_name.as_str(), m))
+            .collect();
+        match parent_names(&pm.nested_name).find_map(|p| cur_in_file.get(p.as_str()).copied()) {
+            Some(m) => out.at(cf, Some(m.msg.span), "MESSAGE_NO_DELETE", msg),
+            None => out.at(cf, None, "MESSAGE_NO_DELETE", msg),
+        }
+    }
+    for pe in prev.enums.values() {
+        let path = pe.file.path.as_str();
+        if !cur.files.contains_key(path)
+            || cur
+                .enums
+                .values()
+                .any(|e| e.file.path == path && e.nested_name == pe.nested_name)
+        {
+            continue;
+        }
+        let msg = format!(
+            "Previously present enum \"{}\" was deleted from file.",
+            pe.nested_name
+        );
+        deleted_in_file(cur, path, &pe.nested_name, "ENUM_NO_DELETE", msg, out);
+    }
+    let nested_ext = |x: &FieldInfo<'_>| -> String {
+        let pkg = &x.file.package;
+        if pkg.is_empty() {
+            x.full_name.clone()
+        } else {
+            x.full_name
+                .strip_prefix(&format!("{pkg}."))
+                .unwrap_or(&x.full_name)
+                .to_string()
+        }
+    };
+    for px in &prev.extensions {
+        let path = px.file.path.as_str();
+        let nested = nested_ext(px);
+        if !cur.files.contains_key(path)
+            || cur
+                .extensions
+                .iter()
+                .any(|x| x.file.path == path && nested_ext(x) == nested)
+        {
+            continue;
+        }
+        let msg = format!("Previously present extension \"{nested}\" was deleted from file.");
+        deleted_in_file(cur, path, &nested, "EXTENSION_NO_DELETE", msg, out);
+    }
+    for ps in prev.services.values() {
+        let path = ps.file.path.as_str();
+        let Some(cf) = cur.files.get(path) else {
+            continue;
+        };
+        if cur
+            .services
+            .values()
+            .any(|s| s.file.path == path && s.svc.name == ps.svc.name)
+        {
+            continue;
+        }
+        out.at(
+            cf,
+            None,
+            "SERVICE_NO_DELETE",
+            format!(
+                "Previously present service \"{}\" was deleted from file.",
+                ps.svc.name
+            ),
+        );
     }
 }
