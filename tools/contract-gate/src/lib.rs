@@ -10,6 +10,7 @@
 //! `edition = "2023"` files, and buf's verdicts on editions are part of the contract.
 
 pub mod ast;
+pub mod config;
 pub mod lexer;
 pub mod model;
 pub mod parser;
@@ -82,6 +83,99 @@ pub fn compile_dir(dir: &Path) -> Result<(), LoadError> {
     let t = Tree::load_dir(dir)?;
     t.index()?;
     Ok(())
+}
+
+/// Compares `cur` with `prev` the way `buf breaking` would with the buf configuration in
+/// `cur` (`buf.yaml`/`buf.work.yaml`: rules, except, ignore, ignore_only, unstable packages;
+/// buf's default FILE without one), plus the project's rules if `project_rules`.
+pub fn check_configured(
+    prev: &Tree,
+    cur: &Tree,
+    cur_dir: &Path,
+    project_rules: bool,
+) -> Result<Vec<Finding>, String> {
+    let cfg = config::read(cur_dir)?;
+    let (pi, ci) = (
+        prev.index().map_err(|e| e.to_string())?,
+        cur.index().map_err(|e| e.to_string())?,
+    );
+    check_index_configured(&pi, &ci, &cfg, project_rules)
+}
+
+/// [`check_configured`] on resolved trees.
+pub fn check_index_configured(
+    prev: &Index<'_>,
+    cur: &Index<'_>,
+    cfg: &config::Config,
+    project_rules: bool,
+) -> Result<Vec<Finding>, String> {
+    let mut all = rules::check_file(prev, cur);
+    all.extend(rules::check_package(prev, cur));
+    if project_rules {
+        all.extend(project_rules::check(prev, cur));
+    }
+    all.sort();
+    all.dedup();
+    // Which module a finding is in, and its path within the module.
+    let module_of = |f: &Finding| -> Option<(&config::Module, Option<String>)> {
+        let display = match (&f.path, f.rule) {
+            (Some(p), _) => Some(p.clone()),
+            (None, "FILE_NO_DELETE") => f.message.split('"').nth(1).map(str::to_string),
+            _ => None,
+        };
+        let Some(display) = display else {
+            return cfg.modules.first().map(|m| (m, None));
+        };
+        // FILE_NO_DELETE names the file by its path in the module already.
+        if f.path.is_none() {
+            return cfg.modules.first().map(|m| (m, Some(display)));
+        }
+        cfg.modules
+            .iter()
+            .filter(|m| m.path == "." || display.starts_with(&format!("{}/", m.path)))
+            .max_by_key(|m| m.path.len())
+            .map(|m| {
+                let rel = if m.path == "." {
+                    display.clone()
+                } else {
+                    display[m.path.len() + 1..].to_string()
+                };
+                (
+                    m,
+                    Some(if m.ignore_from_workspace {
+                        display.clone()
+                    } else {
+                        rel
+                    }),
+                )
+            })
+    };
+    let mut out = Vec::new();
+    for f in all {
+        let Some((m, path)) = module_of(&f) else {
+            continue;
+        };
+        let is_project = project_rules::PROJECT_RULES.contains(&f.rule);
+        let enabled = is_project || m.breaking.rules()?.contains(f.rule);
+        if !enabled || m.breaking.ignores(&f, path.as_deref()) {
+            continue;
+        }
+        // A deleted file names no package of its own in the finding: its package was the
+        // previous file's.
+        let deleted_file_unstable = f.rule == "FILE_NO_DELETE"
+            && f.message.split('"').nth(1).is_some_and(|p| {
+                prev.files
+                    .get(p)
+                    .is_some_and(|pf| project_rules::is_unstable(&pf.package))
+            });
+        if m.breaking.ignore_unstable_packages
+            && (deleted_file_unstable || project_rules::finding_in_unstable_package(&f, prev, cur))
+        {
+            continue;
+        }
+        out.push(f);
+    }
+    Ok(out)
 }
 
 /// Compares the proto tree in `cur` with the one in `prev`.

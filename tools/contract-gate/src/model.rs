@@ -105,31 +105,10 @@ impl Tree {
     }
 }
 
-/// The module roots of `dir`: those its `buf.yaml` names, else `dir` itself.
+/// The module roots of `dir`: those its `buf.work.yaml` or `buf.yaml` names (v1beta1
+/// `build.roots`, v2 `modules`), else `dir` itself.
 pub fn module_roots(dir: &Path) -> Vec<PathBuf> {
-    let Ok(yaml) = std::fs::read_to_string(dir.join("buf.yaml")) else {
-        return vec![dir.to_path_buf()];
-    };
-    // Minimal reading of buf.yaml v2 `modules: [- path: x]`.
-    let mut roots = Vec::new();
-    let mut in_modules = false;
-    for line in yaml.lines() {
-        let t = line.trim_end();
-        if !t.starts_with(' ') && !t.starts_with('-') {
-            in_modules = t.starts_with("modules:");
-            continue;
-        }
-        if in_modules {
-            let s = t.trim_start().trim_start_matches('-').trim_start();
-            if let Some(p) = s.strip_prefix("path:") {
-                roots.push(dir.join(p.trim().trim_matches(['"', '\''])));
-            }
-        }
-    }
-    if roots.is_empty() {
-        roots.push(dir.to_path_buf());
-    }
-    roots
+    crate::config::module_dirs(dir)
 }
 
 /// Every `.proto` file under `dir`, depth first, in name order.
