@@ -76,11 +76,11 @@ test-clients: clients tools ## the clients' tests against a freshly started syst
 # breaking change with buf's rule ID and its file:line:column.
 contracts-check: ## the contract gate: proto/ against the released contracts (AGAINST_GIT=ref for a git ref)
 	$(CARGO) build -p fd-contract-gate --bin contract-gate
-	$(GATE) check proto $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
+	$(GATE) check proto --project-rules --error-format msvs $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
 
 contracts-release: ## record proto/ as released (only if the gate passes)
 	$(CARGO) build -p fd-contract-gate --bin contract-gate
-	$(GATE) release proto --lock $(CONTRACTS_LOCK)
+	$(GATE) release proto --project-rules --lock $(CONTRACTS_LOCK)
 
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
 # PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
@@ -95,7 +95,7 @@ bench-gate: tools-buf ## the contract gate's speed against buf on the same input
 	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
-test-rust: tools tools-old-nats $(PY_CLIENT_DEPS) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
+test-rust: tools tools-old-nats tools-buf $(PY_CLIENT_DEPS) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc

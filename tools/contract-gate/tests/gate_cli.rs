@@ -98,7 +98,26 @@ fn a_breaking_edit_exits_100_naming_rule_and_location() {
     );
     assert_eq!(o.status.code(), Some(100));
     let out = stdout(&o);
-    assert!(out.contains(&format!("fooddelivery/order/v1/events.proto:{line}:3: FIELD_SAME_TYPE Field \"3\" with name \"customer_id\" on message \"OrderPlaced\" changed type from \"string\" to \"int64\".")), "{out}");
+    // buf's text: path:line:col:message.
+    assert!(out.contains(&format!("fooddelivery/order/v1/events.proto:{line}:3:Field \"3\" with name \"customer_id\" on message \"OrderPlaced\" changed type from \"string\" to \"int64\".")), "{out}");
+    let o = run(
+        &[
+            "check",
+            &cur.to_string_lossy(),
+            "--against",
+            &lock.to_string_lossy(),
+            "--error-format",
+            "msvs",
+        ],
+        &t.0,
+    );
+    assert!(
+        stdout(&o).contains(&format!(
+            "fooddelivery/order/v1/events.proto({line},3) : error FIELD_SAME_TYPE : Field \"3\""
+        )),
+        "{}",
+        stdout(&o)
+    );
 
     let o = run(
         &[
@@ -113,7 +132,17 @@ fn a_breaking_edit_exits_100_naming_rule_and_location() {
     );
     assert_eq!(o.status.code(), Some(100));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON line");
-    assert_eq!(v["path"], "fooddelivery/order/v1/events.proto");
+    // The path as given on the command line, as buf prints it.
+    assert_eq!(
+        v["path"].as_str(),
+        Some(
+            format!(
+                "{}/fooddelivery/order/v1/events.proto",
+                cur.to_string_lossy()
+            )
+            .as_str()
+        )
+    );
     assert_eq!(
         (
             v["start_line"].as_u64(),
@@ -304,7 +333,7 @@ fn a_git_ref_is_a_baseline() {
     );
     let o = run(&["check", "proto", "--against-git", "main"], &t.0);
     assert_eq!(o.status.code(), Some(100));
-    assert_eq!(stdout(&o).trim(), "proto/shop/v1/shop.proto:3:1: FIELD_NO_DELETE Previously present field \"2\" with name \"name\" on message \"Item\" was deleted.");
+    assert_eq!(stdout(&o).trim(), "proto/shop/v1/shop.proto:3:1:Previously present field \"2\" with name \"name\" on message \"Item\" was deleted.");
 
     let o = run(&["check", "proto", "--against-git", "no-such-ref"], &t.0);
     assert_eq!(o.status.code(), Some(1));

@@ -3,14 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use clap::{Parser, Subcommand, ValueEnum};
-use fd_contract_gate::{check_index, report, Index, LoadError, Options, Tree};
+use clap::{Parser, Subcommand};
+use fd_contract_gate::report::Format;
+use fd_contract_gate::{check_index_configured, config, report, Index, LoadError, Tree};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "contract-gate",
     version,
-    about = "Reports every change to a proto tree that is not additive (buf's PACKAGE rules and more)."
+    about = "Reports every change to a proto tree that is not additive, as `buf breaking` does with the tree's buf.yaml (and more)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,11 +31,15 @@ enum Cmd {
         /// Baseline at a git ref (like buf's `--against .git#ref=...`): INPUT's path at REF.
         #[arg(long, value_name = "REF")]
         against_git: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// Output format: text, json, github-actions, junit, msvs or gitlab-code-quality
+        /// (buf's shapes).
+        #[arg(long, default_value = "text")]
         error_format: Format,
-        /// Only buf's PACKAGE rules (no version-suffix or event rules).
+        /// Also the project's rules: version-suffixed packages, events that never disappear.
         #[arg(long)]
+        project_rules: bool,
+        /// Accepted for compatibility: buf's rules only is the default.
+        #[arg(long, hide = true)]
         buf_only: bool,
         /// Ignore findings in alpha/beta/test packages.
         #[arg(long)]
@@ -47,13 +52,10 @@ enum Cmd {
         /// The lock directory (a copy of the released .proto files).
         #[arg(long)]
         lock: PathBuf,
+        /// Also the project's rules (see `check`).
+        #[arg(long)]
+        project_rules: bool,
     },
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 fn main() -> ExitCode {
@@ -167,7 +169,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             against,
             against_git,
             error_format,
-            buf_only,
+            project_rules,
+            buf_only: _,
             ignore_unstable_packages,
         } => {
             let cur = load(&input)?;
@@ -184,29 +187,36 @@ fn run(cli: Cli) -> Result<u8, String> {
                     )
                 }
             };
-            let opts = Options {
-                project_rules: !buf_only,
-                ignore_unstable_packages,
-                ..Options::default()
-            };
-            let findings = check_index(&index_baseline(&prev, &prev_dir)?, &ci, opts);
-            for f in &findings {
-                match error_format {
-                    Format::Text => println!("{}", report::text(&prefixed(f, &input))),
-                    Format::Json => println!("{}", report::json(f)),
-                }
-            }
+            let cfg = configuration(&input, ignore_unstable_packages)?;
+            let findings = check_index_configured(
+                &index_baseline(&prev, &prev_dir)?,
+                &ci,
+                &cfg,
+                project_rules,
+            )?;
+            let shown: Vec<_> = findings.iter().map(|f| prefixed(f, &input)).collect();
+            print!("{}", report::render(error_format, &shown));
             Ok(if findings.is_empty() { 0 } else { 100 })
         }
-        Cmd::Release { input, lock } => {
+        Cmd::Release {
+            input,
+            lock,
+            project_rules,
+        } => {
             let cur = load(&input)?;
             let ci = index(&cur, &input)?;
             if lock.is_dir() {
                 let prev = load_baseline(&lock)?;
-                let findings = check_index(&index_baseline(&prev, &lock)?, &ci, Options::default());
+                let cfg = configuration(&input, false)?;
+                let findings = check_index_configured(
+                    &index_baseline(&prev, &lock)?,
+                    &ci,
+                    &cfg,
+                    project_rules,
+                )?;
                 if !findings.is_empty() {
                     for f in &findings {
-                        eprintln!("{}", report::text(&prefixed(f, &input)));
+                        eprintln!("{}", report::text_with_rule(&prefixed(f, &input)));
                     }
                     eprintln!(
                         "not released: {} breaking change(s) against {}",
@@ -231,9 +241,29 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+/// INPUT's buf configuration (`buf.yaml`, `buf.work.yaml`), with `--ignore-unstable-packages`.
+fn configuration(input: &Path, ignore_unstable: bool) -> Result<config::Config, String> {
+    let mut cfg = config::read(input)?;
+    for m in &mut cfg.modules {
+        m.breaking.ignore_unstable_packages |= ignore_unstable;
+        // A rule buf.yaml names that does not exist is an error before anything runs.
+        m.breaking.rules()?;
+    }
+    Ok(cfg)
+}
+
+/// The finding with its path as given on the command line (INPUT/path), as buf prints it.
 fn prefixed(f: &fd_contract_gate::Finding, input: &Path) -> fd_contract_gate::Finding {
     let mut f = f.clone();
-    f.path = f.path.map(|p| input.join(p).display().to_string());
+    let base = input.to_string_lossy();
+    let base = base.trim_start_matches("./").trim_end_matches('/');
+    f.path = f.path.map(|p| {
+        if base.is_empty() || base == "." {
+            p
+        } else {
+            format!("{base}/{p}")
+        }
+    });
     f
 }
 

@@ -1,0 +1,97 @@
+//! Every `--error-format` in buf's exact shape: the gate and buf 1.75.0 (`make tools-buf`
+//! installs it from npm; it runs offline) on the same cases, byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn buf() -> PathBuf {
+    let p = std::env::var("BUF").map_or_else(
+        |_| repo().join(".tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf"),
+        Into::into,
+    );
+    assert!(
+        p.exists(),
+        "{} is missing: run `make tools-buf` (make test does)",
+        p.display()
+    );
+    p
+}
+
+fn run(program: &Path, args: &[&str], dir: &Path) -> (String, i32) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("BUF_CACHE_DIR", dir.join(".buf-cache"))
+        .output()
+        .expect("runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn every_error_format_is_bufs_byte_for_byte() {
+    let gate = PathBuf::from(env!("CARGO_BIN_EXE_contract-gate"));
+    for case in [
+        "breaking_field_no_delete",
+        "breaking_file_no_delete",
+        "breaking_enum_same_type",
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        let src = repo()
+            .join("tools/contract-gate/conformance/buf-breaking")
+            .join(case);
+        copy_dir(&src, dir.path());
+        for format in [
+            "text",
+            "json",
+            "github-actions",
+            "junit",
+            "msvs",
+            "gitlab-code-quality",
+        ] {
+            let args = [
+                "breaking",
+                "current",
+                "--against",
+                "previous",
+                "--error-format",
+                format,
+            ];
+            let (want, want_rc) = run(&buf(), &args, dir.path());
+            let (got, got_rc) = run(
+                &gate,
+                &[
+                    "check",
+                    "current",
+                    "--against",
+                    "previous",
+                    "--error-format",
+                    format,
+                ],
+                dir.path(),
+            );
+            assert!(!want.is_empty(), "{case} {format}: buf printed nothing");
+            assert_eq!(got, want, "{case} --error-format {format}");
+            assert_eq!((got_rc, want_rc), (100, 100), "{case} {format}: exit codes");
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
