@@ -95,7 +95,11 @@ bench-gate: tools-buf ## the contract gate's speed against buf on the same input
 	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
 	scripts/bench-gate.sh
 
-test-rust: tools tools-old-nats tools-buf $(PY_CLIENT_DEPS) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
+PRE_COMMIT := $(VENV)/bin/pre-commit
+$(PRE_COMMIT): | $(NATS_SERVER)
+	$(VENV)/bin/pip install --quiet pre-commit==4.7.0
+
+test-rust: tools tools-old-nats tools-buf $(PY_CLIENT_DEPS) $(PRE_COMMIT) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
