@@ -97,7 +97,7 @@ bench-gate: tools-buf ## the contract gate's speed against buf on the same input
 
 PRE_COMMIT := $(VENV)/bin/pre-commit
 $(PRE_COMMIT): | $(NATS_SERVER)
-	$(VENV)/bin/pip install --quiet pre-commit==4.7.0
+	$(VENV)/bin/pip install --quiet pre-commit==4.7.0 xmlschema==4.3.2
 
 test-rust: tools tools-old-nats tools-buf $(PY_CLIENT_DEPS) $(PRE_COMMIT) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes

@@ -79,8 +79,34 @@ fn every_error_format_is_bufs_byte_for_byte() {
             assert!(!want.is_empty(), "{case} {format}: buf printed nothing");
             assert_eq!(got, want, "{case} --error-format {format}");
             assert_eq!((got_rc, want_rc), (100, 100), "{case} {format}: exit codes");
+            if format == "junit" {
+                valid_junit(&got, dir.path());
+            }
         }
     }
+}
+
+/// Validates a JUnit report against Jenkins' JUnit schema (tests/junit/junit-10.xsd) with
+/// Python's xmlschema (`make test` installs it into `.venv`).
+fn valid_junit(report: &str, dir: &Path) {
+    let file = dir.join("report.xml");
+    std::fs::write(&file, report).expect("write");
+    let python = repo().join(".venv/bin/python");
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/junit-10.xsd");
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+        ])
+        .arg(&xsd)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (make test installs xmlschema)", python.display()));
+    assert!(
+        out.status.success(),
+        "the JUnit report is not valid: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
