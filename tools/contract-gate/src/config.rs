@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::rules::{Finding, FILE_ONLY_RULES, PACKAGE_RULES};
+use crate::rules::{Finding, FILE_ONLY_RULES, PACKAGE_RULES, WIRE_ONLY_RULES};
 
 /// The rules of one category, as buf defines it.
 pub fn category_rules(category: &str) -> Option<Vec<&'static str>> {
@@ -27,13 +27,19 @@ pub fn category_rules(category: &str) -> Option<Vec<&'static str>> {
     })
 }
 
-/// buf's WIRE_JSON category, as far as its rules exist here (the `*_COMPATIBLE_*` and
-/// `*_UNLESS_*_RESERVED` rules do not yet; see docs/contract-gate.md).
+/// buf's WIRE_JSON category (as buf 1.75 defines it), as far as its rules exist here (the
+/// four `FIELD_WIRE*_COMPATIBLE_*` rules do not yet; see docs/contract-gate.md).
 pub const WIRE_JSON_RULES: &[&str] = &[
     "ENUM_SAME_JSON_FORMAT",
+    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
     "ENUM_VALUE_SAME_NAME",
+    "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
     "FIELD_SAME_DEFAULT",
     "FIELD_SAME_JSON_NAME",
+    "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+    "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
     "FIELD_SAME_NAME",
     "FIELD_SAME_ONEOF",
     "FILE_SAME_PACKAGE",
@@ -50,7 +56,11 @@ pub const WIRE_JSON_RULES: &[&str] = &[
 
 /// buf's WIRE category, as far as its rules exist here.
 pub const WIRE_RULES: &[&str] = &[
+    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
     "FIELD_SAME_DEFAULT",
+    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
+    "FIELD_WIRE_COMPATIBLE_TYPE",
     "FIELD_SAME_ONEOF",
     "FILE_SAME_PACKAGE",
     "MESSAGE_SAME_REQUIRED_FIELDS",
@@ -67,21 +77,13 @@ pub const WIRE_RULES: &[&str] = &[
 pub fn known_rule(id: &str) -> bool {
     PACKAGE_RULES.contains(&id)
         || FILE_ONLY_RULES.contains(&id)
+        || WIRE_ONLY_RULES.contains(&id)
         || crate::project_rules::PROJECT_RULES.contains(&id)
 }
 
 /// buf's rules that this gate does not have (yet): named in `use`, they are refused with a
 /// clear message instead of silently checking less than buf would.
-pub const NOT_IMPLEMENTED: &[&str] = &[
-    "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
-    "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
-    "FIELD_WIRE_COMPATIBLE_TYPE",
-    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
-    "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
-    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
-    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
-    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
-];
+pub const NOT_IMPLEMENTED: &[&str] = &[];
 
 /// The `breaking` section.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -189,6 +191,7 @@ fn all_rules() -> Vec<&'static str> {
     PACKAGE_RULES
         .iter()
         .chain(FILE_ONLY_RULES)
+        .chain(WIRE_ONLY_RULES)
         .chain(crate::project_rules::PROJECT_RULES)
         .copied()
         .collect()

@@ -62,10 +62,12 @@ pub fn check(prev: &Tree, cur: &Tree, opts: Options) -> Result<Vec<Finding>, Loa
 
 /// Compares two resolved trees.
 pub fn check_index(prev: &Index<'_>, cur: &Index<'_>, opts: Options) -> Vec<Finding> {
-    let mut f = match opts.category {
-        Category::Package => rules::check_package(prev, cur),
-        Category::File => rules::check_file(prev, cur),
+    let (mut f, name) = match opts.category {
+        Category::Package => (rules::check_package(prev, cur), "PACKAGE"),
+        Category::File => (rules::check_file(prev, cur), "FILE"),
     };
+    let wanted = config::category_rules(name).unwrap_or_default();
+    f.retain(|x| wanted.contains(&x.rule));
     if opts.project_rules {
         f.extend(project_rules::check(prev, cur));
     }

@@ -120,6 +120,18 @@ impl Out {
     }
 }
 
+/// Rules of buf's WIRE_JSON and WIRE categories that are in neither FILE nor PACKAGE.
+pub const WIRE_ONLY_RULES: &[&str] = &[
+    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+    "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
+    "FIELD_WIRE_COMPATIBLE_TYPE",
+    "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+    "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+];
+
 /// buf's FILE category (its default): the PACKAGE rules' comparisons, with deletions counted
 /// per file (`FILE_NO_DELETE`, `MESSAGE_NO_DELETE`, ...) instead of per package.
 pub const FILE_ONLY_RULES: &[&str] = &[

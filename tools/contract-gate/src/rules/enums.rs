@@ -44,7 +44,7 @@ pub(super) fn enum_pair(pe: &EnumInfo<'_>, ce: &EnumInfo<'_>, out: &mut Out) {
         m
     }
     let (pv, cv) = (by_number(pe.en), by_number(ce.en));
-    for n in pv.keys() {
+    for (n, pvals) in &pv {
         if !cv.contains_key(n) {
             out.at(
                 cf,
@@ -52,6 +52,38 @@ pub(super) fn enum_pair(pe: &EnumInfo<'_>, ce: &EnumInfo<'_>, out: &mut Out) {
                 "ENUM_VALUE_NO_DELETE",
                 format!("Previously present enum value \"{n}\" on enum \"{name}\" was deleted."),
             );
+            let mut names: Vec<&str> = pvals.iter().map(|v| v.name.as_str()).collect();
+            names.sort();
+            names.dedup();
+            if !names
+                .iter()
+                .all(|v| ce.en.reserved_names.iter().any(|r| r == v))
+            {
+                let quoted: Vec<String> = names.iter().map(|v| format!("\"{v}\"")).collect();
+                let plural = if names.len() > 1 { "s" } else { "" };
+                out.at(
+                    cf,
+                    Some(ce.en.span),
+                    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+                    format!(
+                        "Previously present enum value \"{n}\" on enum \"{name}\" was deleted without reserving the name{plural} {}.",
+                        quoted.join(", ")
+                    ),
+                );
+            }
+            if !ce
+                .en
+                .reserved_ranges
+                .iter()
+                .any(|r| (r.start..=r.end).contains(n))
+            {
+                out.at(
+                    cf,
+                    Some(ce.en.span),
+                    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                    format!("Previously present enum value \"{n}\" on enum \"{name}\" was deleted without reserving the number \"{n}\"."),
+                );
+            }
         }
     }
     for (n, pvals) in &pv {

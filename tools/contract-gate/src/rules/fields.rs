@@ -110,6 +110,147 @@ pub(super) fn declared_scalar(f: &Field) -> Option<Scalar> {
     }
 }
 
+/// Encodings that read each other's bytes (protobuf's "updating a message type" rules).
+fn wire_group(k: Kind) -> u8 {
+    match k {
+        Kind::Scalar(s) => match s {
+            Scalar::Int32 | Scalar::Int64 | Scalar::Uint32 | Scalar::Uint64 | Scalar::Bool => 1,
+            Scalar::Sint32 | Scalar::Sint64 => 2,
+            // string may become bytes, not the other way round: separate groups.
+            Scalar::String => 3,
+            Scalar::Bytes => 4,
+            Scalar::Fixed32 | Scalar::Sfixed32 => 5,
+            Scalar::Fixed64 | Scalar::Sfixed64 => 6,
+            Scalar::Double => 7,
+            Scalar::Float => 8,
+        },
+        Kind::Group => 9,
+        Kind::Message => 10,
+        Kind::Enum => 11,
+    }
+}
+
+/// Encodings that read each other's bytes *and* JSON.
+fn wire_json_group(k: Kind) -> u8 {
+    match k {
+        Kind::Scalar(s) => match s {
+            Scalar::Int32 | Scalar::Uint32 => 1,
+            Scalar::Int64 | Scalar::Uint64 => 2,
+            Scalar::Fixed32 | Scalar::Sfixed32 => 3,
+            Scalar::Fixed64 | Scalar::Sfixed64 => 4,
+            Scalar::Bool => 5,
+            Scalar::Sint32 => 6,
+            Scalar::Sint64 => 7,
+            Scalar::String => 8,
+            Scalar::Bytes => 9,
+            Scalar::Double => 10,
+            Scalar::Float => 11,
+        },
+        Kind::Group => 12,
+        Kind::Message => 13,
+        Kind::Enum => 14,
+    }
+}
+
+/// FIELD_WIRE_COMPATIBLE_TYPE and FIELD_WIRE_JSON_COMPATIBLE_TYPE: a type change the encoding
+/// (and JSON) cannot survive; an enum may change to one of the same name that keeps every
+/// value.
+fn wire_compatible_type(
+    prev: &Index<'_>,
+    cur: &Index<'_>,
+    p: &FieldInfo<'_>,
+    c: &FieldInfo<'_>,
+    desc: &str,
+    out: &mut Out,
+) {
+    let trim = |s: &Option<String>| {
+        s.clone()
+            .unwrap_or_default()
+            .trim_start_matches('.')
+            .to_string()
+    };
+    let span = if matches!(c.kind, Kind::Message | Kind::Enum | Kind::Group) {
+        type_name_span(c.field)
+    } else {
+        c.field.type_span
+    };
+    let changed = |extra: &str| {
+        format!(
+            "{desc} changed type from \"{}\" to \"{}\". {extra}",
+            pretty_kind(p),
+            pretty_kind(c)
+        )
+    };
+    let renamed = format!(
+        "{desc} changed type from \"{}\" to \"{}\".",
+        trim(&p.type_name),
+        trim(&c.type_name)
+    );
+    // Same kind, another named type: messages never; enums if the new one has the same
+    // name and every old value.
+    let other_named_type = || -> bool {
+        if p.type_name == c.type_name {
+            return false;
+        }
+        match c.kind {
+            Kind::Message | Kind::Group => true,
+            Kind::Enum => {
+                let (pn, cn) = (trim(&p.type_name), trim(&c.type_name));
+                let (Some(pe), Some(ce)) = (prev.enums.get(&pn), cur.enums.get(&cn)) else {
+                    return true;
+                };
+                pe.en.name != ce.en.name
+                    || !pe.en.values.iter().all(|v| {
+                        ce.en
+                            .values
+                            .iter()
+                            .any(|w| w.name == v.name && w.number == v.number)
+                    })
+            }
+            Kind::Scalar(_) => false,
+        }
+    };
+    let (pk, ck) = (p.kind, c.kind);
+    if wire_group(pk) != wire_group(ck) {
+        let string_to_bytes =
+            pk == Kind::Scalar(Scalar::String) && ck == Kind::Scalar(Scalar::Bytes);
+        if !string_to_bytes {
+            let mut extra = "See https://developers.google.com/protocol-buffers/docs/proto3#updating for wire compatibility rules.".to_string();
+            if pk == Kind::Scalar(Scalar::Bytes) && ck == Kind::Scalar(Scalar::String) {
+                extra.push_str(" Note that while string and bytes are compatible if the data is valid UTF-8, there is no way to enforce that a bytes field is UTF-8, so these fields may be incompatible.");
+            }
+            out.at(
+                c.file,
+                Some(span),
+                "FIELD_WIRE_COMPATIBLE_TYPE",
+                changed(&extra),
+            );
+        }
+    } else if other_named_type() {
+        out.at(
+            c.file,
+            Some(type_name_span(c.field)),
+            "FIELD_WIRE_COMPATIBLE_TYPE",
+            renamed.clone(),
+        );
+    }
+    if wire_json_group(pk) != wire_json_group(ck) {
+        out.at(
+            c.file,
+            Some(span),
+            "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+            changed("See https://developers.google.com/protocol-buffers/docs/proto3#updating for wire compatibility rules and https://developers.google.com/protocol-buffers/docs/proto3#json for JSON compatibility rules."),
+        );
+    } else if other_named_type() {
+        out.at(
+            c.file,
+            Some(type_name_span(c.field)),
+            "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+            renamed,
+        );
+    }
+}
+
 pub(super) fn field_pair(
     prev: &Index<'_>,
     cur: &Index<'_>,
@@ -120,19 +261,44 @@ pub(super) fn field_pair(
     let cf = c.file;
     let desc = field_description(c);
     let both_map_entries = p.parent_is_map_entry && c.parent_is_map_entry;
-    // FIELD_SAME_CARDINALITY
+    // FIELD_SAME_CARDINALITY, and the WIRE / WIRE_JSON versions that allow changes the
+    // encoding survives (explicit ↔ implicit presence; repeated ↔ map on the wire only).
     if !both_map_entries {
         let (a, b) = (cardinality(p), cardinality(c));
+        let message = format!(
+            "{desc} changed cardinality from \"{}\" to \"{}\".",
+            a.name(),
+            b.name()
+        );
+        let group = |x: Cardinality, json: bool| match x {
+            Cardinality::Explicit | Cardinality::Implicit => 1,
+            Cardinality::Required => 2,
+            Cardinality::Repeated => 3,
+            Cardinality::Map if json => 4,
+            Cardinality::Map => 3,
+        };
         if a != b {
             out.at(
                 cf,
                 Some(c.field.span),
                 "FIELD_SAME_CARDINALITY",
-                format!(
-                    "{desc} changed cardinality from \"{}\" to \"{}\".",
-                    a.name(),
-                    b.name()
-                ),
+                message.clone(),
+            );
+        }
+        if group(a, false) != group(b, false) {
+            out.at(
+                cf,
+                Some(c.field.span),
+                "FIELD_WIRE_COMPATIBLE_CARDINALITY",
+                message.clone(),
+            );
+        }
+        if group(a, true) != group(b, true) {
+            out.at(
+                cf,
+                Some(c.field.span),
+                "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+                message,
             );
         }
     }
@@ -256,6 +422,7 @@ pub(super) fn field_pair(
             ),
         );
     }
+    wire_compatible_type(prev, cur, p, c, &desc, out);
     // FIELD_SAME_UTF8_VALIDATION
     if is_string(p.kind) && is_string(c.kind) {
         let (a, b) = (

@@ -64,7 +64,8 @@ pub(super) fn message_pair(pm: &MsgInfo<'_>, cm: &MsgInfo<'_>, out: &mut Out) {
             );
         }
     }
-    // FIELD_NO_DELETE
+    // FIELD_NO_DELETE, and WIRE_JSON's / WIRE's versions that allow a deletion whose name
+    // (or number) is reserved.
     for (n, pfi) in pfields {
         if !cfields.contains_key(n) {
             let d = field_description(pfi);
@@ -75,6 +76,30 @@ pub(super) fn message_pair(pm: &MsgInfo<'_>, cm: &MsgInfo<'_>, out: &mut Out) {
                 "FIELD_NO_DELETE",
                 format!("Previously present {d} was deleted."),
             );
+            let fname = &pfi.field.name;
+            if !cm.msg.reserved_names.iter().any(|r| r == fname) {
+                out.at(
+                    cf,
+                    Some(cm.msg.span),
+                    "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+                    format!("Previously present {d} was deleted without reserving the name \"{fname}\"."),
+                );
+            }
+            if !cm
+                .msg
+                .reserved_ranges
+                .iter()
+                .any(|r| (r.start..=r.end).contains(n))
+            {
+                out.at(
+                    cf,
+                    Some(cm.msg.span),
+                    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                    format!(
+                        "Previously present {d} was deleted without reserving the number \"{n}\"."
+                    ),
+                );
+            }
         }
     }
     // EXTENSION_MESSAGE_NO_DELETE / RESERVED_MESSAGE_NO_DELETE
