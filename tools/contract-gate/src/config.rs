@@ -212,6 +212,10 @@ struct BufYaml {
     breaking: Option<Breaking>,
     #[serde(default)]
     modules: Vec<ModuleYaml>,
+    /// buf v2 policies: files with a `breaking` section of their own, run besides the builtin
+    /// configuration.
+    #[serde(default)]
+    policies: Vec<PolicyRef>,
     // Everything else buf.yaml may hold (lint, deps, name, plugins, policies, ...) is not the
     // gate's business.
     #[serde(flatten)]
@@ -236,6 +240,22 @@ struct ModuleYaml {
 }
 
 #[derive(Debug, Deserialize)]
+struct PolicyRef {
+    policy: String,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, serde_norway::Value>,
+}
+
+/// A policy file: like a buf.yaml, its `breaking` section is what counts here.
+#[derive(Debug, Deserialize)]
+struct PolicyYaml {
+    #[serde(default)]
+    breaking: Option<Breaking>,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, serde_norway::Value>,
+}
+
+#[derive(Debug, Deserialize)]
 struct WorkYaml {
     #[serde(default)]
     directories: Vec<String>,
@@ -250,6 +270,21 @@ pub struct Module {
     pub breaking: Breaking,
     /// True if `ignore` paths are relative to the input directory (v2), not to the module (v1).
     pub ignore_from_workspace: bool,
+    /// Policies (buf v2): each a `breaking` configuration run besides the module's own.
+    pub policies: Vec<(String, Breaking)>,
+}
+
+impl Module {
+    /// Every configuration whose findings are reported: the builtin one (unless
+    /// `disable_builtin`) and each policy's.
+    pub fn sources(&self) -> Vec<&Breaking> {
+        let mut out = Vec::new();
+        if !self.breaking.disable_builtin {
+            out.push(&self.breaking);
+        }
+        out.extend(self.policies.iter().map(|(_, b)| b));
+        out
+    }
 }
 
 /// What a directory's buf configuration says: its modules and their rules. `explicit` is false
@@ -301,6 +336,7 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
                 path: ".".into(),
                 breaking: Breaking::default(),
                 ignore_from_workspace: false,
+                policies: Vec::new(),
             }],
             explicit: false,
         });
@@ -308,7 +344,18 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
     let y: BufYaml =
         serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let version = y.version.as_deref().unwrap_or("v1beta1");
-    let explicit = y.breaking.is_some() || y.modules.iter().any(|m| m.breaking.is_some());
+    let mut policies = Vec::new();
+    for p in &y.policies {
+        let file = dir.join(&p.policy);
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let py: PolicyYaml =
+            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        policies.push((p.policy.clone(), py.breaking.unwrap_or_default()));
+    }
+    let explicit = y.breaking.is_some()
+        || y.modules.iter().any(|m| m.breaking.is_some())
+        || !y.policies.is_empty();
     let top = y.breaking.unwrap_or_default();
     let modules = match version {
         "v2" => {
@@ -317,6 +364,7 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
                     path: ".".into(),
                     breaking: top,
                     ignore_from_workspace: true,
+                    policies: policies.clone(),
                 }]
             } else {
                 y.modules
@@ -325,6 +373,7 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
                         path: m.path.trim_end_matches('/').to_string(),
                         breaking: m.breaking.unwrap_or_else(|| top.clone()),
                         ignore_from_workspace: true,
+                        policies: policies.clone(),
                     })
                     .collect()
             }
@@ -336,6 +385,7 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
                     path: ".".into(),
                     breaking: top,
                     ignore_from_workspace: false,
+                    policies: Vec::new(),
                 }]
             } else {
                 roots
@@ -344,6 +394,7 @@ fn read_buf_yaml(dir: &Path) -> Result<Config, String> {
                         path: r.trim_end_matches('/').to_string(),
                         breaking: top.clone(),
                         ignore_from_workspace: false,
+                        policies: Vec::new(),
                     })
                     .collect()
             }

@@ -157,11 +157,6 @@ pub fn check_index_configured(
         let Some((m, path)) = module_of(&f) else {
             continue;
         };
-        let is_project = project_rules::PROJECT_RULES.contains(&f.rule);
-        let enabled = is_project || m.breaking.rules()?.contains(f.rule);
-        if !enabled || m.breaking.ignores(&f, path.as_deref()) {
-            continue;
-        }
         // A deleted file names no package of its own in the finding: its package was the
         // previous file's.
         let deleted_file_unstable = f.rule == "FILE_NO_DELETE"
@@ -170,12 +165,22 @@ pub fn check_index_configured(
                     .get(p)
                     .is_some_and(|pf| project_rules::is_unstable(&pf.package))
             });
-        if m.breaking.ignore_unstable_packages
-            && (deleted_file_unstable || project_rules::finding_in_unstable_package(&f, prev, cur))
-        {
-            continue;
+        let unstable =
+            deleted_file_unstable || project_rules::finding_in_unstable_package(&f, prev, cur);
+        let is_project = project_rules::PROJECT_RULES.contains(&f.rule);
+        // Reported if the builtin configuration or a policy runs the rule and keeps it.
+        let mut reported = is_project && !(m.breaking.ignore_unstable_packages && unstable);
+        for b in m.sources() {
+            if b.rules()?.contains(f.rule)
+                && !b.ignores(&f, path.as_deref())
+                && !(b.ignore_unstable_packages && unstable)
+            {
+                reported = true;
+            }
         }
-        out.push(f);
+        if reported {
+            out.push(f);
+        }
     }
     Ok(out)
 }

@@ -246,8 +246,13 @@ fn configuration(input: &Path, ignore_unstable: bool) -> Result<config::Config, 
     let mut cfg = config::read(input)?;
     for m in &mut cfg.modules {
         m.breaking.ignore_unstable_packages |= ignore_unstable;
+        for (_, p) in &mut m.policies {
+            p.ignore_unstable_packages |= ignore_unstable;
+        }
         // A rule buf.yaml names that does not exist is an error before anything runs.
-        m.breaking.rules()?;
+        for b in m.sources() {
+            b.rules()?;
+        }
     }
     Ok(cfg)
 }
