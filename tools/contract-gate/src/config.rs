@@ -21,29 +21,21 @@ pub fn category_rules(category: &str) -> Option<Vec<&'static str>> {
     Some(match category {
         "FILE" => file,
         "PACKAGE" => PACKAGE_RULES.to_vec(),
-        "WIRE_JSON" => WIRE_JSON_RULES.to_vec(),
+        "WIRE_JSON" => wire_json_rules(),
         "WIRE" => WIRE_RULES.to_vec(),
         _ => return None,
     })
 }
 
-/// buf's WIRE_JSON category (as buf 1.75 defines it), as far as its rules exist here (the
-/// four `FIELD_WIRE*_COMPATIBLE_*` rules do not yet; see docs/contract-gate.md).
-pub const WIRE_JSON_RULES: &[&str] = &[
-    "ENUM_SAME_JSON_FORMAT",
-    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+/// buf's WIRE category (as buf 1.75 defines it): what keeps the binary encoding readable.
+pub const WIRE_RULES: &[&str] = &[
     "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
-    "ENUM_VALUE_SAME_NAME",
-    "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
     "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
     "FIELD_SAME_DEFAULT",
-    "FIELD_SAME_JSON_NAME",
-    "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
-    "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
-    "FIELD_SAME_NAME",
     "FIELD_SAME_ONEOF",
+    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
+    "FIELD_WIRE_COMPATIBLE_TYPE",
     "FILE_SAME_PACKAGE",
-    "MESSAGE_SAME_JSON_FORMAT",
     "MESSAGE_SAME_REQUIRED_FIELDS",
     "RESERVED_ENUM_NO_DELETE",
     "RESERVED_MESSAGE_NO_DELETE",
@@ -54,24 +46,27 @@ pub const WIRE_JSON_RULES: &[&str] = &[
     "RPC_SAME_SERVER_STREAMING",
 ];
 
-/// buf's WIRE category, as far as its rules exist here.
-pub const WIRE_RULES: &[&str] = &[
-    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
-    "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
-    "FIELD_SAME_DEFAULT",
-    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
-    "FIELD_WIRE_COMPATIBLE_TYPE",
-    "FIELD_SAME_ONEOF",
-    "FILE_SAME_PACKAGE",
-    "MESSAGE_SAME_REQUIRED_FIELDS",
-    "RESERVED_ENUM_NO_DELETE",
-    "RESERVED_MESSAGE_NO_DELETE",
-    "RPC_SAME_CLIENT_STREAMING",
-    "RPC_SAME_IDEMPOTENCY_LEVEL",
-    "RPC_SAME_REQUEST_TYPE",
-    "RPC_SAME_RESPONSE_TYPE",
-    "RPC_SAME_SERVER_STREAMING",
-];
+/// WIRE_JSON: WIRE's rules with the wire-only compatibility rules swapped for their
+/// JSON-aware versions, plus what keeps the JSON encoding readable.
+fn wire_json_rules() -> Vec<&'static str> {
+    const JSON: &[&str] = &[
+        "ENUM_SAME_JSON_FORMAT",
+        "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+        "ENUM_VALUE_SAME_NAME",
+        "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+        "FIELD_SAME_JSON_NAME",
+        "FIELD_SAME_NAME",
+        "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+        "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+        "MESSAGE_SAME_JSON_FORMAT",
+    ];
+    WIRE_RULES
+        .iter()
+        .copied()
+        .filter(|r| !r.starts_with("FIELD_WIRE_COMPATIBLE_"))
+        .chain(JSON.iter().copied())
+        .collect()
+}
 
 /// Every rule this gate can run (buf's that exist here, and the project's).
 pub fn known_rule(id: &str) -> bool {

@@ -70,17 +70,7 @@ pub(super) fn packages(prev: &Index<'_>, cur: &Index<'_>, out: &mut Out) {
             out,
         );
     }
-    let ext_nested = |x: &FieldInfo<'_>| -> String {
-        let pkg = &x.file.package;
-        if pkg.is_empty() {
-            x.full_name.clone()
-        } else {
-            x.full_name
-                .strip_prefix(&format!("{pkg}."))
-                .unwrap_or(&x.full_name)
-                .to_string()
-        }
-    };
+    let ext_nested = nested_extension_name;
     let cur_exts: BTreeSet<(String, String)> = cur
         .extensions
         .iter()
@@ -211,17 +201,7 @@ pub(super) fn file_deletions(prev: &Index<'_>, cur: &Index<'_>, out: &mut Out) {
         );
         deleted_in_file(cur, path, &pe.nested_name, "ENUM_NO_DELETE", msg, out);
     }
-    let nested_ext = |x: &FieldInfo<'_>| -> String {
-        let pkg = &x.file.package;
-        if pkg.is_empty() {
-            x.full_name.clone()
-        } else {
-            x.full_name
-                .strip_prefix(&format!("{pkg}."))
-                .unwrap_or(&x.full_name)
-                .to_string()
-        }
-    };
+    let nested_ext = nested_extension_name;
     for px in &prev.extensions {
         let path = px.file.path.as_str();
         let nested = nested_ext(px);
@@ -257,5 +237,18 @@ pub(super) fn file_deletions(prev: &Index<'_>, cur: &Index<'_>, out: &mut Out) {
                 ps.svc.name
             ),
         );
+    }
+}
+
+/// An extension's name within its package (`Foo.Bar.labels`).
+fn nested_extension_name(x: &FieldInfo<'_>) -> String {
+    let pkg = &x.file.package;
+    if pkg.is_empty() {
+        x.full_name.clone()
+    } else {
+        x.full_name
+            .strip_prefix(&format!("{pkg}."))
+            .unwrap_or(&x.full_name)
+            .to_string()
     }
 }
