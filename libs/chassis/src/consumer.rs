@@ -3,8 +3,9 @@
 //! For each message the runner opens a transaction, records the event id in
 //! `fd_processed_events` and runs the policy in the same transaction, then commits and acks.
 //! A redelivered event finds its id recorded and is acked without effect. A policy error
-//! rolls everything back: transient errors are redelivered with backoff up to `max_deliver`
-//! times; permanent errors (including payloads that do not decode) and exhausted retries go to
+//! rolls everything back: transient errors (a database away, a lost race) are redelivered with
+//! exponential backoff — 200 ms doubling up to a minute, 20 deliveries: about 12 minutes, so
+//! an outage of minutes loses nothing; permanent errors (including payloads that do not decode) and exhausted retries go to
 //! the dead-letter subject `deadletter.<service>.<policy>` with the reason in the
 //! `fd-error` header, and the stream goes on. On shutdown the message in hand is finished.
 
@@ -146,13 +147,16 @@ pub struct ConsumerSpec {
     pub subjects: Vec<String>,
     /// Deliveries before a transiently failing event goes to dead letter.
     pub max_deliver: i64,
-    /// Delay before a redelivery after a transient failure.
+    /// Delay before the first redelivery after a transient failure; it doubles each time.
     pub retry_delay: Duration,
+    /// The longest delay between two deliveries.
+    pub max_retry_delay: Duration,
 }
 
 impl ConsumerSpec {
     /// A consumer of `service` running `policy` on the events `subjects` (fully qualified
-    /// names, all of one context), with 5 deliveries and 200 ms × n backoff.
+    /// names, all of one context), with 20 deliveries, 200 ms doubling up to 60 s between
+    /// them (≈ 12 minutes before a transiently failing event is dead-lettered).
     pub fn new(service: &str, policy: &str, subjects: &[&str]) -> Self {
         let context = subjects
             .first()
@@ -163,9 +167,18 @@ impl ConsumerSpec {
             policy: policy.into(),
             stream: crate::nats::stream_name(context),
             subjects: subjects.iter().map(|s| s.to_string()).collect(),
-            max_deliver: 5,
+            max_deliver: 20,
             retry_delay: Duration::from_millis(200),
+            max_retry_delay: Duration::from_secs(60),
         }
+    }
+
+    /// The delay before delivery `delivered + 1` after a transient failure.
+    pub fn backoff(&self, delivered: i64) -> Duration {
+        let doublings = u32::try_from(delivered.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        self.retry_delay
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(self.max_retry_delay)
     }
 
     /// The durable consumer name.
@@ -257,19 +270,18 @@ async fn consume<P: Policy>(
             return Err(e.into());
         }
     };
-    let consumer = stream
-        .get_or_create_consumer(
-            &spec.durable(),
-            consumer::pull::Config {
-                durable_name: Some(spec.durable()),
-                filter_subjects: spec.subjects.clone(),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                // One more than ours: we dead-letter at max_deliver ourselves, with the reason.
-                max_deliver: spec.max_deliver + 1,
-                ..Default::default()
-            },
-        )
+    // Created, or updated to this configuration: a changed spec (subjects, retries) takes
+    // effect at the next start instead of being ignored by an existing durable.
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(spec.durable()),
+            filter_subjects: spec.subjects.clone(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            // One more than ours: we dead-letter at max_deliver ourselves, with the reason.
+            max_deliver: spec.max_deliver + 1,
+            ..Default::default()
+        })
         .await?;
     let mut messages = consumer.messages().await?;
     loop {
@@ -337,7 +349,7 @@ async fn finish_one<P: Policy>(
         Outcome::Duplicate => msg.ack().await?,
         Outcome::Retry(reason) if delivered < spec.max_deliver => {
             tracing::warn!(consumer = %spec.durable(), %reason, delivered, "handler failed; redelivering");
-            msg.ack_with(AckKind::Nak(Some(spec.retry_delay * delivered as u32)))
+            msg.ack_with(AckKind::Nak(Some(spec.backoff(delivered))))
                 .await?;
         }
         Outcome::Retry(reason) | Outcome::DeadLetter(reason) => {
@@ -513,6 +525,19 @@ async fn dead_letter(
 mod tests {
     use super::*;
     use fd_proto::order::v1::OrderPlaced;
+
+    #[test]
+    fn a_transient_failure_is_retried_for_minutes_not_seconds() {
+        let spec = ConsumerSpec::new("store", "tickets", &["fooddelivery.order.v1.OrderPlaced"]);
+        let delays: Vec<Duration> = (1..spec.max_deliver).map(|n| spec.backoff(n)).collect();
+        assert_eq!(delays[0], Duration::from_millis(200));
+        assert_eq!(delays[1], Duration::from_millis(400));
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(60)));
+        let total: Duration = delays.iter().sum();
+        // A database away for several minutes loses nothing.
+        assert!(total > Duration::from_secs(10 * 60), "{total:?}");
+        assert!(total < Duration::from_secs(15 * 60), "{total:?}");
+    }
 
     #[test]
     fn consumers_ignore_fields_they_do_not_know() {

@@ -225,6 +225,7 @@ fn counting_consumer(
         subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
         max_deliver: 3,
         retry_delay: Duration::from_millis(50),
+        max_retry_delay: Duration::from_millis(100),
     };
     let (trigger, shutdown) = Shutdown::new();
     let task = tokio::spawn(fd_chassis::consumer::run(
@@ -508,6 +509,7 @@ async fn a_backlog_is_applied_once_each_in_order(backend: Backend) {
         subjects: vec!["fooddelivery.order.v1.OrderPlaced".into()],
         max_deliver: 3,
         retry_delay: Duration::from_millis(50),
+        max_retry_delay: Duration::from_millis(100),
     };
     let (trigger, shutdown) = Shutdown::new();
     let task = tokio::spawn(fd_chassis::consumer::run(
@@ -706,4 +708,52 @@ fn decode_refuses_another_type() {
         ),
         other => panic!("decoded as the wrong type: {other:?}"),
     }
+}
+
+/// A durable consumer that exists with an older configuration (other subjects, other
+/// retries) is updated to the service's when the service starts, not silently kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_consumer_configuration_is_applied_at_start() {
+    let nats = NatsServer::start().await;
+    let js = js(&nats).await;
+    fd_chassis::nats::ensure_stream(&js, "order")
+        .await
+        .expect("stream");
+    let stream = js.get_stream("ORDER").await.expect("ORDER");
+    stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("test-updated".into()),
+            filter_subjects: vec!["fooddelivery.order.v1.OrderCancelled".into()],
+            max_deliver: 2,
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("an old consumer");
+    let (_t, pool) = db(Backend::Sqlite).await;
+    sqlx::query("CREATE TABLE seen (order_id TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let (trigger, task) = counting_consumer(&js, &pool, "updated", &attempts);
+    drop(stream);
+    wait_until("the consumer's configuration is the service's", || {
+        let js = js.clone();
+        async move {
+            let Ok(stream) = js.get_stream("ORDER").await else {
+                return false;
+            };
+            match stream.consumer_info("test-updated").await {
+                Ok(info) => {
+                    info.config.filter_subjects == ["fooddelivery.order.v1.OrderPlaced"]
+                        && info.config.max_deliver == 4
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    trigger.fire();
+    let _ = task.await;
 }

@@ -75,7 +75,16 @@ impl Policy for Tickets {
                 match db::get(&mut *tx, &e.order_id).await? {
                     Some(t) => {
                         if let Some(voided) = t.void(now) {
-                            voided.store_if_unchanged(tx, &t).await?;
+                            // The owner may have acted on the ticket since it was read (another
+                            // replica, a concurrent AcceptOrder): then nothing was written, and
+                            // the event must not be acknowledged as if it had been — it is
+                            // retried and meets the ticket as it is now.
+                            if !voided.store_if_unchanged(tx, &t).await? {
+                                return Err(PolicyError::Transient(format!(
+                                    "ticket {} changed while it was being voided",
+                                    t.order_id
+                                )));
+                            }
                             tracing::info!(order_id = %t.order_id, "ticket voided");
                         }
                     }
