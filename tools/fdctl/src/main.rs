@@ -16,6 +16,7 @@
 //! fdctl with-system -- pytest      (a command against a fresh system)
 //! ```
 
+mod deadletters;
 mod up;
 mod v1;
 
@@ -162,6 +163,16 @@ enum Command {
         #[arg(long)]
         compose: bool,
     },
+    /// Events the consumers gave up on (after their retries, or at once when they can never
+    /// work), and replaying them once the cause is fixed. Needs NATS's admin user: NATS_URL
+    /// or `make run`'s data/nats-admin.url.
+    Deadletters {
+        #[command(subcommand)]
+        cmd: DeadletterCmd,
+        /// NATS with the admin's credentials (default: NATS_URL, then data/nats-admin.url).
+        #[arg(long, env = "NATS_URL", global = true)]
+        nats_url: Option<String>,
+    },
     /// Checks grpc.health.v1 of a service; with --wait, polls until SERVING.
     Health {
         /// Service URL, e.g. http://127.0.0.1:50051.
@@ -169,6 +180,27 @@ enum Command {
         /// Seconds to keep trying before giving up.
         #[arg(long, default_value_t = 0)]
         wait: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeadletterCmd {
+    /// One line per dead letter: sequence, consumer, event, deliveries, reason.
+    List {
+        /// Only this consumer's (e.g. store-tickets).
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+    /// Publishes dead letters' events again on their original subjects (the consumers that
+    /// applied them skip them) and removes them.
+    Replay {
+        /// Dead-letter sequence numbers (from `list`).
+        seqs: Vec<u64>,
+        /// Every dead letter (of `--consumer`, if given).
+        #[arg(long, conflicts_with = "seqs")]
+        all: bool,
+        #[arg(long)]
+        consumer: Option<String>,
     },
 }
 
@@ -610,6 +642,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Health { url, wait } => health(&url, wait).await,
+        Command::Deadletters { cmd, nats_url } => {
+            let url = deadletters::nats_url(nats_url);
+            match cmd {
+                DeadletterCmd::List { consumer } => {
+                    let dls = deadletters::list(&url, consumer.as_deref()).await?;
+                    if dls.is_empty() {
+                        println!("no dead letters");
+                    }
+                    for d in dls {
+                        println!(
+                            "{:>6}  {}  {:<32} {} {} (delivered {}): {}",
+                            d.seq,
+                            d.time,
+                            d.consumer,
+                            d.original_subject,
+                            d.event_id,
+                            d.deliveries,
+                            d.reason
+                        );
+                    }
+                    Ok(())
+                }
+                DeadletterCmd::Replay {
+                    seqs,
+                    all,
+                    consumer,
+                } => {
+                    let seqs = if all {
+                        deadletters::list(&url, consumer.as_deref())
+                            .await?
+                            .iter()
+                            .map(|d| d.seq)
+                            .collect()
+                    } else {
+                        if seqs.is_empty() {
+                            bail!("name the dead letters to replay (fdctl deadletters list), or --all");
+                        }
+                        seqs
+                    };
+                    let n = deadletters::replay(&url, &seqs).await?;
+                    println!("replayed {n} dead letter(s)");
+                    Ok(())
+                }
+            }
+        }
         Command::NatsAuth {
             out,
             namespace,

@@ -2,6 +2,7 @@
 //! servers on port 0, one real nats-server with JetStream, each service its own database
 //! (SQLite files, and the same tests on fresh PostgreSQL databases).
 
+mod deadletters;
 mod faults;
 mod hostile;
 mod menus;
