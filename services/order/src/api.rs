@@ -107,6 +107,11 @@ impl OrderApi {
         let priced = self.price(&cart).await?;
         let cmd = cart.clone().priced(priced);
 
+        // Before anything is authorized: if the order is never stored (a crash, a failed
+        // insert), order's recovery finds this and releases the authorization (orphans.rs).
+        db::record_intent(&self.db.pool, &order_id, now_ms())
+            .await
+            .map_err(|e| internal("recording the payment intent failed", &e))?;
         let payment = match self
             .payment
             .authorize(&order_id, &cmd.customer_id, cmd.total)
@@ -142,6 +147,8 @@ impl OrderApi {
         match payment.state() {
             PaymentState::Authorized => {}
             PaymentState::Declined => {
+                // Nothing to release later.
+                let _ = db::forget_intent(&self.db.pool, &order_id).await;
                 return Err(with_reason(
                     Code::FailedPrecondition,
                     format!(
@@ -150,7 +157,7 @@ impl OrderApi {
                     ),
                     "PAYMENT_DECLINED",
                     DOMAIN,
-                ))
+                ));
             }
             other => {
                 return Err(with_reason(
@@ -170,6 +177,7 @@ impl OrderApi {
         let stored: Result<(), AppError> = async {
             let mut work = self.db.begin().await?;
             db::insert(work.conn(), &order).await?;
+            db::forget_intent(work.conn(), &order_id).await?;
             work.record(&events::order_placed(&order)).await?;
             work.commit().await
         }

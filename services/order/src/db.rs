@@ -312,3 +312,45 @@ pub async fn menu(pool: &AnyPool, store_id: &str, ids: &[&str]) -> Result<Menu, 
     }
     Ok(menu)
 }
+
+// ---- Payment intents (crate::orphans) ----
+
+/// Records that a payment is about to be authorized for `order_id` (a retry refreshes it).
+pub async fn record_intent<'e>(
+    conn: impl Exec<'e>,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payment_intents (order_id, created_at_ms) VALUES ($1, $2) \
+         ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms",
+    )
+    .bind(order_id)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the intent of `order_id` (its order is stored, or nothing was authorized).
+pub async fn forget_intent<'e>(conn: impl Exec<'e>, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM payment_intents WHERE order_id = $1")
+        .bind(order_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Intents older than `before_ms`, oldest first.
+pub async fn stale_intents<'e>(
+    conn: impl Exec<'e>,
+    before_ms: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT order_id FROM payment_intents WHERE created_at_ms < $1 \
+         ORDER BY created_at_ms LIMIT 100",
+    )
+    .bind(before_ms)
+    .fetch_all(conn)
+    .await
+}

@@ -15,6 +15,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod menu;
+pub mod orphans;
 pub mod payment;
 pub mod policies;
 pub mod watch;
@@ -48,6 +49,9 @@ pub struct Config {
     pub common: CommonConfig,
     /// How to reach payment.
     pub payment: payment::PaymentClientConfig,
+    /// `ORPHAN_AFTER_MS`, `ORPHAN_SWEEP_MS`: when an authorization without an order is
+    /// released.
+    pub orphans: orphans::OrphanConfig,
 }
 
 impl ServiceConfig for Config {
@@ -80,6 +84,14 @@ impl ServiceConfig for Config {
             "must be > 0",
         );
         let credentials = fd_chassis::auth::ClientCredentials::read(&mut env, SERVICE.name);
+        let orphan_after = env.millis("ORPHAN_AFTER_MS", 60_000);
+        env.check(
+            "ORPHAN_AFTER_MS",
+            orphan_after > timeout * 3,
+            "must exceed three payment deadlines (PAYMENT_TIMEOUT_MS), or a request in flight could be released",
+        );
+        let orphan_sweep = env.millis("ORPHAN_SWEEP_MS", 10_000);
+        env.check("ORPHAN_SWEEP_MS", !orphan_sweep.is_zero(), "must be > 0");
         env.finish()?;
         Ok(Self {
             common,
@@ -92,6 +104,10 @@ impl ServiceConfig for Config {
                     cooldown,
                     half_open_probes,
                 },
+            },
+            orphans: orphans::OrphanConfig {
+                after: orphan_after,
+                every: orphan_sweep,
             },
         })
     }
@@ -121,6 +137,12 @@ pub async fn run(
         },
     );
     svc.consume(policies::MenuReplica::spec(), policies::MenuReplica);
+    svc.spawn(orphans::run(
+        svc.db.pool.clone(),
+        gateway.clone(),
+        cfg.orphans,
+        svc.shutdown.clone(),
+    ));
     let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
     // v1 and v2 side by side, over the same orders.
     let server = GrpcServer::new()

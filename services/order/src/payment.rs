@@ -119,6 +119,34 @@ impl PaymentGateway {
         result
     }
 
+    /// Releases the authorization of `order_id` whose order was never stored (payment's
+    /// Refund, as order itself): `Ok(true)` if one was released, `Ok(false)` if there was none
+    /// to release (never authorized, declined, already refunded); `Err` to try again later.
+    pub async fn release(&self, order_id: &str, reason: &str) -> Result<bool, String> {
+        let bearer = match &self.token {
+            Some(token) => Some(token.bearer().await?),
+            None => None,
+        };
+        let mut req = tonic::Request::new(pb::RefundRequest {
+            order_id: order_id.to_string(),
+            reason: reason.to_string(),
+        });
+        req.set_timeout(self.timeout);
+        fd_chassis::telemetry::inject_grpc(&mut req);
+        if let Some(bearer) = bearer.and_then(|b| b.parse().ok()) {
+            req.metadata_mut().insert("authorization", bearer);
+        }
+        let mut client = self.client.clone();
+        match client.refund(req).await {
+            Ok(resp) => Ok(resp
+                .into_inner()
+                .payment
+                .is_some_and(|p| p.state() == pb::PaymentState::Refunded)),
+            Err(s) if matches!(s.code(), Code::NotFound | Code::FailedPrecondition) => Ok(false),
+            Err(s) => Err(format!("{:?}: {}", s.code(), s.message())),
+        }
+    }
+
     async fn authorize_inner(
         &self,
         order_id: &str,

@@ -216,6 +216,27 @@ async fn payment_admits_authorize_only_from_the_order_service(backend: Backend) 
         .authorize(req())
         .await
         .expect("order's service token");
+    // Refund: an operator by hand, order to release an authorization it never stored an order
+    // for; nobody else.
+    let refund = || fd_proto::payment::v1::RefundRequest {
+        order_id: order_id("alice", "direct"),
+        reason: "test".into(),
+    };
+    for (who, roles) in [
+        ("alice", &["customer"][..]),
+        ("olga", &["owner"][..]),
+        ("service:store", &["service"][..]),
+    ] {
+        let mut c = fd_proto::payment::v1::payment_service_client::PaymentServiceClient::new(
+            as_user(ch.clone(), who, roles),
+        );
+        let err = c.refund(refund()).await.expect_err("may not refund");
+        assert_eq!(err.code(), Code::PermissionDenied, "{who}: {err:?}");
+    }
+    app.payment_as_order()
+        .refund(refund())
+        .await
+        .expect("order releases an authorization");
 }
 
 both_backends!(

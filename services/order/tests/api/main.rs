@@ -7,5 +7,6 @@ mod breaker;
 mod cancel;
 mod helpers;
 mod menu;
+mod orphans;
 mod place;
 mod server;
