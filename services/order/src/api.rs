@@ -38,16 +38,26 @@ pub struct OrderApi {
     payment: PaymentGateway,
     changes: Changes,
     shutdown: Shutdown,
+    /// Open WatchOrder streams this replica still accepts (`MAX_WATCHES`).
+    watches: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl OrderApi {
-    /// An API storing in `db`, paying through `payment`.
-    pub fn new(db: Db, payment: PaymentGateway, changes: Changes, shutdown: Shutdown) -> Self {
+    /// An API storing in `db`, paying through `payment`, serving at most `max_watches`
+    /// WatchOrder streams at once.
+    pub fn new(
+        db: Db,
+        payment: PaymentGateway,
+        changes: Changes,
+        shutdown: Shutdown,
+        max_watches: usize,
+    ) -> Self {
         Self {
             db,
             payment,
             changes,
             shutdown,
+            watches: std::sync::Arc::new(tokio::sync::Semaphore::new(max_watches)),
         }
     }
 
@@ -287,12 +297,20 @@ impl OrderApi {
         wire: fn(&Order) -> T,
     ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<T, Status>>, Status> {
         let order_id = parse_order_id(order_id, "order_id")?;
+        // Each stream holds a permit until it ends: a replica serves a bounded number.
+        let permit = self.watches.clone().try_acquire_owned().map_err(|_| {
+            fd_chassis::errors::resource_exhausted_retry(
+                "this server follows as many orders as it may (MAX_WATCHES); watch again shortly or read with GetOrder",
+                std::time::Duration::from_secs(5),
+            )
+        })?;
         // Subscribe before the first read, so a change between the two is not missed.
         let mut changes = self.changes.subscribe();
         let first = self.get(caller, &order_id).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let api = self.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let mut last = first.version;
             let mut done = first.state.is_final();
             if tx.send(Ok(wire(&first))).await.is_err() {

@@ -52,6 +52,9 @@ pub struct Config {
     /// `ORPHAN_AFTER_MS`, `ORPHAN_SWEEP_MS`: when an authorization without an order is
     /// released.
     pub orphans: orphans::OrphanConfig,
+    /// `MAX_WATCHES`: WatchOrder streams one replica serves at once; more are refused with
+    /// RESOURCE_EXHAUSTED.
+    pub max_watches: usize,
 }
 
 impl ServiceConfig for Config {
@@ -90,6 +93,8 @@ impl ServiceConfig for Config {
             orphan_after > timeout * 3,
             "must exceed three payment deadlines (PAYMENT_TIMEOUT_MS), or a request in flight could be released",
         );
+        let max_watches = env.parse("MAX_WATCHES", 1000usize);
+        env.check("MAX_WATCHES", max_watches > 0, "must be > 0");
         let orphan_sweep = env.millis("ORPHAN_SWEEP_MS", 10_000);
         env.check("ORPHAN_SWEEP_MS", !orphan_sweep.is_zero(), "must be > 0");
         env.finish()?;
@@ -109,6 +114,7 @@ impl ServiceConfig for Config {
                 after: orphan_after,
                 every: orphan_sweep,
             },
+            max_watches,
         })
     }
 }
@@ -143,7 +149,13 @@ pub async fn run(
         cfg.orphans,
         svc.shutdown.clone(),
     ));
-    let api = api::OrderApi::new(svc.db.clone(), gateway, changes, svc.shutdown.clone());
+    let api = api::OrderApi::new(
+        svc.db.clone(),
+        gateway,
+        changes,
+        svc.shutdown.clone(),
+        cfg.max_watches,
+    );
     // v1 and v2 side by side, over the same orders.
     let server = GrpcServer::new()
         .add_service(svc.limit(v1::order_service_server::OrderServiceServer::new(

@@ -158,8 +158,56 @@ async fn watch_streams_each_change_until_final(backend: Backend) {
     assert!(end.is_none(), "stream ends at a final state");
 }
 
+/// A replica serves at most MAX_WATCHES streams; the next is refused with RESOURCE_EXHAUSTED
+/// (and a RetryInfo), and a stream that ends frees its place.
+async fn watches_per_replica_are_capped(backend: Backend) {
+    let mut app = spawn_with(backend, &[("MAX_WATCHES", "1")], &[]).await;
+    app.act_as("ivy");
+    let o = app
+        .order
+        .place_order(place("ivy", "capped"))
+        .await
+        .expect("placed")
+        .into_inner()
+        .order
+        .expect("o");
+    let watch = || pb::WatchOrderRequest {
+        order_id: o.order_id.clone(),
+    };
+    let mut first = app
+        .order
+        .watch_order(watch())
+        .await
+        .expect("watch")
+        .into_inner();
+    first.next().await.expect("first").expect("ok");
+    let err = app
+        .order
+        .watch_order(watch())
+        .await
+        .expect_err("over the cap");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    drop(first);
+    // The server notices the closed stream and frees its place.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match app.order.watch_order(watch()).await {
+            Ok(_) => break,
+            Err(e) if e.code() == Code::ResourceExhausted => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the place was never freed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
 both_backends!(
     cancel_rules,
     delivered_order_cannot_be_cancelled,
-    watch_streams_each_change_until_final
+    watch_streams_each_change_until_final,
+    watches_per_replica_are_capped
 );
