@@ -15,6 +15,13 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 pub const DEAD_LETTER_PREFIX: &str = "deadletter";
 /// Name of the stream that keeps dead letters.
 pub const DEAD_LETTER_STREAM: &str = "DEADLETTER";
+/// How long a context's stream keeps its events (new consumers and redeliveries read them).
+pub const EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long dead letters wait to be replayed.
+pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a consumer remembers that it applied an event: longer than any copy of it can
+/// come back (a replayed dead letter is the oldest), so no event is applied twice.
+pub const PROCESSED_RETENTION: Duration = Duration::from_secs(31 * 24 * 3600);
 
 /// Who a service is to NATS and how it trusts the server: `NATS_NKEY_SEED` (the service's
 /// own user, whose permissions the server holds: see `fdctl nats-auth`) or `NATS_USER` +
@@ -263,6 +270,7 @@ pub fn stream_config(context: &str) -> stream::Config {
         subjects: vec![format!("fooddelivery.{context}.>")],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
+        max_age: EVENT_RETENTION,
         ..Default::default()
     }
 }
@@ -284,6 +292,7 @@ pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), as
         subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
+        max_age: DEAD_LETTER_RETENTION,
         ..Default::default()
     })
     .await?;
@@ -332,6 +341,10 @@ mod tests {
         assert_eq!(c.name, "ORDER");
         assert_eq!(c.subjects, ["fooddelivery.order.>"]);
         assert_eq!(c.duplicate_window, DUPLICATE_WINDOW);
+        assert_eq!(c.max_age, EVENT_RETENTION);
+        // A consumer forgets an event only after every copy of it is gone.
+        assert!(PROCESSED_RETENTION > DEAD_LETTER_RETENTION);
+        assert!(DEAD_LETTER_RETENTION > EVENT_RETENTION);
     }
 
     #[test]

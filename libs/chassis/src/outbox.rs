@@ -323,15 +323,21 @@ impl Relay {
         Ok(())
     }
 
-    /// Deletes rows sent longer ago than the retention period.
+    /// Deletes rows sent longer ago than the retention period, and processed event ids older
+    /// than [`crate::nats::PROCESSED_RETENTION`] (no copy of those events can come back).
     pub async fn prune(&self) -> Result<u64, sqlx::Error> {
-        let cutoff = now_ms() - i64::try_from(self.cfg.retention.as_millis()).unwrap_or(i64::MAX);
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms() - ms(self.cfg.retention);
         let done =
             sqlx::query("DELETE FROM fd_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1")
                 .bind(cutoff)
                 .execute(&self.pool)
                 .await?;
-        Ok(done.rows_affected())
+        let processed = sqlx::query("DELETE FROM fd_processed_events WHERE processed_at_ms < $1")
+            .bind(now_ms() - ms(crate::nats::PROCESSED_RETENTION))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() + processed.rows_affected())
     }
 
     /// Runs until `shutdown`, then makes one last attempt to flush what is pending.

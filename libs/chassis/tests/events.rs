@@ -568,6 +568,30 @@ async fn sent_rows_are_pruned_after_the_retention_period(backend: Backend) {
         .expect("count");
     assert_eq!(left, 1, "only the sent row was pruned");
     assert_eq!(relay.pending().await.expect("pending"), 1);
+
+    // Processed event ids are forgotten only once no copy of the event can come back.
+    let horizon = i64::try_from(fd_chassis::nats::PROCESSED_RETENTION.as_millis()).expect("fits");
+    let now = fd_chassis::time::now_ms();
+    for (id, at) in [
+        ("ancient", now - horizon - 60_000),
+        ("recent", now - horizon + 60_000),
+    ] {
+        sqlx::query(
+            "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind("test-consumer")
+        .bind(id)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .expect("insert");
+    }
+    assert_eq!(relay.prune().await.expect("prune"), 1);
+    let kept: Vec<String> = sqlx::query_scalar("SELECT event_id FROM fd_processed_events")
+        .fetch_all(&pool)
+        .await
+        .expect("ids");
+    assert_eq!(kept, ["recent"]);
 }
 
 both_backends!(
