@@ -220,19 +220,16 @@ impl ProcessSystem {
             .map_err(|e| StartError::Start(format!("the token issuer cannot listen: {e}")))?;
         issuer.allow_any_user(opts.issuer_any_user);
         let order_secret = issuer.client_secret("order");
-        let nats_auth = nats_port.map(|port| {
-            let auth = crate::nats_auth::LocalAuth::generate();
-            (auth, port)
-        });
-        if let Some((auth, port)) = &nats_auth {
-            let conf = auth.server_config(*port, &opts.data_dir.join("nats"), None);
+        // A nats-server of our own gets fresh users at every start.
+        let nats_auth = nats_port.map(|_| crate::nats_auth::LocalAuth::generate());
+        if let (Some(auth), Some(port)) = (&nats_auth, nats_port) {
+            let conf = auth.server_config(port, &opts.data_dir.join("nats"), None);
             write_private(&opts.data_dir.join("nats.conf"), &conf)?;
             write_private(
                 &opts.data_dir.join("nats-admin.url"),
                 &format!("{}\n", auth.admin_url(&nats_url)),
             )?;
         }
-        let nats_auth = nats_auth.map(|(a, _)| a);
         let mut sys = Self {
             opts,
             ports,

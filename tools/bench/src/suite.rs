@@ -243,6 +243,21 @@ pub fn place_request_v2(customer: &str) -> order_v2::PlaceOrderRequest {
     }
 }
 
+/// `n` requests in flight for the configured duration (after the warm-up).
+fn closed_loop(cfg: &SuiteConfig, n: usize) -> LoadConfig {
+    LoadConfig {
+        concurrency: n,
+        rate: None,
+        duration: cfg.duration,
+        warmup: cfg.warmup,
+    }
+}
+
+/// A failed call as the load generator records it.
+fn rpc_error(s: &tonic::Status) -> String {
+    format!("{:?}: {}", s.code(), s.message())
+}
+
 async fn place_order_runs(
     cfg: &SuiteConfig,
     sys: &System,
@@ -256,19 +271,14 @@ async fn place_order_runs(
         let c = client.clone();
         let r = loadgen::run(
             &format!("PlaceOrder end to end, {label}"),
-            LoadConfig {
-                concurrency: n,
-                rate: None,
-                duration: cfg.duration,
-                warmup: cfg.warmup,
-            },
+            closed_loop(cfg, n),
             move || {
                 let mut c = c.clone();
                 async move {
                     c.place_order(place_request("bench"))
                         .await
                         .map(|_| ())
-                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                        .map_err(|s| rpc_error(&s))
                 }
             },
         )
@@ -298,12 +308,7 @@ async fn place_order_runs(
         let c = OrderServiceClient::new(channel.clone());
         let r = loadgen::run(
             &format!("PlaceOrder end to end, a new token per call, {label}"),
-            LoadConfig {
-                concurrency: n,
-                rate: None,
-                duration: cfg.duration,
-                warmup: cfg.warmup,
-            },
+            closed_loop(cfg, n),
             move || {
                 let mut c = c.clone();
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -314,7 +319,7 @@ async fn place_order_runs(
                     c.place_order(req)
                         .await
                         .map(|_| ())
-                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                        .map_err(|s| rpc_error(&s))
                 }
             },
         )
@@ -330,19 +335,14 @@ async fn place_order_runs(
         out.push(
             loadgen::run(
                 &format!("PlaceOrder v2 end to end, {label}"),
-                LoadConfig {
-                    concurrency: n,
-                    rate: None,
-                    duration: cfg.duration,
-                    warmup: cfg.warmup,
-                },
+                closed_loop(cfg, n),
                 move || {
                     let mut c = c.clone();
                     async move {
                         c.place_order(place_request_v2("bench"))
                             .await
                             .map(|_| ())
-                            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+                            .map_err(|s| rpc_error(&s))
                     }
                 },
             )

@@ -118,66 +118,65 @@ pub fn check_index_configured(
     }
     all.sort();
     all.dedup();
-    // Which module a finding is in, and its path within the module.
-    let module_of = |f: &Finding| -> Option<(&config::Module, Option<String>)> {
-        let display = match (&f.path, f.rule) {
-            (Some(p), _) => Some(p.clone()),
-            (None, "FILE_NO_DELETE") => f.message.split('"').nth(1).map(str::to_string),
-            _ => None,
+    // Each module's configurations with their rule sets, expanded once.
+    let sources = cfg
+        .modules
+        .iter()
+        .map(|m| {
+            m.sources()
+                .into_iter()
+                .map(|b| Ok((b, b.rules()?)))
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    // Which module a finding is in (its index), and its path as `ignore` paths are written.
+    let module_of = |f: &Finding| -> Option<(usize, Option<String>)> {
+        let Some(display) = &f.path else {
+            // FILE_NO_DELETE names the file by its path in the module already.
+            let deleted = (f.rule == "FILE_NO_DELETE")
+                .then(|| f.message.split('"').nth(1).map(str::to_string))
+                .flatten();
+            return (!cfg.modules.is_empty()).then_some((0, deleted));
         };
-        let Some(display) = display else {
-            return cfg.modules.first().map(|m| (m, None));
-        };
-        // FILE_NO_DELETE names the file by its path in the module already.
-        if f.path.is_none() {
-            return cfg.modules.first().map(|m| (m, Some(display)));
-        }
         cfg.modules
             .iter()
-            .filter(|m| m.path == "." || display.starts_with(&format!("{}/", m.path)))
-            .max_by_key(|m| m.path.len())
-            .map(|m| {
-                let rel = if m.path == "." {
+            .enumerate()
+            .filter(|(_, m)| m.path == "." || display.starts_with(&format!("{}/", m.path)))
+            .max_by_key(|(_, m)| m.path.len())
+            .map(|(i, m)| {
+                let shown = if m.path == "." || m.ignore_from_workspace {
                     display.clone()
                 } else {
                     display[m.path.len() + 1..].to_string()
                 };
-                (
-                    m,
-                    Some(if m.ignore_from_workspace {
-                        display.clone()
-                    } else {
-                        rel
-                    }),
-                )
+                (i, Some(shown))
             })
     };
     let mut out = Vec::new();
     for f in all {
-        let Some((m, path)) = module_of(&f) else {
+        let Some((i, path)) = module_of(&f) else {
             continue;
         };
-        // A deleted file names no package of its own in the finding: its package was the
-        // previous file's.
-        let deleted_file_unstable = f.rule == "FILE_NO_DELETE"
-            && f.message.split('"').nth(1).is_some_and(|p| {
-                prev.files
-                    .get(p)
-                    .is_some_and(|pf| project_rules::is_unstable(&pf.package))
-            });
-        let unstable =
-            deleted_file_unstable || project_rules::finding_in_unstable_package(&f, prev, cur);
+        let m = &cfg.modules[i];
+        // Looked up only when a configuration asks: a deleted file names no package of its
+        // own in the finding, so its package is the previous file's.
+        let unstable = || {
+            let deleted_file_unstable = f.rule == "FILE_NO_DELETE"
+                && f.message.split('"').nth(1).is_some_and(|p| {
+                    prev.files
+                        .get(p)
+                        .is_some_and(|pf| project_rules::is_unstable(&pf.package))
+                });
+            deleted_file_unstable || project_rules::finding_in_unstable_package(&f, prev, cur)
+        };
         let is_project = project_rules::PROJECT_RULES.contains(&f.rule);
         // Reported if the builtin configuration or a policy runs the rule and keeps it.
-        let mut reported = is_project && !(m.breaking.ignore_unstable_packages && unstable);
-        for b in m.sources() {
-            if b.rules()?.contains(f.rule)
-                && !b.ignores(&f, path.as_deref())
-                && !(b.ignore_unstable_packages && unstable)
-            {
-                reported = true;
-            }
-        }
+        let reported = (is_project && !(m.breaking.ignore_unstable_packages && unstable()))
+            || sources[i].iter().any(|(b, rules)| {
+                rules.contains(f.rule)
+                    && !b.ignores(&f, path.as_deref())
+                    && !(b.ignore_unstable_packages && unstable())
+            });
         if reported {
             out.push(f);
         }

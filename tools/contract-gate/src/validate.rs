@@ -146,7 +146,6 @@ impl<'a> Definitions<'a> {
             non_types.extend(e.en.values.iter().map(|v| join(scope, &v.name)));
         }
         non_types.extend(ix.extensions.iter().map(|x| x.full_name.clone()));
-        let _ = tree;
         Definitions {
             file_of,
             extensions,
@@ -1350,9 +1349,9 @@ impl<'v, 'a> Validator<'v, 'a> {
                 self.check_map_key(parent, f)?;
                 continue;
             }
-            self.check_field(&scope, parent, f)?;
+            self.check_field(&scope, f)?;
         }
-        for (full, m) in self.messages() {
+        for (_, m) in self.messages() {
             if self.proto3() {
                 if let Some(sp) = m.extension_range_spans.first() {
                     return Err(self.err(sp.start, "Extension ranges are not allowed in proto3."));
@@ -1364,7 +1363,7 @@ impl<'v, 'a> Validator<'v, 'a> {
                     "map_entry should not be set explicitly. Use map<KeyType, ValueType> instead.",
                 ));
             }
-            self.check_json_names(&full, m)?;
+            self.check_json_names(m)?;
         }
         for (scope, e) in self.enums() {
             let full = join(&scope, &e.name);
@@ -1550,8 +1549,8 @@ impl<'v, 'a> Validator<'v, 'a> {
         Ok(())
     }
 
-    fn check_field(&self, scope: &str, parent: Option<&Message>, f: &Field) -> R {
-        let fi = self.field_info(scope, parent, f);
+    fn check_field(&self, scope: &str, f: &Field) -> R {
+        let fi = self.field_info(scope, f);
         let kind = fi.map(|fi| fi.kind);
         let is_message = matches!(kind, Some(Kind::Message | Kind::Group));
         let is_enum = matches!(kind, Some(Kind::Enum));
@@ -1741,17 +1740,11 @@ impl<'v, 'a> Validator<'v, 'a> {
         Ok(())
     }
 
-    fn field_info(
-        &self,
-        scope: &str,
-        parent: Option<&Message>,
-        f: &Field,
-    ) -> Option<&'v crate::model::FieldInfo<'a>> {
+    fn field_info(&self, scope: &str, f: &Field) -> Option<&'v crate::model::FieldInfo<'a>> {
         if f.extendee.is_some() {
             let full = join(scope, &f.name);
             return self.ix.extensions.iter().find(|x| x.full_name == full);
         }
-        let _ = parent;
         self.ix.messages.get(scope)?.fields.get(&f.number)
     }
 
@@ -1763,7 +1756,7 @@ impl<'v, 'a> Validator<'v, 'a> {
     }
 
     /// proto3 and editions: two fields may not share a JSON name.
-    fn check_json_names(&self, full: &str, m: &Message) -> R {
+    fn check_json_names(&self, m: &Message) -> R {
         if !(self.proto3() || self.editions()) {
             return Ok(());
         }
@@ -1773,7 +1766,6 @@ impl<'v, 'a> Validator<'v, 'a> {
         if legacy {
             return Ok(());
         }
-        let _ = full;
         let mut seen: HashMap<String, &Field> = HashMap::new();
         for f in &m.fields {
             let custom = find_option(&f.options, &["json_name"]).and_then(|o| o.value.as_string());

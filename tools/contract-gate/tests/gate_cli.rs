@@ -1,5 +1,9 @@
 //! `contract-gate` as CI runs it: exit codes, output formats, the git baseline and the lock.
 
+mod common;
+
+use common::copy_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -37,19 +41,6 @@ impl Tmp {
 impl Drop for Tmp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("readable") {
-        let e = e.expect("entry");
-        let (s, d) = (e.path(), dst.join(e.file_name()));
-        if s.is_dir() {
-            copy_dir(&s, &d);
-        } else {
-            std::fs::copy(&s, &d).expect("copy");
-        }
     }
 }
 

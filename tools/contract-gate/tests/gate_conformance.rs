@@ -3,6 +3,10 @@
 //! the findings of `expected.package.json` — same rule, same file, same span, same message —
 //! no more and no fewer.
 
+mod common;
+
+use common::copy_dir;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -91,15 +95,15 @@ fn score(expected: &str, opts: Options) -> (usize, usize, Vec<String>) {
     (passed, findings, report_lines)
 }
 
-#[test]
-fn every_buf_breaking_case_gives_bufs_findings() {
+/// Every case gives exactly buf's findings for `category` (compared with `expected`).
+fn assert_matches_buf(expected: &str, category: Category, name: &str) {
     let opts = Options {
         project_rules: false,
         ignore_unstable_packages: false,
-        category: Category::Package,
+        category,
     };
-    let (passed, findings, report_lines) = score("expected.package.json", opts);
-    println!("buf breaking conformance, PACKAGE: {passed}/58 cases, {findings} expected findings");
+    let (passed, findings, report_lines) = score(expected, opts);
+    println!("buf breaking conformance, {name}: {passed}/58 cases, {findings} expected findings");
     assert!(
         report_lines.is_empty(),
         "{passed}/58 cases match buf:\n{}",
@@ -107,21 +111,15 @@ fn every_buf_breaking_case_gives_bufs_findings() {
     );
 }
 
+#[test]
+fn every_buf_breaking_case_gives_bufs_findings() {
+    assert_matches_buf("expected.package.json", Category::Package, "PACKAGE");
+}
+
 /// buf's default category, FILE: what a repository gets with a buf.yaml that names none.
 #[test]
 fn every_buf_breaking_case_gives_bufs_findings_under_file() {
-    let opts = Options {
-        project_rules: false,
-        ignore_unstable_packages: false,
-        category: Category::File,
-    };
-    let (passed, findings, report_lines) = score("expected.default.json", opts);
-    println!("buf breaking conformance, FILE: {passed}/58 cases, {findings} expected findings");
-    assert!(
-        report_lines.is_empty(),
-        "{passed}/58 cases match buf:\n{}",
-        report_lines.join("\n")
-    );
+    assert_matches_buf("expected.default.json", Category::File, "FILE");
 }
 
 /// Runs the gate as a repository would, with a buf.yaml: each case's `current/buf.yaml`
@@ -184,19 +182,6 @@ fn score_configured(expected: &str, yaml: Yaml) -> (usize, usize, Vec<String>) {
         }
     }
     (passed, runnable, report_lines)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 /// Scores recorded in docs/contract-gate.md (raise them as rules are added).

@@ -1,6 +1,10 @@
 //! Every `--error-format` in buf's exact shape: the gate and buf 1.75.0 (`make tools-buf`
 //! installs it from npm; it runs offline) on the same cases, byte for byte.
 
+mod common;
+
+use common::copy_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -107,17 +111,4 @@ fn valid_junit(report: &str, dir: &Path) {
         "the JUnit report is not valid: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }

@@ -3,12 +3,14 @@
 //! exactly the trees protoc accepts, and where both refuse, the gate must name a line protoc
 //! names. protoc is grpcio-tools' (`.venv`, `make test` installs it).
 
+mod common;
 mod differential;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use differential::{copy_dir, mutate, Case, Rng, OPERATORS};
+use common::copy_dir;
+use differential::{mutate, Case, Rng, OPERATORS};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -199,7 +201,7 @@ fn mutants(corpus: &[Case], n: usize, dir: &Path) -> Vec<(Case, String)> {
             continue;
         }
         let target = dir.join(format!("m{k}"));
-        copy_dir(&case.dir, &target).expect("copy");
+        copy_dir(&case.dir, &target);
         let rel = path.strip_prefix(&case.dir).expect("inside the case");
         std::fs::write(target.join(rel), changed).expect("write mutant");
         let m = Case::load(format!("{} {op} {file} #{k}", case.name), target).expect("mutant");

@@ -35,19 +35,22 @@ pub fn nats_url(given: Option<String>) -> String {
         .unwrap_or_else(|| "nats://127.0.0.1:4222".into())
 }
 
-async fn stream(url: &str) -> anyhow::Result<jetstream::stream::Stream> {
+/// JetStream at `url` and its dead-letter stream.
+async fn connect(url: &str) -> anyhow::Result<(jetstream::Context, jetstream::stream::Stream)> {
     let client = fd_chassis::nats::connect_url(url)
         .await
         .with_context(|| format!("cannot reach NATS at {}", fd_chassis::nats::redact(url)))?;
-    jetstream::new(client)
+    let js = jetstream::new(client);
+    let stream = js
         .get_stream(fd_chassis::nats::DEAD_LETTER_STREAM)
         .await
-        .context("no dead-letter stream (no consumer has started yet)")
+        .context("no dead-letter stream (no consumer has started yet)")?;
+    Ok((js, stream))
 }
 
 /// Every dead letter in the stream, oldest first, optionally of one consumer.
 pub async fn list(url: &str, consumer: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
-    let mut s = stream(url).await?;
+    let (_, mut s) = connect(url).await?;
     let info = s.info().await.context("dead-letter stream info")?;
     let (first, last) = (info.state.first_sequence, info.state.last_sequence);
     let mut out = Vec::new();
@@ -84,14 +87,7 @@ pub async fn list(url: &str, consumer: Option<&str>) -> anyhow::Result<Vec<DeadL
 /// Publishes each dead letter's event again on its original subject and removes the dead
 /// letter; returns how many were replayed.
 pub async fn replay(url: &str, seqs: &[u64]) -> anyhow::Result<usize> {
-    let client = fd_chassis::nats::connect_url(url)
-        .await
-        .with_context(|| format!("cannot reach NATS at {}", fd_chassis::nats::redact(url)))?;
-    let js = jetstream::new(client);
-    let s = js
-        .get_stream(fd_chassis::nats::DEAD_LETTER_STREAM)
-        .await
-        .context("no dead-letter stream")?;
+    let (js, s) = connect(url).await?;
     let mut replayed = 0;
     for &seq in seqs {
         let m = s

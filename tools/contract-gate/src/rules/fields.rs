@@ -88,6 +88,11 @@ pub(super) fn has_presence(f: &FieldInfo<'_>) -> bool {
     }
 }
 
+/// A resolved type name without its leading dot ("" for a scalar).
+fn bare_type_name(name: &Option<String>) -> &str {
+    name.as_deref().unwrap_or_default().trim_start_matches('.')
+}
+
 pub(super) fn type_name_span(f: &Field) -> Span {
     match f.ty {
         TypeRef::Group(_) => f.name_span,
@@ -163,12 +168,6 @@ fn wire_compatible_type(
     desc: &str,
     out: &mut Out,
 ) {
-    let trim = |s: &Option<String>| {
-        s.clone()
-            .unwrap_or_default()
-            .trim_start_matches('.')
-            .to_string()
-    };
     let span = if matches!(c.kind, Kind::Message | Kind::Enum | Kind::Group) {
         type_name_span(c.field)
     } else {
@@ -183,8 +182,8 @@ fn wire_compatible_type(
     };
     let renamed = format!(
         "{desc} changed type from \"{}\" to \"{}\".",
-        trim(&p.type_name),
-        trim(&c.type_name)
+        bare_type_name(&p.type_name),
+        bare_type_name(&c.type_name)
     );
     // Same kind, another named type: messages never; enums if the new one has the same
     // name and every old value.
@@ -195,8 +194,8 @@ fn wire_compatible_type(
         match c.kind {
             Kind::Message | Kind::Group => true,
             Kind::Enum => {
-                let (pn, cn) = (trim(&p.type_name), trim(&c.type_name));
-                let (Some(pe), Some(ce)) = (prev.enums.get(&pn), cur.enums.get(&cn)) else {
+                let (pn, cn) = (bare_type_name(&p.type_name), bare_type_name(&c.type_name));
+                let (Some(pe), Some(ce)) = (prev.enums.get(pn), cur.enums.get(cn)) else {
                     return true;
                 };
                 pe.en.name != ce.en.name
@@ -386,12 +385,6 @@ pub(super) fn field_pair(
         }
     }
     // FIELD_SAME_TYPE
-    let trim = |s: &Option<String>| {
-        s.clone()
-            .unwrap_or_default()
-            .trim_start_matches('.')
-            .to_string()
-    };
     if p.kind != c.kind {
         let span = if matches!(c.kind, Kind::Message | Kind::Enum | Kind::Group) {
             type_name_span(c.field)
@@ -417,8 +410,8 @@ pub(super) fn field_pair(
             "FIELD_SAME_TYPE",
             format!(
                 "{desc} changed type from \"{}\" to \"{}\".",
-                trim(&p.type_name),
-                trim(&c.type_name)
+                bare_type_name(&p.type_name),
+                bare_type_name(&c.type_name)
             ),
         );
     }

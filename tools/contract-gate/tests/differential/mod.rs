@@ -1,7 +1,7 @@
 //! The corpus of the differential test and its mutations: trees of .proto files (the project's
 //! `proto/`, both sides of every buf case) and deterministic token-level edits of them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One tree: a directory (as the gate loads it), its module roots and files (relative to
 /// their root), as protoc is given them.
@@ -525,19 +525,4 @@ fn line_start(src: &str, at: usize) -> usize {
     } else {
         s
     }
-}
-
-/// Copies `from` to `to` recursively.
-pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let target = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &target)?;
-        } else {
-            std::fs::copy(e.path(), target)?;
-        }
-    }
-    Ok(())
 }
