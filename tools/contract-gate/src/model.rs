@@ -206,6 +206,16 @@ pub struct FieldInfo<'a> {
     pub chain: Vec<&'a [OptionEntry]>,
 }
 
+impl FieldInfo<'_> {
+    /// The resolved type name without its leading dot ("" for a scalar).
+    pub fn bare_type_name(&self) -> &str {
+        self.type_name
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('.')
+    }
+}
+
 #[derive(Debug)]
 pub struct Index<'a> {
     pub files: BTreeMap<&'a str, &'a File>,

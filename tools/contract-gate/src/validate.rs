@@ -1305,11 +1305,7 @@ impl<'v, 'a> Validator<'v, 'a> {
         match fi.kind {
             Kind::Scalar(s) => scalar_type(s),
             Kind::Enum => {
-                let name = fi
-                    .type_name
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim_start_matches('.');
+                let name = fi.bare_type_name();
                 let values = self
                     .ix
                     .enums
@@ -1319,11 +1315,7 @@ impl<'v, 'a> Validator<'v, 'a> {
                 OptType::Enum(name.to_string(), values)
             }
             Kind::Message | Kind::Group => {
-                let name = fi
-                    .type_name
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim_start_matches('.');
+                let name = fi.bare_type_name();
                 let fields = self
                     .ix
                     .messages
@@ -1620,11 +1612,7 @@ impl<'v, 'a> Validator<'v, 'a> {
             }
             if is_enum {
                 if let (Some(v), Some(fi)) = (d.value.as_ident(), fi) {
-                    let name = fi
-                        .type_name
-                        .as_deref()
-                        .unwrap_or("")
-                        .trim_start_matches('.');
+                    let name = fi.bare_type_name();
                     if let Some(en) = self.ix.enums.get(name) {
                         if !en.en.values.iter().any(|x| x.name == v) {
                             return Err(self.err(

@@ -175,75 +175,53 @@ fn a_breaking_edit_exits_100_naming_rule_and_location() {
     );
 }
 
+/// `dir/x.proto` holding `source` does not compile: checking it against `b` exits 1 with
+/// `want` on stderr.
+fn refused(root: &Path, dir: &str, source: &str, want: &str) {
+    write(&root.join(dir).join("x.proto"), source);
+    let o = run(&["check", dir, "--against", "b"], root);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(want), "{}", stderr(&o));
+}
+
 #[test]
 fn compile_errors_and_bad_usage_exit_1_with_a_location() {
     let t = Tmp::new("errors");
     write(
-        &t.0.join("a/x.proto"),
-        "syntax = \"proto3\";\npackage x.v1;\nmessage M {\n  string a = 1\n}\n",
-    );
-    write(
         &t.0.join("b/x.proto"),
         "syntax = \"proto3\";\npackage x.v1;\nmessage M { string a = 1; }\n",
     );
-    let o = run(&["check", "a", "--against", "b"], &t.0);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("a/x.proto:5:1: expected ';'"),
-        "{}",
-        stderr(&o)
+    refused(
+        &t.0,
+        "a",
+        "syntax = \"proto3\";\npackage x.v1;\nmessage M {\n  string a = 1\n}\n",
+        "a/x.proto:5:1: expected ';'",
     );
-
-    write(
-        &t.0.join("c/x.proto"),
+    refused(
+        &t.0,
+        "c",
         "syntax = \"proto3\";\npackage x.v1;\nmessage M { Missing a = 1; }\n",
+        "c/x.proto:3:13: \"Missing\" is not defined.",
     );
-    let o = run(&["check", "c", "--against", "b"], &t.0);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("c/x.proto:3:13: \"Missing\" is not defined."),
-        "{}",
-        stderr(&o)
-    );
-
-    write(
-        &t.0.join("d/x.proto"),
+    refused(
+        &t.0,
+        "d",
         "syntax = \"proto3\";\npackage x.v1;\nmessage M {\n  string a = 1;\n  string b = 1;\n}\n",
+        "d/x.proto:5:14: Field number 1 has already been used in \"x.v1.M\" by field \"a\".",
     );
-    let o = run(&["check", "d", "--against", "b"], &t.0);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains(
-            "d/x.proto:5:14: Field number 1 has already been used in \"x.v1.M\" by field \"a\"."
-        ),
-        "{}",
-        stderr(&o)
-    );
-
     // What protoc refuses, the gate refuses, where protoc says: an enum that repeats a number
     // without allow_alias, and a file option FileOptions does not have.
-    write(
-        &t.0.join("e/x.proto"),
+    refused(
+        &t.0,
+        "e",
         "syntax = \"proto3\";\npackage x.v1;\nmessage M { string a = 1; }\nenum E {\n  E_ZERO = 0;\n  E_ONE = 1;\n  E_UNO = 1;\n}\n",
+        "e/x.proto:7:11: \"x.v1.E_UNO\" uses the same enum value as \"x.v1.E_ONE\"",
     );
-    let o = run(&["check", "e", "--against", "b"], &t.0);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o)
-            .contains("e/x.proto:7:11: \"x.v1.E_UNO\" uses the same enum value as \"x.v1.E_ONE\""),
-        "{}",
-        stderr(&o)
-    );
-    write(
-        &t.0.join("f/x.proto"),
+    refused(
+        &t.0,
+        "f",
         "syntax = \"proto3\";\npackage x.v1;\noption java_multiple_file = true;\nmessage M { string a = 1; }\n",
-    );
-    let o = run(&["check", "f", "--against", "b"], &t.0);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("f/x.proto:3:8: Option \"java_multiple_file\" unknown."),
-        "{}",
-        stderr(&o)
+        "f/x.proto:3:8: Option \"java_multiple_file\" unknown.",
     );
     // A baseline that does not compile is said to be one, and nothing is compared.
     let o = run(&["check", "b", "--against", "e"], &t.0);

@@ -158,8 +158,7 @@ pub(super) fn field_default(ix: &Index<'_>, f: &FieldInfo<'_>) -> Option<DefVal>
             _ => 0,
         }),
         Kind::Enum => {
-            let full = f.type_name.clone().unwrap_or_default();
-            let e = ix.enums.get(full.trim_start_matches('.'))?;
+            let e = ix.enums.get(f.bare_type_name())?;
             let v = match opt.and_then(OptValue::as_ident) {
                 Some(name) => e.en.values.iter().find(|v| v.name == name),
                 None => e.en.values.first(),

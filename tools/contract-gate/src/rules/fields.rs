@@ -88,11 +88,6 @@ pub(super) fn has_presence(f: &FieldInfo<'_>) -> bool {
     }
 }
 
-/// A resolved type name without its leading dot ("" for a scalar).
-fn bare_type_name(name: &Option<String>) -> &str {
-    name.as_deref().unwrap_or_default().trim_start_matches('.')
-}
-
 pub(super) fn type_name_span(f: &Field) -> Span {
     match f.ty {
         TypeRef::Group(_) => f.name_span,
@@ -182,8 +177,8 @@ fn wire_compatible_type(
     };
     let renamed = format!(
         "{desc} changed type from \"{}\" to \"{}\".",
-        bare_type_name(&p.type_name),
-        bare_type_name(&c.type_name)
+        p.bare_type_name(),
+        c.bare_type_name()
     );
     // Same kind, another named type: messages never; enums if the new one has the same
     // name and every old value.
@@ -194,7 +189,7 @@ fn wire_compatible_type(
         match c.kind {
             Kind::Message | Kind::Group => true,
             Kind::Enum => {
-                let (pn, cn) = (bare_type_name(&p.type_name), bare_type_name(&c.type_name));
+                let (pn, cn) = (p.bare_type_name(), c.bare_type_name());
                 let (Some(pe), Some(ce)) = (prev.enums.get(pn), cur.enums.get(cn)) else {
                     return true;
                 };
@@ -410,8 +405,8 @@ pub(super) fn field_pair(
             "FIELD_SAME_TYPE",
             format!(
                 "{desc} changed type from \"{}\" to \"{}\".",
-                bare_type_name(&p.type_name),
-                bare_type_name(&c.type_name)
+                p.bare_type_name(),
+                c.bare_type_name()
             ),
         );
     }
