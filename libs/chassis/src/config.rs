@@ -166,6 +166,9 @@ pub struct CommonConfig {
     /// `NATS_NKEY_SEED`, `NATS_USER`/`NATS_PASSWORD`, `NATS_CA_FILE`, ...: the service's
     /// own NATS user and how it trusts the server ([`crate::nats::Access`]).
     pub nats_access: crate::nats::Access,
+    /// `NATS_STREAM_REPLICAS`: copies JetStream keeps of the service's stream and of the dead
+    /// letters (1; 3 on a three-server cluster).
+    pub stream_replicas: usize,
     /// `MAX_IN_FLIGHT`: requests served at once; more are refused with RESOURCE_EXHAUSTED
     /// instead of queueing without bound (health checks are exempt).
     pub max_in_flight: usize,
@@ -201,15 +204,16 @@ impl CommonConfig {
         let shutdown_grace = env.millis("SHUTDOWN_GRACE_MS", 10_000);
         let log_format = env.parse("LOG_FORMAT", LogFormat::Text);
         let nats_url = env.string("NATS_URL", "nats://127.0.0.1:4222");
-        if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
-            let shown = crate::nats::redact(&nats_url);
-            env.check_secret(
-                "NATS_URL",
-                false,
-                format!("{shown:?}: expected a URL such as nats://127.0.0.1:4222"),
-            );
+        if let Err(why) = crate::nats::check_url(&nats_url) {
+            env.check_secret("NATS_URL", false, why);
         }
         let nats_access = crate::nats::Access::read(env);
+        let stream_replicas = env.parse("NATS_STREAM_REPLICAS", 1usize);
+        env.check(
+            "NATS_STREAM_REPLICAS",
+            (1..=5).contains(&stream_replicas),
+            "must be 1 to 5 (JetStream's limit), at most the servers in the cluster",
+        );
         let max_in_flight = env.parse("MAX_IN_FLIGHT", 1024usize);
         env.check("MAX_IN_FLIGHT", max_in_flight > 0, "must be > 0");
         let max_message_bytes = env.parse("MAX_MESSAGE_BYTES", 1024 * 1024usize);
@@ -226,6 +230,7 @@ impl CommonConfig {
             log_format,
             nats_url,
             nats_access,
+            stream_replicas,
             max_in_flight,
             max_message_bytes,
             auth,

@@ -216,11 +216,22 @@ pub async fn run<P: Policy>(
     policy: P,
     outbox: OutboxSignal,
     shutdown: Shutdown,
+    dead_letter_replicas: usize,
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut told = false;
     while !shutdown.is_fired() {
-        match consume(&js, &pool, &spec, &policy, &outbox, &shutdown).await {
+        match consume(
+            &js,
+            &pool,
+            &spec,
+            &policy,
+            &outbox,
+            &shutdown,
+            dead_letter_replicas,
+        )
+        .await
+        {
             Ok(()) => break,
             Err(e) if e.is::<NotYet>() => {
                 // A publisher that starts later is normal: look again soon, say so once.
@@ -253,12 +264,13 @@ async fn consume<P: Policy>(
     policy: &P,
     outbox: &OutboxSignal,
     shutdown: &Shutdown,
+    dead_letter_replicas: usize,
 ) -> Result<(), async_nats::Error> {
     // filter_subjects needs NATS 2.10: an older server would deliver every event of the
     // stream. Checked on every (re)connection, since a server can be replaced.
     crate::nats::require_server_version(&js.client()).await?;
     // Only a stream's publisher creates or updates it (and only it may); until it has, wait.
-    crate::nats::ensure_dead_letter_stream(js).await?;
+    crate::nats::ensure_dead_letter_stream(js, dead_letter_replicas).await?;
     let stream = match js.get_stream(&spec.stream).await {
         Ok(s) => s,
         Err(e) => {

@@ -102,8 +102,12 @@ impl Access {
     }
 }
 
-/// `url` with any password replaced by `***`, for logs and errors.
+/// `url` with any password replaced by `***`, for logs and errors (each server of a
+/// comma-separated list).
 pub fn redact(url: &str) -> String {
+    if url.contains(',') {
+        return servers(url).map(redact).collect::<Vec<_>>().join(",");
+    }
     match split_credentials(url) {
         (bare, Some((user, _))) => match bare.split_once("://") {
             Some((scheme, rest)) => format!("{scheme}://{user}:***@{rest}"),
@@ -132,15 +136,58 @@ pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     }
 }
 
+/// The servers of a `NATS_URL`: one URL, or several separated by commas (the members of a
+/// cluster; the client connects to one and moves to another when it goes away).
+pub fn servers(url: &str) -> impl Iterator<Item = &str> {
+    url.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Why a `NATS_URL` cannot be used, if it cannot: every server must be `nats://` or `tls://`.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let mut any = false;
+    for server in servers(url) {
+        any = true;
+        if !(server.starts_with("nats://") || server.starts_with("tls://")) {
+            return Err(format!(
+                "{:?}: expected a URL such as nats://127.0.0.1:4222 (or several, comma-separated)",
+                redact(server)
+            ));
+        }
+        let (bare, _) = split_credentials(server);
+        if bare.parse::<async_nats::ServerAddr>().is_err() {
+            return Err(format!("{:?}: not a server address", redact(server)));
+        }
+    }
+    if any {
+        Ok(())
+    } else {
+        Err("no server given".into())
+    }
+}
+
+/// The servers of `url` without credentials, and the first `user:password@` found.
+fn addresses(url: &str) -> (Vec<async_nats::ServerAddr>, Option<(String, String)>) {
+    let mut credentials = None;
+    let mut addrs = Vec::new();
+    for server in servers(url) {
+        let (bare, c) = split_credentials(server);
+        credentials = credentials.or(c);
+        if let Ok(addr) = bare.parse() {
+            addrs.push(addr);
+        }
+    }
+    (addrs, credentials)
+}
+
 /// Connects once to `url`, using the `user:password@` in it if there is one (tools and tests;
 /// services use [`connect`]).
 pub async fn connect_url(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
-    let (url, credentials) = split_credentials(url);
+    let (addrs, credentials) = addresses(url);
     let mut opts = async_nats::ConnectOptions::new();
     if let Some((user, password)) = credentials {
         opts = opts.user_and_password(user, password);
     }
-    opts.connect(url).await
+    opts.connect(addrs).await
 }
 
 /// Connects to `url` as `name` with `access`. Returns at once even if NATS is down: the
@@ -161,11 +208,11 @@ pub async fn connect(
     if let Some(seed) = &access.nkey_seed {
         opts = opts.nkey(seed.clone());
     }
-    let (url, in_url) = split_credentials(url);
+    let (addrs, in_url) = addresses(url);
     if let Some((user, password)) = access.user_password.clone().or(in_url) {
         opts = opts.user_and_password(user, password);
     }
-    if url.starts_with("tls://") {
+    if servers(url).any(|s| s.starts_with("tls://")) {
         opts = opts.require_tls(true);
     }
     if let Some(ca) = &access.ca_file {
@@ -174,7 +221,7 @@ pub async fn connect(
     if let Some((cert, key)) = &access.client_cert {
         opts = opts.add_client_certificate(cert.clone(), key.clone());
     }
-    opts.connect(url).await
+    opts.connect(addrs).await
 }
 
 /// The inbox prefix of service `name`: `_INBOX_<name>`.
@@ -263,36 +310,45 @@ pub fn stream_name(context: &str) -> String {
 }
 
 /// The stream of a publishing context: file storage, duplicate window, every subject of the
-/// context's packages.
-pub fn stream_config(context: &str) -> stream::Config {
+/// context's packages, kept on `replicas` servers (`NATS_STREAM_REPLICAS`: 1 on one server,
+/// 3 in a cluster, so that one lost server loses nothing and stops nothing).
+pub fn stream_config(context: &str, replicas: usize) -> stream::Config {
     stream::Config {
         name: stream_name(context),
         subjects: vec![format!("fooddelivery.{context}.>")],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         max_age: EVENT_RETENTION,
+        num_replicas: replicas.max(1),
         ..Default::default()
     }
 }
 
-/// Creates or updates the stream of `context` (idempotent; safe at every start).
+/// Creates or updates the stream of `context` (idempotent; safe at every start; a changed
+/// replica count or retention is applied to an existing stream).
 pub async fn ensure_stream(
     js: &jetstream::Context,
     context: &str,
+    replicas: usize,
 ) -> Result<(), async_nats::Error> {
-    js.create_or_update_stream(stream_config(context)).await?;
+    js.create_or_update_stream(stream_config(context, replicas))
+        .await?;
     Ok(())
 }
 
 /// Creates the dead-letter stream unless it exists (every service may create it, none may
 /// change it: a service's NATS user has `STREAM.CREATE.DEADLETTER`, not `UPDATE`).
-pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), async_nats::Error> {
+pub async fn ensure_dead_letter_stream(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<(), async_nats::Error> {
     js.get_or_create_stream(stream::Config {
         name: DEAD_LETTER_STREAM.into(),
         subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         max_age: DEAD_LETTER_RETENTION,
+        num_replicas: replicas.max(1),
         ..Default::default()
     })
     .await?;
@@ -337,8 +393,10 @@ mod tests {
 
     #[test]
     fn stream_of_a_context_captures_its_packages() {
-        let c = stream_config("order");
+        let c = stream_config("order", 1);
         assert_eq!(c.name, "ORDER");
+        assert_eq!(c.num_replicas, 1);
+        assert_eq!(stream_config("order", 3).num_replicas, 3);
         assert_eq!(c.subjects, ["fooddelivery.order.>"]);
         assert_eq!(c.duplicate_window, DUPLICATE_WINDOW);
         assert_eq!(c.max_age, EVENT_RETENTION);
@@ -413,6 +471,29 @@ mod tests {
     }
 
     static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+
+    #[test]
+    fn a_cluster_is_a_comma_separated_list_of_servers() {
+        let url = "nats://a:4222, nats://admin:pw@b:4222,tls://c:4222";
+        assert_eq!(
+            servers(url).collect::<Vec<_>>(),
+            ["nats://a:4222", "nats://admin:pw@b:4222", "tls://c:4222"]
+        );
+        let (addrs, credentials) = addresses(url);
+        assert_eq!(addrs.len(), 3);
+        assert_eq!(credentials, Some(("admin".into(), "pw".into())));
+        assert_eq!(
+            redact(url),
+            "nats://a:4222,nats://admin:***@b:4222,tls://c:4222"
+        );
+        assert!(check_url(url).is_ok());
+        let bad = check_url("nats://a:4222,http://admin:pw@b").expect_err("http");
+        assert!(
+            bad.contains("http://admin:***@b") && !bad.contains("pw"),
+            "{bad}"
+        );
+        assert!(check_url(" , ").is_err());
+    }
 
     #[test]
     fn server_versions_are_compared_numerically() {

@@ -130,6 +130,8 @@ pub struct RelayConfig {
     pub max_backoff: Duration,
     /// Wait for one ack at most this long.
     pub ack_timeout: Duration,
+    /// Copies of each stream (`NATS_STREAM_REPLICAS`).
+    pub replicas: usize,
 }
 
 impl RelayConfig {
@@ -142,6 +144,7 @@ impl RelayConfig {
             retention: Duration::from_secs(24 * 3600),
             max_backoff: Duration::from_secs(5),
             ack_timeout: Duration::from_secs(5),
+            replicas: 1,
         }
     }
 }
@@ -206,7 +209,7 @@ impl Relay {
             return Ok(());
         }
         for c in &self.cfg.contexts {
-            nats::ensure_stream(&self.js, c)
+            nats::ensure_stream(&self.js, c, self.cfg.replicas)
                 .await
                 .map_err(|e| RelayError::Publish(format!("stream {c}: {e}")))?;
         }

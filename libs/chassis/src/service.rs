@@ -68,6 +68,7 @@ pub struct Service {
     /// Verifies callers' tokens (`AUTH_*`).
     pub verifier: std::sync::Arc<crate::auth::Verifier>,
     consumes: &'static [&'static str],
+    stream_replicas: usize,
     grace: std::time::Duration,
     max_in_flight: usize,
     max_message_bytes: usize,
@@ -96,7 +97,10 @@ impl Service {
         let relay = Relay::new(
             db.pool.clone(),
             js.clone(),
-            RelayConfig::for_service(name),
+            RelayConfig {
+                replicas: common.stream_replicas,
+                ..RelayConfig::for_service(name)
+            },
             db.outbox.clone(),
         );
         let tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
@@ -107,6 +111,7 @@ impl Service {
             shutdown,
             verifier,
             consumes: def.consumes,
+            stream_replicas: common.stream_replicas,
             grace: common.shutdown_grace,
             max_in_flight: common.max_in_flight,
             max_message_bytes: common.max_message_bytes,
@@ -136,6 +141,7 @@ impl Service {
             policy,
             self.db.outbox.clone(),
             self.shutdown.clone(),
+            self.stream_replicas,
         )));
     }
 

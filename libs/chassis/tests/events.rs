@@ -237,6 +237,7 @@ fn counting_consumer(
         },
         OutboxSignal::default(),
         shutdown,
+        1,
     ));
     (trigger, task)
 }
@@ -270,10 +271,10 @@ async fn consumer_is_idempotent_and_dead_letters_poison(backend: Backend) {
         .await
         .expect("table");
     let js = js(&nats).await;
-    fd_chassis::nats::ensure_stream(&js, "order")
+    fd_chassis::nats::ensure_stream(&js, "order", 1)
         .await
         .expect("stream");
-    fd_chassis::nats::ensure_dead_letter_stream(&js)
+    fd_chassis::nats::ensure_dead_letter_stream(&js, 1)
         .await
         .expect("dlq stream");
 
@@ -467,7 +468,7 @@ async fn a_backlog_is_applied_once_each_in_order(backend: Backend) {
         .await
         .expect("table");
     let js = js(&nats).await;
-    fd_chassis::nats::ensure_stream(&js, "order")
+    fd_chassis::nats::ensure_stream(&js, "order", 1)
         .await
         .expect("stream");
     let mut expected = Vec::new();
@@ -521,6 +522,7 @@ async fn a_backlog_is_applied_once_each_in_order(backend: Backend) {
         },
         OutboxSignal::default(),
         shutdown,
+        1,
     ));
     let applied = || async {
         sqlx::query_scalar::<_, String>("SELECT order_id FROM applied ORDER BY n")
@@ -608,7 +610,7 @@ async fn stream_creation_is_idempotent() {
     let nats = NatsServer::start().await;
     let js = js(&nats).await;
     for _ in 0..2 {
-        fd_chassis::nats::ensure_stream(&js, "payment")
+        fd_chassis::nats::ensure_stream(&js, "payment", 1)
             .await
             .expect("create or update");
     }
@@ -638,10 +640,10 @@ async fn a_message_of_another_type_is_dead_lettered_not_decoded() {
         .await
         .expect("table");
     let js = js(&nats).await;
-    fd_chassis::nats::ensure_stream(&js, "order")
+    fd_chassis::nats::ensure_stream(&js, "order", 1)
         .await
         .expect("stream");
-    fd_chassis::nats::ensure_dead_letter_stream(&js)
+    fd_chassis::nats::ensure_dead_letter_stream(&js, 1)
         .await
         .expect("dlq stream");
     let publish = |event_type: &'static str, id: &'static str, e: OrderPlaced| {
@@ -740,7 +742,7 @@ fn decode_refuses_another_type() {
 async fn a_changed_consumer_configuration_is_applied_at_start() {
     let nats = NatsServer::start().await;
     let js = js(&nats).await;
-    fd_chassis::nats::ensure_stream(&js, "order")
+    fd_chassis::nats::ensure_stream(&js, "order", 1)
         .await
         .expect("stream");
     let stream = js.get_stream("ORDER").await.expect("ORDER");

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod in_process;
 pub mod issuer;
 pub mod nats_auth;
+pub mod postgres;
 pub mod system;
 
 use std::future::Future;
@@ -457,7 +458,7 @@ pub mod events {
             .split('.')
             .nth(1)
             .expect("fooddelivery.<context>.vN.Name");
-        fd_chassis::nats::ensure_stream(&js, context)
+        fd_chassis::nats::ensure_stream(&js, context, 1)
             .await
             .expect("stream");
         let meta = event.metadata().expect("event metadata");

@@ -276,13 +276,32 @@ impl LocalAuth {
             .map(|(_, seed, _)| seed.as_str())
     }
 
-    /// `url` with the admin's user and password in it (`nats://admin:...@host:port`).
+    /// `url` with the admin's user and password in it (`nats://admin:...@host:port`; each
+    /// server of a comma-separated list).
     pub fn admin_url(&self, url: &str) -> String {
-        match url.split_once("://") {
-            Some((scheme, rest)) => format!("{scheme}://{ADMIN}:{}@{rest}", self.admin_password),
-            None => url.to_string(),
-        }
+        fd_chassis::nats::servers(url)
+            .map(|server| match server.split_once("://") {
+                Some((scheme, rest)) => {
+                    format!("{scheme}://{ADMIN}:{}@{rest}", self.admin_password)
+                }
+                None => server.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
+}
+
+/// What makes a server node `name` of a local JetStream cluster: its name, its cluster port
+/// on loopback and routes to the other nodes' cluster ports.
+pub fn cluster_block(name: &str, cluster_port: u16, routes: impl Iterator<Item = u16>) -> String {
+    let routes: Vec<String> = routes
+        .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+        .collect();
+    format!(
+        "server_name: \"{name}\"\n\
+         cluster {{\n  name: \"fooddelivery\"\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{}]\n}}\n",
+        routes.join(", ")
+    )
 }
 
 /// The environment variable docker-compose passes nats-server with `user`'s password.

@@ -116,6 +116,13 @@ pub struct Options {
     pub issuer_port: Option<u16>,
     /// Let the issuer hand out tokens for any user name (tests), not only the demo users.
     pub issuer_any_user: bool,
+    /// Processes per service (1; more need PostgreSQL in `database_urls`, which the
+    /// replicas of a service share). Replica 1 is named after the service, the others
+    /// `order-2`, `order-3`, ...
+    pub replicas: usize,
+    /// Servers of the NATS this system starts: 1, or a JetStream cluster of 3 (`nats`,
+    /// `nats-2`, `nats-3`, routed on loopback; streams kept in 3 copies).
+    pub nats_servers: usize,
 }
 
 impl Options {
@@ -135,6 +142,8 @@ impl Options {
             seed_demo: true,
             issuer_port: None,
             issuer_any_user: false,
+            replicas: 1,
+            nats_servers: 1,
         }
     }
 
@@ -170,11 +179,13 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct ProcessSystem {
     opts: Options,
-    ports: HashMap<&'static str, u16>,
+    /// Port of every service instance (`order`, `order-2`, ...).
+    ports: HashMap<String, u16>,
     nats_url: String,
-    nats_port: Option<u16>,
-    children: HashMap<&'static str, Child>,
-    startup: HashMap<&'static str, Duration>,
+    /// Client and cluster port of every NATS server this system runs (none for an external).
+    nats_ports: Vec<(u16, u16)>,
+    children: HashMap<String, Child>,
+    startup: HashMap<String, Duration>,
     issuer: crate::issuer::Issuer,
     order_secret: String,
     /// The NATS users of a nats-server this system runs (an external one has its own).
@@ -186,8 +197,28 @@ impl ProcessSystem {
     /// reports SERVING.
     pub async fn start(opts: Options) -> Result<Self, StartError> {
         std::fs::create_dir_all(opts.data_dir.join("logs"))?;
+        if opts.replicas > 1 {
+            if let Some((name, _)) = SERVICES
+                .iter()
+                .find(|(n, _)| !opts.database_urls.contains_key(*n))
+            {
+                return Err(StartError::Start(format!(
+                    "{} replicas of {name} need a shared database: give it a PostgreSQL DATABASE_URL",
+                    opts.replicas
+                )));
+            }
+        }
+        if !matches!(opts.nats_servers, 1 | 3) {
+            return Err(StartError::Start(format!(
+                "a NATS of {} servers: run 1, or a cluster of 3",
+                opts.nats_servers
+            )));
+        }
         let mut ports = HashMap::new();
         for (name, default) in SERVICES {
+            for r in 1..opts.replicas.max(1) {
+                ports.insert(instance_name(name, r), free_port()?);
+            }
             let port = match &opts.ports {
                 Ports::Free => free_port()?,
                 Ports::Defaults(overrides) => {
@@ -203,16 +234,25 @@ impl ProcessSystem {
                     port
                 }
             };
-            ports.insert(name, port);
+            ports.insert(name.to_string(), port);
         }
-        let (nats_url, nats_port) = match &opts.nats {
-            Nats::External(url) => (url.clone(), None),
+        let (nats_url, nats_ports) = match &opts.nats {
+            Nats::External(url) => (url.clone(), Vec::new()),
             Nats::Start { port, .. } => {
-                let port = match port {
-                    Some(p) => *p,
-                    None => free_port()?,
-                };
-                (format!("nats://127.0.0.1:{port}"), Some(port))
+                let mut nats_ports = Vec::new();
+                for i in 0..opts.nats_servers {
+                    let client = match port {
+                        Some(p) if i == 0 => *p,
+                        _ => free_port()?,
+                    };
+                    nats_ports.push((client, free_port()?));
+                }
+                let url = nats_ports
+                    .iter()
+                    .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (url, nats_ports)
             }
         };
         let issuer = crate::issuer::Issuer::start_on(opts.issuer_port.unwrap_or(0))
@@ -221,10 +261,23 @@ impl ProcessSystem {
         issuer.allow_any_user(opts.issuer_any_user);
         let order_secret = issuer.client_secret("order");
         // A nats-server of our own gets fresh users at every start.
-        let nats_auth = nats_port.map(|_| crate::nats_auth::LocalAuth::generate());
-        if let (Some(auth), Some(port)) = (&nats_auth, nats_port) {
-            let conf = auth.server_config(port, &opts.data_dir.join("nats"), None);
-            write_private(&opts.data_dir.join("nats.conf"), &conf)?;
+        let nats_auth = (!nats_ports.is_empty()).then(crate::nats_auth::LocalAuth::generate);
+        if let Some(auth) = &nats_auth {
+            for (i, (port, cluster_port)) in nats_ports.iter().enumerate() {
+                let node = instance_name("nats", i);
+                let mut conf = auth.server_config(*port, &opts.data_dir.join(&node), None);
+                if nats_ports.len() > 1 {
+                    conf.push_str(&crate::nats_auth::cluster_block(
+                        &node,
+                        *cluster_port,
+                        nats_ports
+                            .iter()
+                            .map(|(_, c)| *c)
+                            .filter(|c| c != cluster_port),
+                    ));
+                }
+                write_private(&opts.data_dir.join(format!("{node}.conf")), &conf)?;
+            }
             write_private(
                 &opts.data_dir.join("nats-admin.url"),
                 &format!("{}\n", auth.admin_url(&nats_url)),
@@ -234,18 +287,20 @@ impl ProcessSystem {
             opts,
             ports,
             nats_url,
-            nats_port,
+            nats_ports,
             children: HashMap::new(),
             startup: HashMap::new(),
             issuer,
             order_secret,
             nats_auth,
         };
-        if sys.nats_port.is_some() {
-            sys.start_one("nats").await?;
+        for i in 0..sys.nats_ports.len() {
+            sys.start_one(&instance_name("nats", i)).await?;
         }
         for (name, _) in SERVICES {
-            sys.start_one(name).await?;
+            for r in 0..sys.opts.replicas.max(1) {
+                sys.start_one(&instance_name(name, r)).await?;
+            }
         }
         if sys.opts.seed_demo {
             let seeded = async {
@@ -262,14 +317,44 @@ impl ProcessSystem {
         Ok(sys)
     }
 
-    /// `http://127.0.0.1:PORT` of a service.
+    /// `http://127.0.0.1:PORT` of a service (its first replica) or of one replica
+    /// (`order-2`).
     pub fn url(&self, name: &str) -> String {
         format!("http://{}", self.addr(name))
     }
 
-    /// `127.0.0.1:PORT` of a service.
+    /// `127.0.0.1:PORT` of a service or replica.
     pub fn addr(&self, name: &str) -> String {
         format!("127.0.0.1:{}", self.ports.get(name).copied().unwrap_or(0))
+    }
+
+    /// The URLs of every replica of `service`, comma-separated (what a client without a
+    /// mesh balances over, e.g. order's `PAYMENT_ADDR`).
+    pub fn urls(&self, service: &str) -> String {
+        self.replicas(service)
+            .iter()
+            .map(|r| self.url(r))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The instance names of `service`: `order`, `order-2`, ...
+    pub fn replicas(&self, service: &str) -> Vec<String> {
+        (0..self.opts.replicas.max(1))
+            .map(|r| instance_name(service, r))
+            .collect()
+    }
+
+    /// Every process this system runs, in start order: NATS servers, then each service's
+    /// replicas.
+    pub fn processes(&self) -> Vec<String> {
+        let mut all: Vec<String> = (0..self.nats_ports.len())
+            .map(|i| instance_name("nats", i))
+            .collect();
+        for (name, _) in SERVICES {
+            all.extend(self.replicas(name));
+        }
+        all
     }
 
     /// The token issuer the services trust.
@@ -298,7 +383,7 @@ impl ProcessSystem {
 
     /// True if this system started its own nats-server.
     pub fn owns_nats(&self) -> bool {
-        self.nats_port.is_some()
+        !self.nats_ports.is_empty()
     }
 
     /// The data directory.
@@ -309,6 +394,11 @@ impl ProcessSystem {
     /// The SQLite file of a service (when it runs on the embedded default).
     pub fn db(&self, name: &str) -> PathBuf {
         self.opts.data_dir.join(format!("{name}.db"))
+    }
+
+    /// The `DATABASE_URL` a service was given, if not SQLite.
+    pub fn database_url(&self, name: &str) -> Option<&str> {
+        self.opts.database_urls.get(name).map(String::as_str)
     }
 
     /// The log file of a service (or `nats`).
@@ -326,34 +416,24 @@ impl ProcessSystem {
         self.startup.get(name).copied()
     }
 
-    fn static_name(name: &str) -> Option<&'static str> {
-        if name == "nats" {
-            return Some("nats");
-        }
-        SERVICES.iter().map(|(n, _)| *n).find(|n| *n == name)
-    }
-
-    async fn start_one(&mut self, name: &'static str) -> Result<(), StartError> {
+    async fn start_one(&mut self, name: &str) -> Result<(), StartError> {
+        let service = base_name(name);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log(name))?;
         let started = Instant::now();
-        let mut cmd = if name == "nats" {
-            let (Nats::Start { bin, .. }, Some(port)) = (&self.opts.nats, self.nats_port) else {
+        let mut cmd = if service == "nats" {
+            let Nats::Start { bin, .. } = &self.opts.nats else {
                 return Err(StartError::Start("this system does not run NATS".into()));
             };
             let mut c = Command::new(bin);
-            if self.nats_auth.is_some() {
-                c.arg("-c").arg(self.opts.data_dir.join("nats.conf"));
-            } else {
-                c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                    .arg(self.opts.data_dir.join("nats"));
-            }
+            c.arg("-c")
+                .arg(self.opts.data_dir.join(format!("{name}.conf")));
             c
         } else {
-            let mut c = Command::new(self.opts.bin_dir.join(name));
-            let payment = self.url("payment");
+            let mut c = Command::new(self.opts.bin_dir.join(service));
+            let payment = self.urls("payment");
             // Nothing of the caller's own service environment leaks in; `opts.env` says
             // what the system's services get.
             c.env_remove("DATABASE_URL")
@@ -361,7 +441,7 @@ impl ProcessSystem {
                 .env_remove("OTEL_SERVICE_NAME")
                 .env("DATA_DIR", &self.opts.data_dir)
                 .envs(service_env(
-                    name,
+                    service,
                     &self.addr(name),
                     &self.nats_url,
                     Some(&payment),
@@ -375,11 +455,11 @@ impl ProcessSystem {
                 .envs(
                     self.nats_auth
                         .as_ref()
-                        .map(|a| a.service_env(name))
+                        .map(|a| a.service_env(service))
                         .unwrap_or_default(),
                 )
                 .envs(self.opts.env.iter().cloned());
-            if let Some(url) = self.opts.database_urls.get(name) {
+            if let Some(url) = self.opts.database_urls.get(service) {
                 c.env("DATABASE_URL", url);
             }
             c
@@ -390,9 +470,16 @@ impl ProcessSystem {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| StartError::Start(format!("cannot start {name}: {e}")))?;
-        self.children.insert(name, child);
-        let ready = if name == "nats" {
-            let port = self.nats_port.unwrap_or(NATS_DEFAULT_PORT);
+        self.children.insert(name.to_string(), child);
+        let ready = if service == "nats" {
+            let node = name
+                .strip_prefix("nats-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(1);
+            let port = self
+                .nats_ports
+                .get(node - 1)
+                .map_or(NATS_DEFAULT_PORT, |(p, _)| *p);
             wait_until(self.opts.start_timeout, || async move {
                 tokio::net::TcpStream::connect(("127.0.0.1", port))
                     .await
@@ -419,7 +506,7 @@ impl ProcessSystem {
                 self.log(name).display()
             )));
         }
-        self.startup.insert(name, started.elapsed());
+        self.startup.insert(name.to_string(), started.elapsed());
         Ok(())
     }
 
@@ -431,10 +518,12 @@ impl ProcessSystem {
         }
     }
 
-    /// Kills (if running) and starts a service or `nats` again: same port, same data.
+    /// Kills (if running) and starts a service, a replica (`order-2`) or a NATS server
+    /// (`nats`, `nats-2`) again: same port, same data.
     pub async fn restart(&mut self, name: &str) -> Result<(), StartError> {
-        let name = Self::static_name(name)
-            .ok_or_else(|| StartError::Start(format!("unknown service {name}")))?;
+        if !self.processes().iter().any(|p| p == name) {
+            return Err(StartError::Start(format!("unknown process {name}")));
+        }
         self.kill(name).await;
         self.start_one(name).await
     }
@@ -449,9 +538,11 @@ impl ProcessSystem {
 
     /// Stops everything gracefully: services (all at once), then NATS.
     pub async fn stop(mut self) {
-        let services: Vec<Child> = SERVICES
+        let names: Vec<String> = self.children.keys().cloned().collect();
+        let services: Vec<Child> = names
             .iter()
-            .filter_map(|(name, _)| self.children.remove(name))
+            .filter(|n| base_name(n) != "nats")
+            .filter_map(|name| self.children.remove(name))
             .collect();
         for c in &services {
             sigterm(c).await;
@@ -459,19 +550,38 @@ impl ProcessSystem {
         for c in services {
             wait_or_kill(c).await;
         }
-        self.terminate("nats").await;
+        for name in names.iter().filter(|n| base_name(n) == "nats") {
+            self.terminate(name).await;
+        }
     }
 
     /// Waits until one of the processes exits on its own; returns its name.
-    pub async fn wait_any_exit(&mut self) -> &'static str {
+    pub async fn wait_any_exit(&mut self) -> String {
         loop {
             for (name, child) in &mut self.children {
                 if let Ok(Some(_)) = child.try_wait() {
-                    return name;
+                    return name.clone();
                 }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// The name of replica `r` (from 0) of `service`: `order`, `order-2`, ...; `nats`, `nats-2`.
+pub fn instance_name(service: &str, r: usize) -> String {
+    if r == 0 {
+        service.to_string()
+    } else {
+        format!("{service}-{}", r + 1)
+    }
+}
+
+/// The service (or `nats`) an instance name belongs to.
+pub fn base_name(instance: &str) -> &str {
+    match instance.rsplit_once('-') {
+        Some((base, n)) if n.parse::<usize>().is_ok() => base,
+        _ => instance,
     }
 }
 

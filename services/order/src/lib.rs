@@ -68,8 +68,10 @@ impl ServiceConfig for Config {
         let addr = env.string("PAYMENT_ADDR", "http://127.0.0.1:50052");
         env.check(
             "PAYMENT_ADDR",
-            addr.starts_with("http://") || addr.starts_with("https://"),
-            "expected a URL such as http://127.0.0.1:50052",
+            addr.split(',')
+                .map(str::trim)
+                .all(|a| a.starts_with("http://") || a.starts_with("https://")),
+            "expected a URL such as http://127.0.0.1:50052 (or several, comma-separated)",
         );
         let timeout = env.millis("PAYMENT_TIMEOUT_MS", 2_000);
         env.check("PAYMENT_TIMEOUT_MS", !timeout.is_zero(), "must be > 0");

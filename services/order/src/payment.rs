@@ -18,7 +18,8 @@ use tonic::Code;
 /// Settings of the payment client.
 #[derive(Debug, Clone)]
 pub struct PaymentClientConfig {
-    /// `PAYMENT_ADDR`: URL of the payment service, e.g. `http://127.0.0.1:50052`.
+    /// `PAYMENT_ADDR`: URL of the payment service, e.g. `http://127.0.0.1:50052`, or several
+    /// comma-separated (replicas, balanced by the client when no mesh does it).
     pub addr: String,
     /// `PAYMENT_TIMEOUT_MS`: deadline of one Authorize call.
     pub timeout: Duration,
@@ -63,15 +64,31 @@ pub struct PaymentGateway {
 impl PaymentGateway {
     /// A gateway to `cfg.addr`. Connects lazily: payment need not be up when order starts.
     pub fn new(cfg: &PaymentClientConfig) -> Result<Self, tonic::transport::Error> {
-        let endpoint = Endpoint::from_shared(cfg.addr.clone())?;
-        let uri = endpoint.uri().clone();
+        // Several comma-separated URLs (replicas without a mesh in front) are balanced.
+        let endpoints = cfg
+            .addr
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                Ok(Endpoint::from_shared(a.to_string())?
+                    .connect_timeout(cfg.timeout)
+                    .tcp_nodelay(true))
+            })
+            .collect::<Result<Vec<_>, tonic::transport::Error>>()?;
+        let first = match endpoints.first() {
+            Some(e) => e.clone(),
+            None => Endpoint::from_shared(cfg.addr.clone())?,
+        };
+        let uri = first.uri().clone();
         let host = uri.host().unwrap_or_default().to_string();
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let channel = endpoint
-            .connect_timeout(cfg.timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let channel = if endpoints.len() > 1 {
+            Channel::balance_list(endpoints.into_iter())
+        } else {
+            first.connect_lazy()
+        };
         Ok(Self {
             client: PaymentServiceClient::new(channel),
             breaker: CircuitBreaker::new("payment", cfg.breaker),

@@ -52,7 +52,7 @@ async fn admin_streams(nats: &NatsServer) -> jetstream::Context {
             .expect("admin"),
     );
     for context in ["order", "store", "payment"] {
-        fd_chassis::nats::ensure_stream(&js, context)
+        fd_chassis::nats::ensure_stream(&js, context, 1)
             .await
             .expect("the admin creates streams");
     }
@@ -140,16 +140,16 @@ async fn only_a_streams_publisher_may_change_it_and_nobody_may_delete_it() {
     violation(&mut errors, "$JS.API.STREAM.DELETE.STORE").await;
 
     // Rewriting ORDER to capture nothing would silence order's events.
-    let mut hijack = fd_chassis::nats::stream_config("order");
+    let mut hijack = fd_chassis::nats::stream_config("order", 1);
     hijack.subjects = vec!["nothing.>".into()];
     assert!(store.update_stream(hijack).await.is_err());
     violation(&mut errors, "$JS.API.STREAM.UPDATE.ORDER").await;
 
     // Its own stream it keeps up to date (the relay does at every start).
-    fd_chassis::nats::ensure_stream(&store, "store")
+    fd_chassis::nats::ensure_stream(&store, "store", 1)
         .await
         .expect("its own stream");
-    fd_chassis::nats::ensure_dead_letter_stream(&store)
+    fd_chassis::nats::ensure_dead_letter_stream(&store, 1)
         .await
         .expect("creates the dead-letter stream if missing");
 

@@ -140,7 +140,7 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     if let Some(name) = code {
         eprintln!(
             "{name} exited unexpectedly; see {}",
-            sys.log(name).display()
+            sys.log(&name).display()
         );
         sys.stop().await;
         anyhow::bail!("{name} exited");

@@ -47,7 +47,7 @@ async fn a_dead_letter_is_replayed_to_its_consumer_once(backend: Backend) {
             .await
             .expect("admin"),
     );
-    fd_chassis::nats::ensure_dead_letter_stream(&js)
+    fd_chassis::nats::ensure_dead_letter_stream(&js, 1)
         .await
         .expect("DEADLETTER");
     let mut headers = fd_chassis::nats::headers(&fd_chassis::nats::CloudEvent {
