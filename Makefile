@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long lint fmt clean
+.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
 
 help: ## this list (from the `##` comments of the Makefile)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,7 +50,7 @@ run: build tools ## the whole system on this machine: SQLite under ./data, NATS 
 demo: ## the eight scenarios against make run, with each order's timeline
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: contracts-check test-rust test-clients smoke manifests-check chaos ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
+test: contracts-check test-rust test-clients smoke manifests-check chaos chaos-cluster-short ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
 
 # Python and TypeScript clients, generated from proto/ (generated code is not committed).
 PY_CLIENT_DEPS := $(VENV)/.clients-deps
@@ -117,6 +117,16 @@ chaos: tools ## short chaos drill: 200 orders, 8 kill -9 faults, then the invari
 chaos-long: tools ## 10,000 orders, 30 faults (release build)
 	$(CARGO) build --release --bins
 	target/release/fd-chaos --orders 10000 --faults 30 --seconds 240 --workers 32 --bin-dir target/release
+
+chaos-cluster-short: tools ## cluster drill CI runs: 3 NATS nodes, 2 replicas each, PostgreSQL paused and stopped
+	scripts/ensure-postgres.sh
+	$(CARGO) build --bins
+	target/debug/fd-chaos --cluster --orders 300 --faults 8 --seconds 30 --pg-outage-seconds 5 --bin-dir target/debug
+
+chaos-cluster: tools ## the long cluster drill: 10,000 orders, 30 faults, PostgreSQL away 30 s at a time (release)
+	scripts/ensure-postgres.sh
+	$(CARGO) build --release --bins
+	target/release/fd-chaos --cluster --orders 10000 --faults 30 --seconds 300 --workers 32 --pg-outage-seconds 30 --bin-dir target/release
 
 # Kubernetes + Istio overlays and docker-compose.yml, validated offline (see istio/README.md).
 manifests-check: ## render the Istio overlays and validate them and docker-compose.yml offline

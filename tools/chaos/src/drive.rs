@@ -60,11 +60,20 @@ impl Clients {
         store_url: &str,
         delivery_url: &str,
     ) -> anyhow::Result<Self> {
-        let ch = |u: &str| -> anyhow::Result<Channel> {
-            Ok(Channel::from_shared(u.to_string())?
-                .connect_timeout(Duration::from_millis(500))
-                .timeout(Duration::from_secs(5))
-                .connect_lazy())
+        // One URL, or several (replicas) that the channel balances over.
+        let ch = |urls: &str| -> anyhow::Result<Channel> {
+            let endpoints = urls
+                .split(',')
+                .map(|u| {
+                    Ok(Channel::from_shared(u.to_string())?
+                        .connect_timeout(Duration::from_millis(500))
+                        .timeout(Duration::from_secs(5)))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(match endpoints.as_slice() {
+                [one] => one.connect_lazy(),
+                _ => Channel::balance_list(endpoints.into_iter()),
+            })
         };
         let as_ = |u: &str, who: &str, role: &str| -> anyhow::Result<AuthChannel> {
             Ok(with_token(ch(u)?, &issuer.token_for(who, &[role])))

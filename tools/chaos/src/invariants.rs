@@ -3,19 +3,72 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use sqlx::sqlite::SqlitePool;
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
 use sqlx::Row;
 
 use crate::drive::{Fate, Outcome};
 use crate::system::System;
 
-async fn open(sys: &System, name: &str) -> anyhow::Result<SqlitePool> {
-    let url = format!("sqlite://{}?mode=ro", sys.db(name).display());
-    Ok(SqlitePool::connect(&url).await?)
+/// A service's database: its PostgreSQL database in a cluster drill, else its SQLite file
+/// (read-only).
+async fn open(sys: &System, name: &str) -> anyhow::Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    let url = match sys.database_url(name) {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}?mode=ro", sys.db(name).display()),
+    };
+    Ok(sqlx::pool::PoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await?)
 }
 
-async fn rows(pool: &SqlitePool, sql: &str) -> anyhow::Result<Vec<sqlx::sqlite::SqliteRow>> {
+async fn rows(pool: &AnyPool, sql: &str) -> anyhow::Result<Vec<AnyRow>> {
     Ok(sqlx::query(sql).fetch_all(pool).await?)
+}
+
+/// How many PaymentRefunded events JetStream holds for each order.
+async fn refunds_per_order(sys: &System) -> anyhow::Result<HashMap<String, usize>> {
+    use async_nats::jetstream::consumer;
+    use futures::StreamExt;
+    use prost::Message as _;
+    let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
+    let js = async_nats::jetstream::new(client);
+    let mut out = HashMap::new();
+    let Ok(stream) = js.get_stream("PAYMENT").await else {
+        return Ok(out);
+    };
+    let subject = "fooddelivery.payment.v1.PaymentRefunded";
+    let mut reader: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            filter_subject: subject.into(),
+            ack_policy: consumer::AckPolicy::None,
+            inactive_threshold: Duration::from_secs(60),
+            ..Default::default()
+        })
+        .await?;
+    let mut left = reader.info().await?.num_pending;
+    while left > 0 {
+        let mut batch = reader
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await?;
+        let mut got = 0;
+        while let Some(m) = batch.next().await {
+            let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let e = fd_proto::payment::v1::PaymentRefunded::decode(m.payload.clone())?;
+            *out.entry(e.order_id).or_default() += 1;
+            got += 1;
+        }
+        if got == 0 {
+            anyhow::bail!("{left} refund events could not be read");
+        }
+        left = left.saturating_sub(got);
+    }
+    Ok(out)
 }
 
 /// Unpublished outbox rows over all services, and messages not yet processed (or in
@@ -28,6 +81,12 @@ pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM fd_outbox WHERE sent_at_ms IS NULL")
                 .fetch_one(&pool)
                 .await?;
+        if name == "order" {
+            // A payment intent still open: an authorization not yet stored or released.
+            unsent += sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM payment_intents")
+                .fetch_one(&pool)
+                .await?;
+        }
         pool.close().await;
     }
     let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
@@ -85,14 +144,21 @@ pub struct Counts {
     pub cancelled: usize,
     pub declined: usize,
     pub notifications: usize,
+    /// Authorizations whose order was never stored, released by order's recovery.
+    pub released: usize,
     pub violations: Vec<String>,
 }
 
 /// Checks every invariant; each violation is one line naming the order.
-pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts> {
+pub async fn check(
+    sys: &System,
+    outcomes: &[Outcome],
+    stream_replicas: Option<usize>,
+) -> anyhow::Result<Counts> {
     let mut c = Counts::default();
     let mut v = Vec::new();
     let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json FROM orders").await?;
+    let refunds = refunds_per_order(sys).await?;
     let payments: HashMap<String, (String, String)> = rows(
         &open(sys, "payment").await?,
         "SELECT order_id, payment_id, state FROM payments",
@@ -166,6 +232,10 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
                 };
                 if pstate != want {
                     v.push(format!("{id}: order {state} but payment {pstate}"));
+                }
+                let refunded = refunds.get(&id).copied().unwrap_or(0);
+                if refunded != usize::from(state == "CANCELLED") {
+                    v.push(format!("{id}: order {state}, {refunded} refund events"));
                 }
                 if view_payment != *pstate {
                     v.push(format!(
@@ -248,6 +318,27 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
     // What the clients were told.
     let stored: std::collections::HashSet<String> =
         orders.iter().map(|o| o.get::<String, _>(0)).collect();
+    // No authorization without an order: every one is stored or released (once).
+    for (order_id, (_, pstate)) in &payments {
+        if stored.contains(order_id) {
+            continue;
+        }
+        match pstate.as_str() {
+            "AUTHORIZED" => v.push(format!(
+                "{order_id}: authorization without an order, never released"
+            )),
+            "REFUNDED" => {
+                c.released += 1;
+                let n = refunds.get(order_id).copied().unwrap_or(0);
+                if n != 1 {
+                    v.push(format!(
+                        "{order_id}: released authorization, {n} refund events"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
     for out in outcomes {
         let derived = order::domain::order_id_for(&out.customer, &out.key).to_string();
         match (&out.order_id, out.fate) {
@@ -261,6 +352,27 @@ pub async fn check(sys: &System, outcomes: &[Outcome]) -> anyhow::Result<Counts>
         }
         if out.fate == Fate::Declined {
             c.declined += 1;
+        }
+    }
+    // Every stream is kept in as many copies as the services asked for, all of them current.
+    if let Some(replicas) = stream_replicas {
+        let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
+        let js = async_nats::jetstream::new(client);
+        for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "DEADLETTER"] {
+            let Ok(mut s) = js.get_stream(stream).await else {
+                continue;
+            };
+            let info = s.info().await?;
+            let copies = info
+                .cluster
+                .as_ref()
+                .map_or(1, |c| 1 + c.replicas.iter().filter(|r| r.current).count());
+            if info.config.num_replicas != replicas || copies != replicas {
+                v.push(format!(
+                    "stream {stream}: {} replicas configured, {copies} current (want {replicas})",
+                    info.config.num_replicas
+                ));
+            }
         }
     }
     let (unsent, pending, dead) = backlog(sys).await?;

@@ -7,7 +7,12 @@
 //! ```text
 //! fd-chaos --orders 200 --faults 6 --seconds 30          # the short drill CI runs
 //! fd-chaos --orders 10000 --faults 30 --seconds 300       # the long one (make chaos-long)
+//! fd-chaos --cluster --orders 300 --faults 8 --pg-outage-seconds 5   # make chaos-cluster-short
 //! ```
+//!
+//! `--cluster`: a 3-node NATS cluster, two replicas of every service on a PostgreSQL of the
+//! drill's own; faults are kills of service replicas and of NATS nodes, PostgreSQL paused
+//! (SIGSTOP: hung) and PostgreSQL stopped (connections refused), in turn.
 
 mod drive;
 mod invariants;
@@ -50,6 +55,53 @@ struct Args {
     /// Working directory (databases, JetStream store, logs); a fresh temporary one if unset.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// 3 NATS servers, 2 replicas of every service, PostgreSQL (paused and stopped too).
+    #[arg(long)]
+    cluster: bool,
+    /// How long PostgreSQL stays paused or stopped in a cluster drill.
+    #[arg(long, default_value_t = 30)]
+    pg_outage_seconds: u64,
+}
+
+/// One fault of the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// kill -9 a service process (a replica in a cluster), restart it.
+    Service,
+    /// kill -9 a NATS server, restart it.
+    Nats,
+    /// SIGSTOP every PostgreSQL process for the outage, then SIGCONT.
+    PgPause,
+    /// Stop PostgreSQL (every connection cut) for the outage, then start it.
+    PgStop,
+}
+
+impl Kind {
+    /// The fault kinds in turn: a cluster drill exercises each within its first 8 faults.
+    fn nth(i: u32, cluster: bool) -> Self {
+        const CLUSTER: [Kind; 8] = [
+            Kind::Service,
+            Kind::Nats,
+            Kind::PgPause,
+            Kind::Service,
+            Kind::Service,
+            Kind::Nats,
+            Kind::PgStop,
+            Kind::Service,
+        ];
+        const ALONE: [Kind; 5] = [
+            Kind::Service,
+            Kind::Service,
+            Kind::Nats,
+            Kind::Service,
+            Kind::Service,
+        ];
+        if cluster {
+            CLUSTER[i as usize % CLUSTER.len()]
+        } else {
+            ALONE[i as usize % ALONE.len()]
+        }
+    }
 }
 
 /// xorshift64*: a small deterministic generator for the fault schedule.
@@ -83,17 +135,24 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         None => std::env::temp_dir().join(format!("fd-chaos-{}", std::process::id())),
     };
     let _ = std::fs::remove_dir_all(&dir);
-    let mut sys = system::start(&args.bin_dir, &args.nats_server, &dir).await?;
-    println!("system up in {} (logs in logs/)", dir.display());
+    let system::Drill { mut sys, mut pg } =
+        system::start(&args.bin_dir, &args.nats_server, &dir, args.cluster).await?;
+    println!(
+        "system up in {} (logs in logs/): {}",
+        dir.display(),
+        sys.processes().join(" ")
+    );
     let started = Instant::now();
 
     // Load: workers take order numbers until all are placed and driven.
     let next = Arc::new(AtomicU64::new(0));
+    // Every replica takes calls (the client balances), so commands on one order meet on
+    // different replicas.
     let clients = Arc::new(drive::Clients::new(
         sys.issuer(),
-        &sys.url("order"),
-        &sys.url("store"),
-        &sys.url("delivery"),
+        &sys.urls("order"),
+        &sys.urls("store"),
+        &sys.urls("delivery"),
     )?);
     let mut load = Vec::new();
     for _ in 0..args.workers {
@@ -119,16 +178,39 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         );
         let jitter = Duration::from_millis(rng.next() % 400);
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + at + jitter)).await;
-        let target = system::TARGETS[(rng.next() % system::TARGETS.len() as u64) as usize];
-        sys.kill(target).await;
-        tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
-        sys.restart(target).await?;
-        injected.push(target);
-        println!(
-            "fault {}/{}: kill -9 {target}, restarted",
-            i + 1,
-            args.faults
-        );
+        let kind = Kind::nth(i, args.cluster);
+        let outage = Duration::from_secs(args.pg_outage_seconds);
+        let what = match (kind, pg.as_mut()) {
+            (Kind::Service | Kind::Nats, _) => {
+                let processes: Vec<String> = sys
+                    .processes()
+                    .into_iter()
+                    .filter(|p| {
+                        (fd_testkit::system::base_name(p) == "nats") == (kind == Kind::Nats)
+                    })
+                    .collect();
+                let target = processes[(rng.next() % processes.len() as u64) as usize].clone();
+                sys.kill(&target).await;
+                tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
+                sys.restart(&target).await?;
+                format!("kill -9 {target}, restarted")
+            }
+            (Kind::PgPause, Some(pg)) => {
+                pg.pause();
+                tokio::time::sleep(outage).await;
+                pg.resume();
+                format!("PostgreSQL paused (SIGSTOP) for {outage:?}, resumed")
+            }
+            (Kind::PgStop, Some(pg)) => {
+                pg.stop_server().await;
+                tokio::time::sleep(outage).await;
+                pg.start_server().await.map_err(anyhow::Error::msg)?;
+                format!("PostgreSQL stopped for {outage:?}, started")
+            }
+            (Kind::PgPause | Kind::PgStop, None) => continue,
+        };
+        injected.push(kind);
+        println!("fault {}/{}: {what}", i + 1, args.faults);
     }
 
     let mut outcomes = Vec::new();
@@ -143,18 +225,28 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         incomplete
     );
 
-    invariants::quiesce(&sys, Duration::from_secs(120)).await?;
-    let counts = invariants::check(&sys, &outcomes).await?;
+    invariants::quiesce(&sys, Duration::from_secs(180)).await?;
+    let mut counts = invariants::check(&sys, &outcomes, args.cluster.then_some(3)).await?;
+    if args.cluster && args.faults >= 8 {
+        for kind in [Kind::Service, Kind::Nats, Kind::PgPause, Kind::PgStop] {
+            if !injected.contains(&kind) {
+                counts
+                    .violations
+                    .push(format!("fault kind {kind:?} was never exercised"));
+            }
+        }
+    }
     println!(
-        "orders {} (delivered {}, cancelled {}, declined {}), notifications {}, faults {} {:?}, violations {}",
+        "orders {} (delivered {}, cancelled {} each refunded once, declined {}), released authorizations {}, notifications {}, faults {} {:?}, violations {}",
         counts.orders,
         counts.delivered,
         counts.cancelled,
         counts.declined,
+        counts.released,
         counts.notifications,
         injected.len(),
-        injected.iter().fold(std::collections::BTreeMap::<&str, u32>::new(), |mut m, t| {
-            *m.entry(t).or_default() += 1;
+        injected.iter().fold(std::collections::BTreeMap::<Kind, u32>::new(), |mut m, t| {
+            *m.entry(*t).or_default() += 1;
             m
         }),
         counts.violations.len()
@@ -163,6 +255,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         println!("VIOLATION {v}");
     }
     sys.stop().await;
+    drop(pg);
     let clean = counts.violations.is_empty();
     if clean && args.dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir); // keep the logs only when there is something to see

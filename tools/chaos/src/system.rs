@@ -1,33 +1,58 @@
-//! The system under drill: nats-server and the five services as processes, started by the one
-//! launcher (`fd_testkit::system`) with the drill's settings; each process can be killed with
-//! SIGKILL and restarted on the same port with the same data.
+//! The system under drill, started by the one launcher (`fd_testkit::system`) with the drill's
+//! settings. Alone: nats-server and one process per service on SQLite. As a cluster: a 3-node
+//! JetStream cluster (streams in 3 copies), two replicas of every service, and a PostgreSQL
+//! server of the drill's own (`fd_testkit::postgres`) that the drill can pause and stop.
+//! Every process can be killed with SIGKILL and restarted on the same port with the same data.
 
 use std::path::Path;
 
-use fd_testkit::system::{Nats, Options};
+use fd_testkit::postgres::LocalPostgres;
+use fd_testkit::system::{Nats, Options, SERVICES};
 
 pub use fd_testkit::system::ProcessSystem as System;
 
-/// Everything that can be killed.
-pub const TARGETS: [&str; 6] = [
-    "order",
-    "payment",
-    "store",
-    "delivery",
-    "notification",
-    "nats",
-];
+/// The system and, in a cluster drill, its PostgreSQL.
+pub struct Drill {
+    pub sys: System,
+    pub pg: Option<LocalPostgres>,
+}
 
 /// Starts the system with its data under `dir`.
-pub async fn start(bin_dir: &Path, nats_bin: &Path, dir: &Path) -> anyhow::Result<System> {
+pub async fn start(
+    bin_dir: &Path,
+    nats_bin: &Path,
+    dir: &Path,
+    cluster: bool,
+) -> anyhow::Result<Drill> {
     let mut opts = Options::new(bin_dir, dir)
         // Short timeouts, so that the load notices faults and recovers within the drill.
         .env("PAYMENT_TIMEOUT_MS", "1000")
         .env("BREAKER_COOLDOWN_MS", "1000")
-        .env("SHUTDOWN_GRACE_MS", "2000");
+        .env("SHUTDOWN_GRACE_MS", "2000")
+        // Authorizations without an order are released within the drill's quiet period.
+        .env("ORPHAN_AFTER_MS", "5000")
+        .env("ORPHAN_SWEEP_MS", "1000");
     opts.nats = Nats::Start {
         bin: nats_bin.to_path_buf(),
         port: None,
     };
-    Ok(System::start(opts).await?)
+    let mut pg = None;
+    if cluster {
+        let server = LocalPostgres::start(&dir.join("pg"))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        for (name, _) in SERVICES {
+            let url = server
+                .create_database(name)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            opts.database_urls.insert(name.to_string(), url);
+        }
+        opts.replicas = 2;
+        opts.nats_servers = 3;
+        opts = opts.env("NATS_STREAM_REPLICAS", "3");
+        pg = Some(server);
+    }
+    let sys = System::start(opts).await?;
+    Ok(Drill { sys, pg })
 }
