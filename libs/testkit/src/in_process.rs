@@ -43,6 +43,8 @@ pub struct System<L: Launcher> {
     pub nats: NatsServer,
     dbs: Vec<(&'static str, TestDb)>,
     servers: Vec<(&'static str, Option<Server>, String)>,
+    /// Further replicas of services, sharing their database ([`System::add_replica`]).
+    replicas: Vec<Server>,
     extra: Vec<(String, String)>,
     launcher: std::marker::PhantomData<L>,
 }
@@ -68,6 +70,7 @@ impl<L: Launcher> System<L> {
             nats,
             dbs,
             servers: Vec::new(),
+            replicas: Vec::new(),
             extra: extra
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -121,6 +124,16 @@ impl<L: Launcher> System<L> {
             .iter_mut()
             .find(|(n, _, _)| *n == name)
             .expect("service")
+    }
+
+    /// Starts one more replica of service `name` on the same database, NATS user and
+    /// consumers (they share the durables' work); returns its URL. PostgreSQL only: replicas
+    /// of a SQLite service would not share anything.
+    pub async fn add_replica(&mut self, name: &'static str) -> String {
+        let server = self.spawn(name).await;
+        let url = server.url();
+        self.replicas.push(server);
+        url
     }
 
     /// Stops a service gracefully (its consumers stop; its events wait in JetStream).

@@ -187,6 +187,7 @@ impl OrderApi {
         let stored: Result<(), AppError> = async {
             let mut work = self.db.begin().await?;
             db::insert(work.conn(), &order).await?;
+            crate::watch::announce(work.conn(), &order_id).await?;
             db::forget_intent(work.conn(), &order_id).await?;
             work.record(&events::order_placed(&order)).await?;
             work.commit().await
@@ -326,7 +327,7 @@ impl OrderApi {
                     }
                 };
                 match event {
-                    Ok(id) if id != order_id => continue,
+                    Ok(id) if !crate::watch::concerns(&id, &order_id) => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 }

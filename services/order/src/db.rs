@@ -213,7 +213,11 @@ impl fd_chassis::work::Aggregate for Order {
         conn: &mut sqlx::AnyConnection,
         before: &Self,
     ) -> Result<bool, sqlx::Error> {
-        update(conn, self, before.version).await
+        let stored = update(&mut *conn, self, before.version).await?;
+        if stored {
+            crate::watch::announce(conn, &self.order_id).await?;
+        }
+        Ok(stored)
     }
 }
 

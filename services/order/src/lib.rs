@@ -145,6 +145,14 @@ pub async fn run(
         },
     );
     svc.consume(policies::MenuReplica::spec(), policies::MenuReplica);
+    if svc.db.backend == fd_chassis::db::Backend::Postgres {
+        // Changes committed through the other replicas reach this one's watchers.
+        svc.spawn(watch::listen(
+            cfg.common.database_url.clone(),
+            changes.clone(),
+            svc.shutdown.clone(),
+        ));
+    }
     svc.spawn(orphans::run(
         svc.db.pool.clone(),
         gateway.clone(),

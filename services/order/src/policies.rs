@@ -46,6 +46,7 @@ async fn update_order(
             "order changed concurrently; retrying".into(),
         ));
     }
+    crate::watch::announce(tx, order_id).await?;
     Ok(Some(order))
 }
 

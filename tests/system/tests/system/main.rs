@@ -6,5 +6,6 @@ mod deadletters;
 mod faults;
 mod hostile;
 mod menus;
+mod replicas;
 mod scenarios;
 mod webhook;
