@@ -199,9 +199,10 @@ fn catches_semantic_defects_of_routing() {
         ["destination"]["host"] = json!("stor");
     doc_mut(&mut docs, "VirtualService", "api-ingress")["spec"]["gateways"][0] =
         json!("missing-gateway");
-    // A rule without a match before another rule.
+    // A rule without a match before another rule (rule 0 matches WatchOrder, rule 1 is the
+    // default).
     let vs = doc_mut(&mut docs, "VirtualService", "order");
-    let default = vs["spec"]["http"][0].clone();
+    let default = vs["spec"]["http"][1].clone();
     vs["spec"]["http"]
         .as_array_mut()
         .expect("http")
@@ -221,7 +222,7 @@ fn catches_semantic_defects_of_routing() {
     );
     assert!(at("/spec/gateways/0", "api-ingress"), "{found:#?}");
     assert!(
-        at("/spec/http/0", "VirtualService fooddelivery/order"),
+        at("/spec/http/1", "VirtualService fooddelivery/order"),
         "{found:#?}"
     );
     assert!(
@@ -501,5 +502,80 @@ fn every_deployment_logs_into_nats_as_its_service_and_versions_are_configured_al
             }
         }
         assert_eq!(env_names.len(), 5, "{overlay}: {:?}", env_names.keys());
+    }
+}
+
+/// The first rule of a VirtualService's `http` list that a request with `path` and `headers`
+/// meets (Istio's matching for the conditions our manifests use: uri exact/prefix, header
+/// exact; any other condition counts as not met).
+fn first_rule<'a>(vs: &'a Value, path: &str, headers: &[(&str, &str)]) -> Option<&'a Value> {
+    let met = |m: &Value| {
+        let uri_ok = match m.get("uri") {
+            None => true,
+            Some(u) => {
+                u.get("exact").and_then(Value::as_str) == Some(path)
+                    || u.get("prefix")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| path.starts_with(p))
+            }
+        };
+        let headers_ok = m
+            .get("headers")
+            .and_then(Value::as_object)
+            .is_none_or(|want| {
+                want.iter().all(|(name, cond)| {
+                    headers.iter().any(|(h, v)| {
+                        h == name && cond.get("exact").and_then(Value::as_str) == Some(*v)
+                    })
+                })
+            });
+        uri_ok && headers_ok
+    };
+    vs["spec"]["http"].as_array()?.iter().find(|rule| {
+        rule.get("match")
+            .and_then(Value::as_array)
+            .is_none_or(|ms| ms.iter().any(met))
+    })
+}
+
+#[test]
+fn watch_order_streams_are_never_cut_by_a_route_timeout() {
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        let docs = rendered(overlay);
+        for vs in docs.iter().filter(|d| d.kind() == "VirtualService") {
+            let to_order = vs.value["spec"]["http"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["route"].as_array().into_iter().flatten())
+                .any(|d| d["destination"]["host"] == "order");
+            if !to_order {
+                continue;
+            }
+            for version in ["v1", "v2"] {
+                let path = format!("/fooddelivery.order.{version}.OrderService/WatchOrder");
+                for headers in [&[][..], &[("x-fd-variant", "v2")][..]] {
+                    let rule = first_rule(&vs.value, &path, headers)
+                        .unwrap_or_else(|| panic!("{overlay}: {} routes no {path}", vs.name()));
+                    assert_eq!(
+                        rule["timeout"],
+                        json!("0s"),
+                        "{overlay}: {} sends {path} {headers:?} to rule {:?}, whose timeout would cut the stream",
+                        vs.name(),
+                        rule["name"]
+                    );
+                    assert_eq!(
+                        rule["retries"]["attempts"],
+                        json!(0),
+                        "{overlay}: {}",
+                        vs.name()
+                    );
+                }
+                // And an ordinary call keeps its deadline.
+                let get = format!("/fooddelivery.order.{version}.OrderService/GetOrder");
+                let rule = first_rule(&vs.value, &get, &[]).expect("GetOrder routed");
+                assert_eq!(rule["timeout"], json!("5s"), "{overlay}: {}", vs.name());
+            }
+        }
     }
 }
