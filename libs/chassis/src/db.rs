@@ -132,13 +132,72 @@ static CHASSIS: Migrator = sqlx::migrate!("./migrations");
 
 /// The service's migrations plus the chassis's own tables (outbox, processed events), as one
 /// history: one `_sqlx_migrations` table per database.
-fn with_chassis_tables(service: &Migrator) -> Migrator {
+///
+/// Expand/contract: during a canary, v1 and v2 pods share a database, and v2 may have applied
+/// a migration v1 does not know. v1 must still start (and a rollback must work), so migrations
+/// applied by a newer version are tolerated (`ignore_missing`); a known migration whose text
+/// changed is still refused. What keeps this safe is that migrations only expand
+/// ([`expand_only_violations`], checked for every service by `tests/system`); contracting
+/// changes wait for a release in which no pod of the version before runs.
+pub fn with_chassis_tables(service: &Migrator) -> Migrator {
     let mut all: Vec<_> = service.iter().chain(CHASSIS.iter()).cloned().collect();
     all.sort_by_key(|m| m.version);
     Migrator {
         migrations: std::borrow::Cow::Owned(all),
+        ignore_missing: true,
         ..Migrator::DEFAULT
     }
+}
+
+/// The marker that makes a migration a contracting one: its first line is
+/// `-- contract: <why the version before no longer runs>`.
+pub const CONTRACT_MARKER: &str = "-- contract:";
+
+/// Why a migration would break the version before it while both run on one database (empty if
+/// it only expands): it drops or renames something, changes a column, or adds a NOT NULL
+/// column without a default (the older version's inserts would fail). A migration whose first
+/// line is [`CONTRACT_MARKER`] may do all that; it ships once no older pod is left.
+pub fn expand_only_violations(sql: &str) -> Vec<String> {
+    if sql.trim_start().starts_with(CONTRACT_MARKER) {
+        return Vec::new();
+    }
+    let code: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut found = Vec::new();
+    for statement in code.split(';') {
+        let words: Vec<String> = statement
+            .split_whitespace()
+            .map(str::to_ascii_uppercase)
+            .collect();
+        if words.is_empty() {
+            continue;
+        }
+        let text = words.join(" ");
+        let has = |w: &str| words.iter().any(|x| x == w);
+        let short: String = text.chars().take(80).collect();
+        if has("DROP") {
+            found.push(format!("drops something: {short}"));
+        }
+        if has("RENAME") {
+            found.push(format!("renames something: {short}"));
+        }
+        if text.starts_with("ALTER TABLE") && text.contains(" ALTER COLUMN ") {
+            found.push(format!("changes a column: {short}"));
+        }
+        if text.starts_with("ALTER TABLE")
+            && text.contains(" ADD ")
+            && text.contains("NOT NULL")
+            && !has("DEFAULT")
+        {
+            found.push(format!(
+                "adds a NOT NULL column without a default (older inserts fail): {short}"
+            ));
+        }
+    }
+    found
 }
 
 /// Creates the SQLite file and its directory and switches it to WAL (a persistent setting of
@@ -186,6 +245,33 @@ impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
 /// True if `e` is a unique-constraint violation (a concurrent insert of the same key won).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod migration_rules {
+    use super::*;
+
+    #[test]
+    fn only_expanding_migrations_pass_unless_marked_as_contracting() {
+        assert!(expand_only_violations(
+            "-- a comment that says DROP\nCREATE TABLE t (a TEXT NOT NULL);\n\
+             ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT '';\n\
+             ALTER TABLE t ADD COLUMN c TEXT;\nCREATE INDEX t_c ON t (c);"
+        )
+        .is_empty());
+        for bad in [
+            "DROP TABLE t;",
+            "ALTER TABLE t DROP COLUMN a;",
+            "ALTER TABLE t RENAME COLUMN a TO b;",
+            "ALTER TABLE t RENAME TO u;",
+            "ALTER TABLE t ALTER COLUMN a TYPE BIGINT;",
+            "ALTER TABLE t ADD COLUMN d TEXT NOT NULL;",
+            "DROP INDEX t_c;",
+        ] {
+            assert_eq!(expand_only_violations(bad).len(), 1, "{bad}");
+        }
+        assert!(expand_only_violations("-- contract: v1 retired in 0.3\nDROP TABLE t;").is_empty());
+    }
 }
 
 #[cfg(test)]

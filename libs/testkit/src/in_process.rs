@@ -126,6 +126,11 @@ impl<L: Launcher> System<L> {
             .expect("service")
     }
 
+    /// The `DATABASE_URL` of service `name`.
+    pub fn database_url(&self, name: &str) -> &str {
+        &self.dbs.iter().find(|(n, _)| *n == name).expect("db").1.url
+    }
+
     /// Starts one more replica of service `name` on the same database, NATS user and
     /// consumers (they share the durables' work); returns its URL. PostgreSQL only: replicas
     /// of a SQLite service would not share anything.

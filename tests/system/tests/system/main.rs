@@ -6,6 +6,7 @@ mod deadletters;
 mod faults;
 mod hostile;
 mod menus;
+mod migrations;
 mod replicas;
 mod scenarios;
 mod webhook;
