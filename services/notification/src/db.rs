@@ -115,6 +115,17 @@ pub async fn mark_failed<'e>(
     Ok(())
 }
 
+/// Deletes notifications created before `cutoff_ms` that are done (SENT or FAILED); a PENDING
+/// one stays until it is. Returns how many went.
+pub async fn prune(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM notifications WHERE created_at_ms < $1 AND status <> 'PENDING'")
+            .bind(cutoff_ms)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}
+
 /// A customer's notifications, newest first, optionally for one order.
 pub async fn list(
     pool: &AnyPool,

@@ -49,6 +49,11 @@ pub struct Config {
     /// `NOTIFY_WEBHOOK_CA_FILE`: PEM certificates trusted for an https:// webhook besides the
     /// public roots (an internal CA).
     pub webhook_ca: Option<Vec<u8>>,
+    /// `NOTIFY_RETENTION_DAYS`: how long customers can list a notification (default 90).
+    /// Never shorter than the consumers remember events
+    /// ([`fd_chassis::nats::PROCESSED_RETENTION`]): a notification row is also what makes a
+    /// replayed event notify once.
+    pub retention: Duration,
 }
 
 impl ServiceConfig for Config {
@@ -85,14 +90,48 @@ impl ServiceConfig for Config {
                 }
             },
         };
+        let retention_days: u64 = env.parse("NOTIFY_RETENTION_DAYS", 90);
+        let min_days = fd_chassis::nats::PROCESSED_RETENTION
+            .as_secs()
+            .div_ceil(86_400);
+        env.check(
+            "NOTIFY_RETENTION_DAYS",
+            (min_days..=36_500).contains(&retention_days),
+            format!(
+                "expected {min_days} to 36500: notifications are kept at least as long as \
+                 consumers remember events, or a replayed event could notify twice"
+            ),
+        );
         env.finish()?;
         Ok(Self {
             common,
+            retention: Duration::from_secs(retention_days * 86_400),
             webhook_ca,
             webhook_url: webhook_url.map(channel::WebhookUrl::new),
             webhook_timeout,
             max_attempts,
         })
+    }
+}
+
+/// Deletes notifications past `retention` (done ones only) at start and every hour.
+async fn prune_every_hour(
+    pool: sqlx::AnyPool,
+    retention: Duration,
+    shutdown: fd_chassis::shutdown::Shutdown,
+) {
+    loop {
+        let cutoff =
+            fd_chassis::time::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        match db::prune(&pool, cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "notifications past retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "pruning notifications failed; will retry"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = shutdown.wait() => return,
+        }
     }
 }
 
@@ -127,6 +166,11 @@ pub async fn run(
     };
     let shutdown = svc.shutdown.clone();
     svc.spawn(sender.run(shutdown));
+    svc.spawn(prune_every_hour(
+        svc.db.pool.clone(),
+        cfg.retention,
+        svc.shutdown.clone(),
+    ));
     let api = api::NotificationApi::new(svc.db.pool.clone());
     svc.serve_api(NotificationServiceServer::new(api), listener)
         .await

@@ -198,11 +198,16 @@ async fn a_webhook_that_is_not_http_is_a_configuration_error() {
     let env = fd_chassis::config::Env::from_pairs([
         ("NOTIFY_WEBHOOK_URL", "ftp://hooks.example.com/x"),
         ("NOTIFY_MAX_ATTEMPTS", "0"),
+        ("NOTIFY_RETENTION_DAYS", "7"),
     ]);
     let e = notification::Config::from_env(env).expect_err("bad config");
     let msg = e.to_string();
     assert!(msg.contains("NOTIFY_WEBHOOK_URL"), "{msg}");
     assert!(msg.contains("NOTIFY_MAX_ATTEMPTS"), "{msg}");
+    assert!(
+        msg.contains("NOTIFY_RETENTION_DAYS") && msg.contains("replayed event"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -217,7 +222,54 @@ async fn listing_needs_a_customer() {
     assert!(e.message().contains("customer_id"), "{}", e.message());
 }
 
+/// Notifications past retention go once they are done; pending ones and recent ones stay.
+async fn old_notifications_are_pruned_once_done(backend: Backend) {
+    use notification::domain::{ChannelKind, Notification, SendStatus};
+    let app = spawn(backend, &[]).await;
+    let db = fd_chassis::db::connect(&app.db_url, &notification::MIGRATOR)
+        .await
+        .expect("db");
+    let now = fd_chassis::time::now_ms();
+    let day = 86_400_000;
+    let row = |id: &str, status: SendStatus, age_days: i64| Notification {
+        notification_id: id.into(),
+        customer_id: "pat".into(),
+        order_id: format!("order-{id}"),
+        source_event_type: "fooddelivery.order.v1.OrderPlaced".into(),
+        source_event_id: format!("event-{id}"),
+        message: "m".into(),
+        channel: ChannelKind::Log,
+        status,
+        attempts: 1,
+        next_attempt_at_ms: 0,
+        last_error: String::new(),
+        created_at_ms: now - age_days * day,
+        sent_at_ms: 0,
+    };
+    for n in [
+        row("old-sent", SendStatus::Sent, 100),
+        row("old-failed", SendStatus::Failed, 100),
+        row("old-pending", SendStatus::Pending, 100),
+        row("recent-sent", SendStatus::Sent, 10),
+    ] {
+        assert!(notification::db::insert_once(&db.pool, &n)
+            .await
+            .expect("insert"));
+    }
+    let pruned = notification::db::prune(&db.pool, now - 90 * day)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 2);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT notification_id FROM notifications ORDER BY notification_id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("rows");
+    assert_eq!(left, ["old-pending", "recent-sent"]);
+}
+
 both_backends!(
+    old_notifications_are_pruned_once_done,
     each_visible_change_is_told_once,
     webhook_retries_are_bounded,
     a_working_webhook_gets_each_notification,
