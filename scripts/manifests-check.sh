@@ -20,6 +20,7 @@ check() { # name, then a command that renders manifests to stdout
 for overlay in stable canary ab fault; do
     check "overlay $overlay" kubectl kustomize "istio/overlays/$overlay"
 done
+check "data layer (NATS cluster, PostgreSQL clusters)" kubectl kustomize istio/data
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

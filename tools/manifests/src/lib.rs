@@ -233,10 +233,14 @@ impl Schemas {
         }
     }
 
-    /// The vendored Kubernetes 1.35 and Istio 1.30 schemas of this crate.
+    /// The vendored Kubernetes 1.35, Istio 1.30 and CloudNativePG 1.30 schemas of this crate.
     pub fn bundled() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-        Self::new(vec![root.join("kubernetes"), root.join("istio")])
+        Self::new(vec![
+            root.join("kubernetes"),
+            root.join("istio"),
+            root.join("cloudnative-pg"),
+        ])
     }
 
     /// The schema file name for an object.

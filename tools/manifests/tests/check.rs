@@ -579,3 +579,76 @@ fn watch_order_streams_are_never_cut_by_a_route_timeout() {
         }
     }
 }
+
+#[test]
+fn the_services_are_wired_to_the_data_layer_that_is_deployed() {
+    let data = rendered("../data");
+    let nats = data
+        .iter()
+        .find(|d| d.kind() == "StatefulSet" && d.name() == "nats")
+        .expect("the NATS StatefulSet");
+    let servers = nats.value["spec"]["replicas"].as_u64().expect("replicas");
+    let headless = nats.value["spec"]["serviceName"]
+        .as_str()
+        .expect("serviceName");
+    let clusters: Vec<&str> = data
+        .iter()
+        .filter(|d| d.kind() == "Cluster")
+        .map(|d| {
+            assert_eq!(
+                d.value["metadata"]["namespace"],
+                "fooddelivery",
+                "{}",
+                d.name()
+            );
+            d.name()
+        })
+        .collect();
+    for overlay in ["stable", "canary", "ab", "fault"] {
+        let docs = rendered(overlay);
+        let config = &docs
+            .iter()
+            .find(|d| d.kind() == "ConfigMap" && d.name() == "fooddelivery-config")
+            .expect("config")
+            .value["data"];
+        // NATS_URL names every server of the StatefulSet, and streams have no more copies
+        // than there are servers.
+        let url = config["NATS_URL"].as_str().expect("NATS_URL");
+        let listed: Vec<&str> = url.split(',').collect();
+        assert_eq!(listed.len() as u64, servers, "{overlay}: {url}");
+        for i in 0..servers {
+            let host = format!("nats://nats-{i}.{headless}.nats.svc.cluster.local:4222");
+            assert!(
+                listed.contains(&host.as_str()),
+                "{overlay}: {host} not in {url}"
+            );
+        }
+        let copies: u64 = config["NATS_STREAM_REPLICAS"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("NATS_STREAM_REPLICAS");
+        assert!(
+            copies > 1 && copies <= servers,
+            "{overlay}: {copies} copies on {servers} servers"
+        );
+        // Every Deployment reads its database from the Secret of a Cluster that exists.
+        for dep in docs.iter().filter(|d| d.kind() == "Deployment") {
+            let env = dep.value["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .expect("env");
+            let secret = env
+                .iter()
+                .find(|e| e["name"] == "DATABASE_URL")
+                .and_then(|e| e["valueFrom"]["secretKeyRef"]["name"].as_str())
+                .unwrap_or_else(|| panic!("{overlay}: {} has no DATABASE_URL", dep.name()));
+            let cluster = secret
+                .strip_suffix("-app")
+                .expect("CloudNativePG's <cluster>-app");
+            assert!(
+                clusters.contains(&cluster),
+                "{overlay}: {} reads {secret}, but there is no Cluster {cluster}",
+                dep.name()
+            );
+        }
+    }
+}
