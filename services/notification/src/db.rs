@@ -77,6 +77,27 @@ pub async fn due(
     .collect()
 }
 
+/// Takes a due PENDING notification for one sending attempt: moves its next attempt to
+/// `lease_until_ms`, so that no other replica sends it meanwhile (and, should this one die
+/// mid-attempt, it falls due again then). True if this caller got it.
+pub async fn claim<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE notifications SET next_attempt_at_ms = $1 \
+         WHERE notification_id = $2 AND status = 'PENDING' AND next_attempt_at_ms <= $3",
+    )
+    .bind(lease_until_ms)
+    .bind(id)
+    .bind(now_ms)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks a notification sent.
 pub async fn mark_sent<'e>(ex: impl Exec<'e>, id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(

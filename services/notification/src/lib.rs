@@ -163,6 +163,7 @@ pub async fn run(
         channel,
         wake,
         max_attempts: cfg.max_attempts,
+        lease: cfg.webhook_timeout * 2 + Duration::from_secs(5),
     };
     let shutdown = svc.shutdown.clone();
     svc.spawn(sender.run(shutdown));

@@ -1,5 +1,6 @@
 //! Sends stored notifications through the channel, retrying failures with backoff. A sent
-//! notification and its NotificationSent event commit together.
+//! notification and its NotificationSent event commit together. Replicas share the work: each
+//! attempt first claims its notification for a lease, so no two replicas send the same one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +28,29 @@ pub struct Sender {
     pub wake: Arc<Notify>,
     /// Attempts before a notification is given up (FAILED).
     pub max_attempts: i64,
+    /// How long an attempt holds a notification against the other replicas: longer than a
+    /// send can take (the channel's timeout).
+    pub lease: Duration,
 }
 
 impl Sender {
     /// Sends what is due; returns how many were sent.
     pub async fn send_due(&self) -> Result<usize, AppError> {
         let mut sent = 0;
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         for n in db::due(&self.db.pool, now_ms(), 64).await? {
+            // Replicas share the table: only the one that claims it sends it.
+            let now = now_ms();
+            if !db::claim(
+                &self.db.pool,
+                &n.notification_id,
+                now,
+                now.saturating_add(lease),
+            )
+            .await?
+            {
+                continue;
+            }
             match self.channel.send(&n).await {
                 Ok(()) => {
                     self.mark_sent(&n).await?;

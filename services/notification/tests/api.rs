@@ -268,7 +268,57 @@ async fn old_notifications_are_pruned_once_done(backend: Backend) {
     assert_eq!(left, ["old-pending", "recent-sent"]);
 }
 
+/// Two replicas' senders over one table: each notification reaches the webhook once.
+async fn two_replicas_send_each_notification_once(backend: Backend) {
+    use notification::domain::{ChannelKind, Notification, SendStatus};
+    let (url, hits) = receiver(200).await;
+    let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
+    let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
+        .await
+        .expect("db");
+    let now = fd_chassis::time::now_ms();
+    let n = 40;
+    for i in 0..n {
+        let row = Notification {
+            notification_id: format!("n-{i}"),
+            customer_id: "sam".into(),
+            order_id: format!("o-{i}"),
+            source_event_type: "fooddelivery.order.v1.OrderPlaced".into(),
+            source_event_id: format!("e-{i}"),
+            message: "m".into(),
+            channel: ChannelKind::Webhook,
+            status: SendStatus::Pending,
+            attempts: 0,
+            next_attempt_at_ms: now,
+            last_error: String::new(),
+            created_at_ms: now,
+            sent_at_ms: 0,
+        };
+        assert!(notification::db::insert_once(&db.pool, &row)
+            .await
+            .expect("insert"));
+    }
+    let replica = || notification::sender::Sender {
+        db: db.clone(),
+        channel: notification::channel::Channel::webhook(
+            notification::channel::WebhookUrl::new(url.clone()),
+            Duration::from_secs(2),
+            None,
+        )
+        .expect("channel"),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        max_attempts: 3,
+        lease: Duration::from_secs(10),
+    };
+    let (a, b) = (replica(), replica());
+    let (sa, sb) = tokio::join!(a.send_due(), b.send_due());
+    let (sa, sb) = (sa.expect("a"), sb.expect("b"));
+    assert_eq!(sa + sb, n, "every notification sent by one of them");
+    assert_eq!(hits.load(Ordering::SeqCst), n, "and each POSTed once");
+}
+
 both_backends!(
+    two_replicas_send_each_notification_once,
     old_notifications_are_pruned_once_done,
     each_visible_change_is_told_once,
     webhook_retries_are_bounded,
