@@ -116,7 +116,10 @@ pub enum AppError {
     /// tells the client that retrying the whole call is safe.
     #[error("{0}")]
     Conflict(String),
-    /// Storage failed: `INTERNAL`, the cause logged once and not sent to the client.
+    /// Storage failed: `UNAVAILABLE` with a RetryInfo when the database is away (connection
+    /// refused or lost, pool timed out, the server shutting down or not yet accepting:
+    /// retrying with the same idempotency key is safe and will work once it is back),
+    /// otherwise `INTERNAL`; the cause is logged, never sent to the client.
     #[error("storage failed: {0}")]
     Storage(#[from] sqlx::Error),
     /// An event could not be recorded: `INTERNAL`.
@@ -148,9 +151,33 @@ impl From<AppError> for Status {
             AppError::AlreadyExists(m) => Status::already_exists(m),
             AppError::NotAllowed(m) => Status::failed_precondition(m),
             AppError::Conflict(m) => Status::aborted(m),
+            AppError::Storage(e) if database_away(&e) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                unavailable_retry(
+                    "the database is unavailable; retry shortly (retrying with the same idempotency key is safe)",
+                    Duration::from_secs(1),
+                )
+            }
             AppError::Storage(e) => internal("storage failed", &e),
             AppError::Record(m) => internal("recording an event failed", &m),
         }
+    }
+}
+
+/// True if `e` says the database cannot be reached now (rather than that the statement is
+/// wrong): I/O errors, pool time-outs, PostgreSQL's connection exceptions (SQLSTATE class 08)
+/// and operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+/// now).
+pub fn database_away(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 
@@ -216,8 +243,18 @@ mod tests {
             Code::FailedPrecondition
         );
         assert_eq!(code(AppError::Conflict("x".into())), Code::Aborted);
+        // The database away: retry later; anything else about storage: our fault.
+        let away = Status::from(AppError::Storage(sqlx::Error::PoolTimedOut));
+        assert_eq!(away.code(), Code::Unavailable);
+        assert!(away.get_error_details().retry_info().is_some());
         assert_eq!(
-            code(AppError::Storage(sqlx::Error::PoolTimedOut)),
+            code(AppError::Storage(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused
+            )))),
+            Code::Unavailable
+        );
+        assert_eq!(
+            code(AppError::Storage(sqlx::Error::RowNotFound)),
             Code::Internal
         );
         assert_eq!(
