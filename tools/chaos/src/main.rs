@@ -172,6 +172,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     // Faults, spread over the window.
     let mut rng = Rng(args.seed.max(1));
     let mut injected = Vec::new();
+    let mut nats_kills = 0u64;
+    let mut killed = std::collections::BTreeMap::<String, u32>::new();
     for i in 0..args.faults {
         let at = Duration::from_millis(
             args.seconds * 1000 * (2 * u64::from(i) + 1) / (2 * u64::from(args.faults.max(1))),
@@ -189,10 +191,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                         (fd_testkit::system::base_name(p) == "nats") == (kind == Kind::Nats)
                     })
                     .collect();
-                let target = processes[(rng.next() % processes.len() as u64) as usize].clone();
+                // NATS servers in turn (every one is killed), services at random.
+                let pick = if kind == Kind::Nats {
+                    nats_kills += 1;
+                    nats_kills - 1
+                } else {
+                    rng.next()
+                };
+                let target = processes[(pick % processes.len() as u64) as usize].clone();
                 sys.kill(&target).await;
                 tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
                 sys.restart(&target).await?;
+                *killed.entry(target.clone()).or_default() += 1;
                 format!("kill -9 {target}, restarted")
             }
             (Kind::PgPause, Some(pg)) => {
@@ -251,6 +261,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }),
         counts.violations.len()
     );
+    println!("processes killed: {killed:?}");
     for v in counts.violations.iter().take(50) {
         println!("VIOLATION {v}");
     }
