@@ -119,9 +119,12 @@ impl OrderApi {
 
         // Before anything is authorized: if the order is never stored (a crash, a failed
         // insert), order's recovery finds this and releases the authorization (orphans.rs).
-        db::record_intent(&self.db.pool, &order_id, now_ms())
+        let live = db::record_intent(&self.db.pool, &order_id, now_ms())
             .await
-            .map_err(|e| internal("recording the payment intent failed", &e))?;
+            .map_err(|e| Status::from(AppError::Storage(e)))?;
+        if !live {
+            return Err(released());
+        }
         let payment = match self
             .payment
             .authorize(&order_id, &cmd.customer_id, cmd.total)
@@ -184,17 +187,24 @@ impl OrderApi {
 
         let order = Order::place(order_id.clone(), cmd, payment.payment_id, now_ms());
         // The order and its OrderPlaced event commit together (transactional outbox).
-        let stored: Result<(), AppError> = async {
+        // Only while its intent is live: if recovery claimed it meanwhile (this request took
+        // longer than ORPHAN_AFTER_MS), the authorization is being released and the order is
+        // not stored (the transaction rolls back).
+        let stored: Result<bool, AppError> = async {
             let mut work = self.db.begin().await?;
             db::insert(work.conn(), &order).await?;
             crate::watch::announce(work.conn(), &order_id).await?;
-            db::forget_intent(work.conn(), &order_id).await?;
+            if !db::forget_intent(work.conn(), &order_id).await? {
+                return Ok(false);
+            }
             work.record(&events::order_placed(&order)).await?;
-            work.commit().await
+            work.commit().await?;
+            Ok(true)
         }
         .await;
         match stored {
-            Ok(()) => {
+            Ok(false) => Err(released()),
+            Ok(true) => {
                 tracing::info!(total = %order.request.total, "order placed");
                 self.changes.changed(&order_id);
                 Ok(order)
@@ -349,6 +359,18 @@ impl OrderApi {
         });
         Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
+}
+
+/// FAILED_PRECONDITION `AUTHORIZATION_RELEASED`: the request took so long (a database outage,
+/// a crash) that recovery released its authorization; nothing is charged or stored.
+fn released() -> Status {
+    with_reason(
+        Code::FailedPrecondition,
+        "this order was not completed in time and its payment authorization has been released; \
+         nothing was charged or stored: place it again with a new idempotency_key",
+        "AUTHORIZATION_RELEASED",
+        DOMAIN,
+    )
 }
 
 /// FAILED_PRECONDITION for an order the menu refuses: an `ErrorInfo` with the first problem's

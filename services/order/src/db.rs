@@ -320,38 +320,78 @@ pub async fn menu(pool: &AnyPool, store_id: &str, ids: &[&str]) -> Result<Menu, 
 // ---- Payment intents (crate::orphans) ----
 
 /// Records that a payment is about to be authorized for `order_id` (a retry refreshes it).
+/// False if recovery has released that order's authorization: the request must not go on.
 pub async fn record_intent<'e>(
     conn: impl Exec<'e>,
     order_id: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "INSERT INTO payment_intents (order_id, created_at_ms) VALUES ($1, $2) \
-         ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms",
+         ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms \
+         WHERE payment_intents.released_at_ms = 0",
     )
     .bind(order_id)
     .bind(now_ms)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Forgets the intent of `order_id` (its order is stored, or nothing was authorized).
-pub async fn forget_intent<'e>(conn: impl Exec<'e>, order_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM payment_intents WHERE order_id = $1")
+/// Forgets the intent of `order_id` (its order is stored, or nothing was authorized). False
+/// if there was no live intent: recovery released the authorization meanwhile, and the order
+/// must not be stored with it.
+pub async fn forget_intent<'e>(conn: impl Exec<'e>, order_id: &str) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM payment_intents WHERE order_id = $1 AND released_at_ms = 0")
+            .bind(order_id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Claims a stale intent for release: marks it released if it is still older than
+/// `before_ms` and not released. True if this caller claimed it (from then on no request can
+/// store the order or refresh the intent).
+pub async fn claim_stale_intent<'e>(
+    conn: impl Exec<'e>,
+    order_id: &str,
+    before_ms: i64,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payment_intents SET released_at_ms = $1 \
+         WHERE order_id = $2 AND released_at_ms = 0 AND created_at_ms < $3",
+    )
+    .bind(now_ms)
+    .bind(order_id)
+    .bind(before_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Drops the intent of `order_id` once its authorization is released (a later retry of the
+/// request finds the payment refunded and is refused).
+pub async fn drop_released_intent<'e>(
+    conn: impl Exec<'e>,
+    order_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM payment_intents WHERE order_id = $1 AND released_at_ms > 0")
         .bind(order_id)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Intents older than `before_ms`, oldest first.
+/// Intents older than `before_ms` and those claimed whose release is not confirmed yet,
+/// oldest first.
 pub async fn stale_intents<'e>(
     conn: impl Exec<'e>,
     before_ms: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT order_id FROM payment_intents WHERE created_at_ms < $1 \
+        "SELECT order_id FROM payment_intents WHERE created_at_ms < $1 OR released_at_ms > 0 \
          ORDER BY created_at_ms LIMIT 100",
     )
     .bind(before_ms)

@@ -48,9 +48,31 @@ pub async fn sweep(
         .await
         .map_err(|e| e.to_string())?;
     let mut released = 0;
+    let err = |e: sqlx::Error| e.to_string();
     for order_id in stale {
-        let stored = db::get(pool, &order_id).await.map_err(|e| e.to_string())?;
-        if stored.is_none() {
+        // Claim it first (a retry that refreshed the intent meanwhile keeps it), so that no
+        // request stores the order with an authorization being released. A claim that an
+        // earlier pass made but could not finish (payment away) is finished now.
+        let claimed = db::claim_stale_intent(pool, &order_id, cutoff, now_ms())
+            .await
+            .map_err(err)?;
+        let pending = !claimed
+            && sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM payment_intents WHERE order_id = $1 AND released_at_ms > 0",
+            )
+            .bind(&order_id)
+            .fetch_one(pool)
+            .await
+            .map_err(err)?
+                > 0;
+        if !(claimed || pending) {
+            continue;
+        }
+        if db::get(pool, &order_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
             let did = payment
                 .release(
                     &order_id,
@@ -65,9 +87,9 @@ pub async fn sweep(
                 );
             }
         }
-        db::forget_intent(pool, &order_id)
+        db::drop_released_intent(pool, &order_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(err)?;
     }
     Ok(released)
 }

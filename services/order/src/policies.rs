@@ -136,6 +136,17 @@ fn fact_of(msg: &Incoming) -> Result<(Fact, String, i64, String), PolicyError> {
 impl Policy for StatusProjection {
     async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
         let (fact, order_id, at, detail) = fact_of(msg)?;
+        let unknown = fact == Fact::PaymentRefunded
+            && db::get(&mut *tx, &order_id)
+                .await
+                .map_err(|e| PolicyError::Transient(e.to_string()))?
+                .is_none();
+        if unknown {
+            // The release of an authorization whose order was never stored (orphans.rs):
+            // there is no order to show it on, and nothing is wrong.
+            tracing::debug!(order_id, "refund of an authorization without an order");
+            return Ok(());
+        }
         update_order(tx, &order_id, |o| o.apply(fact, at, &detail)).await?;
         Ok(())
     }

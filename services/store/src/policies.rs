@@ -89,7 +89,12 @@ impl Policy for Tickets {
                         }
                     }
                     None => {
-                        insert_if_absent(tx, &Ticket::tombstone(e.order_id, e.customer_id, now))
+                        // A plain insert, not insert_if_absent: on PostgreSQL (read committed)
+                        // a ticket committed by another replica after the read above would be
+                        // seen by a second read, and the cancellation acknowledged without
+                        // voiding it. The insert collides with it instead, and the event is
+                        // retried against the ticket as it is now.
+                        db::insert(&mut *tx, &Ticket::tombstone(e.order_id, e.customer_id, now))
                             .await?;
                     }
                 }
