@@ -10,10 +10,15 @@
 //!    labels select some Deployment's pods, AuthorizationPolicy principals name service
 //!    accounts that Deployments run as, referenced Gateways exist, Service port names follow
 //!    Istio's protocol naming, a route without a match comes last, weights are ≥ 0 and sum
-//!    to 100.
+//!    to 100; and (`kube`) what the API server refuses that a schema cannot say (selectors
+//!    against templates, name and label syntax, ranges, duplicates, exclusive fields) and the
+//!    references between Kubernetes objects (Services, HPAs and PDBs to pods, pods to their
+//!    ServiceAccount and ConfigMaps), one rule id per finding (`testdata/broken/README.md`).
 //!
 //! Every [`Finding`] names the document (`file#index Kind namespace/name`) and the JSON pointer
 //! inside it.
+
+mod kube;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -654,6 +659,7 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             }
         }
     }
+    out.extend(kube::rules(docs));
     out
 }
 

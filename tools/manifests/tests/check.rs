@@ -652,3 +652,56 @@ fn the_services_are_wired_to_the_data_layer_that_is_deployed() {
         }
     }
 }
+
+#[test]
+fn rejects_every_broken_manifest_with_its_rule() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/broken");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
+    let valid = load(&dir.join("valid.yaml")).expect("valid.yaml");
+    let found = strict(&valid);
+    assert!(found.is_empty(), "valid.yaml: {found:#?}");
+    let mut rules = 0;
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("")
+            .to_string();
+        if !file.ends_with(".yaml") || file == "valid.yaml" {
+            continue;
+        }
+        let rule = file.trim_end_matches(".yaml");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.starts_with(&format!("# rule: {rule} ")),
+            "{file} must start with `# rule: {rule} — what is broken`"
+        );
+        assert!(
+            readme.contains(&format!("| `{rule}` |")),
+            "{rule} is not listed in the README"
+        );
+        let docs = load(&path).expect("load");
+        let errs = strict(&docs);
+        assert!(
+            errs.iter()
+                .any(|f| f.message.starts_with(&format!("[{rule}]"))),
+            "{file}: expected a finding of rule {rule} (--strict), got {errs:#?}"
+        );
+        // Exactly the one defect: every error it gets is of its rule.
+        let others: Vec<_> = strict(&docs)
+            .into_iter()
+            .filter(|f| !f.message.starts_with(&format!("[{rule}]")))
+            .collect();
+        assert!(
+            others.is_empty(),
+            "{file} has other findings too: {others:#?}"
+        );
+        rules += 1;
+    }
+    assert_eq!(
+        rules,
+        readme.matches("\n| `").count(),
+        "every rule in the README has a file"
+    );
+}
