@@ -132,6 +132,11 @@ pub struct RelayConfig {
     pub ack_timeout: Duration,
     /// Copies of each stream (`NATS_STREAM_REPLICAS`).
     pub replicas: usize,
+    /// Claim the rows of a round (`FOR UPDATE SKIP LOCKED`, PostgreSQL) until they are marked
+    /// sent, so that the relays of several replicas over one outbox never publish the same
+    /// row at once (JetStream would drop the copy, but a cluster answers the second concurrent
+    /// publish of one id with an error first).
+    pub claim_rows: bool,
 }
 
 impl RelayConfig {
@@ -145,6 +150,7 @@ impl RelayConfig {
             max_backoff: Duration::from_secs(5),
             ack_timeout: Duration::from_secs(5),
             replicas: 1,
+            claim_rows: false,
         }
     }
 }
@@ -218,28 +224,51 @@ impl Relay {
     }
 
     /// Publishes one batch of unsent rows, oldest first; returns how many were published.
-    /// Rows whose ack did not come stay unsent and are tried again next round.
+    /// Rows whose ack did not come stay unsent and are tried again next round. With
+    /// `claim_rows` the round is one transaction holding its rows: other replicas' relays
+    /// skip them.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
-        let mut rows = sqlx::query(
+        if !self.cfg.claim_rows {
+            return self.relay_round(None).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let published = self.relay_round(Some(&mut *tx)).await?;
+        tx.commit().await?;
+        Ok(published)
+    }
+
+    async fn relay_round(
+        &self,
+        mut claimed: Option<&mut sqlx::AnyConnection>,
+    ) -> Result<usize, RelayError> {
+        let sql = format!(
             "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms, trace_context \
              FROM fd_outbox \
-             WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1",
-        )
-        .bind(self.cfg.batch)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Row_ {
-                event_id: r.try_get("event_id")?,
-                subject: r.try_get("subject")?,
-                aggregate_id: r.try_get("aggregate_id")?,
-                payload: r.try_get("payload")?,
-                occurred_at_ms: r.try_get("occurred_at_ms")?,
-                trace_context: r.try_get("trace_context")?,
+             WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1{}",
+            if claimed.is_some() {
+                " FOR UPDATE SKIP LOCKED"
+            } else {
+                ""
+            }
+        );
+        let query = sqlx::query(&sql).bind(self.cfg.batch);
+        let fetched = match claimed.as_mut() {
+            Some(conn) => query.fetch_all(&mut **conn).await?,
+            None => query.fetch_all(&self.pool).await?,
+        };
+        let mut rows = fetched
+            .iter()
+            .map(|r| {
+                Ok(Row_ {
+                    event_id: r.try_get("event_id")?,
+                    subject: r.try_get("subject")?,
+                    aggregate_id: r.try_get("aggregate_id")?,
+                    payload: r.try_get("payload")?,
+                    occurred_at_ms: r.try_get("occurred_at_ms")?,
+                    trace_context: r.try_get("trace_context")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -295,7 +324,7 @@ impl Relay {
             }
         }
         drop(spans);
-        self.mark_sent(&acked).await?;
+        self.mark_sent(&acked, claimed).await?;
         match failure {
             Some(e) if acked.is_empty() => Err(RelayError::Publish(e)),
             _ if acked.is_empty() => Err(RelayError::Publish("NATS unreachable".into())),
@@ -303,7 +332,11 @@ impl Relay {
         }
     }
 
-    async fn mark_sent(&self, ids: &[&str]) -> Result<(), sqlx::Error> {
+    async fn mark_sent(
+        &self,
+        ids: &[&str],
+        mut claimed: Option<&mut sqlx::AnyConnection>,
+    ) -> Result<(), sqlx::Error> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -321,7 +354,10 @@ impl Relay {
             for id in chunk {
                 q = q.bind(*id);
             }
-            q.execute(&self.pool).await?;
+            match claimed.as_mut() {
+                Some(conn) => q.execute(&mut **conn).await?,
+                None => q.execute(&self.pool).await?,
+            };
         }
         Ok(())
     }

@@ -99,6 +99,8 @@ impl Service {
             js.clone(),
             RelayConfig {
                 replicas: common.stream_replicas,
+                // Replicas share a PostgreSQL outbox; SQLite has one process.
+                claim_rows: db.backend == crate::db::Backend::Postgres,
                 ..RelayConfig::for_service(name)
             },
             db.outbox.clone(),

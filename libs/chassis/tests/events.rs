@@ -783,3 +783,34 @@ async fn a_changed_consumer_configuration_is_applied_at_start() {
     trigger.fire();
     let _ = task.await;
 }
+
+/// Two replicas' relays over one PostgreSQL outbox claim their rows: together they publish
+/// each row once (without claiming, each would publish every row it read).
+#[tokio::test]
+async fn relays_of_two_replicas_share_the_outbox_without_publishing_a_row_twice() {
+    let nats = NatsServer::start().await;
+    let (_t, pool) = db(Backend::Postgres).await;
+    let js = js(&nats).await;
+    let claiming = |batch: i64| {
+        let mut cfg = RelayConfig::for_service("order");
+        cfg.ack_timeout = Duration::from_secs(2);
+        cfg.claim_rows = true;
+        cfg.batch = batch;
+        Relay::new(pool.clone(), js.clone(), cfg, OutboxSignal::default())
+    };
+    for i in 0..200 {
+        record(&pool, &format!("r{i}")).await;
+    }
+    let (a, b) = (claiming(200), claiming(200));
+    let (na, nb) = tokio::join!(a.relay_once(), b.relay_once());
+    let (na, nb) = (na.unwrap_or(0), nb.unwrap_or(0));
+    // Whatever one of them holds, the other skips; what is left goes in a second round.
+    let rest = a.relay_once().await.unwrap_or(0) + b.relay_once().await.unwrap_or(0);
+    assert_eq!(
+        na + nb + rest,
+        200,
+        "each row published by exactly one relay ({na} + {nb} + {rest})"
+    );
+    assert_eq!(a.pending().await.expect("pending"), 0);
+    assert_eq!(stream_messages(&js, "ORDER").await, 200);
+}
