@@ -222,29 +222,46 @@ async fn listing_needs_a_customer() {
     assert!(e.message().contains("customer_id"), "{}", e.message());
 }
 
+/// A notification row as the policy stores it for an OrderPlaced (`id` names it, its order
+/// and its event), created and due at `at_ms`.
+fn stored(
+    customer: &str,
+    id: &str,
+    channel: notification::domain::ChannelKind,
+    status: notification::domain::SendStatus,
+    at_ms: i64,
+) -> notification::domain::Notification {
+    notification::domain::Notification {
+        notification_id: id.into(),
+        customer_id: customer.into(),
+        order_id: format!("order-{id}"),
+        source_event_type: "fooddelivery.order.v1.OrderPlaced".into(),
+        source_event_id: format!("event-{id}"),
+        message: "m".into(),
+        channel,
+        status,
+        attempts: 0,
+        next_attempt_at_ms: at_ms,
+        last_error: String::new(),
+        created_at_ms: at_ms,
+        sent_at_ms: 0,
+    }
+}
+
 /// Notifications past retention go once they are done; pending ones and recent ones stay.
 async fn old_notifications_are_pruned_once_done(backend: Backend) {
     use notification::domain::{ChannelKind, Notification, SendStatus};
-    let app = spawn(backend, &[]).await;
-    let db = fd_chassis::db::connect(&app.db_url, &notification::MIGRATOR)
+    // The table alone: a running service would send the pending row and prune on its own.
+    let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
+    let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
         .await
         .expect("db");
     let now = fd_chassis::time::now_ms();
     let day = 86_400_000;
     let row = |id: &str, status: SendStatus, age_days: i64| Notification {
-        notification_id: id.into(),
-        customer_id: "pat".into(),
-        order_id: format!("order-{id}"),
-        source_event_type: "fooddelivery.order.v1.OrderPlaced".into(),
-        source_event_id: format!("event-{id}"),
-        message: "m".into(),
-        channel: ChannelKind::Log,
-        status,
         attempts: 1,
         next_attempt_at_ms: 0,
-        last_error: String::new(),
-        created_at_ms: now - age_days * day,
-        sent_at_ms: 0,
+        ..stored("pat", id, ChannelKind::Log, status, now - age_days * day)
     };
     for n in [
         row("old-sent", SendStatus::Sent, 100),
@@ -270,7 +287,7 @@ async fn old_notifications_are_pruned_once_done(backend: Backend) {
 
 /// Two replicas' senders over one table: each notification reaches the webhook once.
 async fn two_replicas_send_each_notification_once(backend: Backend) {
-    use notification::domain::{ChannelKind, Notification, SendStatus};
+    use notification::domain::{ChannelKind, SendStatus};
     let (url, hits) = receiver(200).await;
     let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
     let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
@@ -279,21 +296,13 @@ async fn two_replicas_send_each_notification_once(backend: Backend) {
     let now = fd_chassis::time::now_ms();
     let n = 40;
     for i in 0..n {
-        let row = Notification {
-            notification_id: format!("n-{i}"),
-            customer_id: "sam".into(),
-            order_id: format!("o-{i}"),
-            source_event_type: "fooddelivery.order.v1.OrderPlaced".into(),
-            source_event_id: format!("e-{i}"),
-            message: "m".into(),
-            channel: ChannelKind::Webhook,
-            status: SendStatus::Pending,
-            attempts: 0,
-            next_attempt_at_ms: now,
-            last_error: String::new(),
-            created_at_ms: now,
-            sent_at_ms: 0,
-        };
+        let row = stored(
+            "sam",
+            &format!("n-{i}"),
+            ChannelKind::Webhook,
+            SendStatus::Pending,
+            now,
+        );
         assert!(notification::db::insert_once(&db.pool, &row)
             .await
             .expect("insert"));

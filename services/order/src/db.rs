@@ -385,16 +385,24 @@ pub async fn drop_released_intent<'e>(
 }
 
 /// Intents older than `before_ms` and those claimed whose release is not confirmed yet,
-/// oldest first.
+/// oldest first, each with whether it is claimed already.
 pub async fn stale_intents<'e>(
     conn: impl Exec<'e>,
     before_ms: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT order_id FROM payment_intents WHERE created_at_ms < $1 OR released_at_ms > 0 \
-         ORDER BY created_at_ms LIMIT 100",
+) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT order_id, released_at_ms FROM payment_intents \
+         WHERE created_at_ms < $1 OR released_at_ms > 0 ORDER BY created_at_ms LIMIT 100",
     )
     .bind(before_ms)
     .fetch_all(conn)
-    .await
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("order_id")?,
+            r.try_get::<i64, _>("released_at_ms")? > 0,
+        ))
+    })
+    .collect()
 }

@@ -49,23 +49,15 @@ pub async fn sweep(
         .map_err(|e| e.to_string())?;
     let mut released = 0;
     let err = |e: sqlx::Error| e.to_string();
-    for order_id in stale {
+    for (order_id, claimed_before) in stale {
         // Claim it first (a retry that refreshed the intent meanwhile keeps it), so that no
         // request stores the order with an authorization being released. A claim that an
         // earlier pass made but could not finish (payment away) is finished now.
-        let claimed = db::claim_stale_intent(pool, &order_id, cutoff, now_ms())
-            .await
-            .map_err(err)?;
-        let pending = !claimed
-            && sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM payment_intents WHERE order_id = $1 AND released_at_ms > 0",
-            )
-            .bind(&order_id)
-            .fetch_one(pool)
-            .await
-            .map_err(err)?
-                > 0;
-        if !(claimed || pending) {
+        if !claimed_before
+            && !db::claim_stale_intent(pool, &order_id, cutoff, now_ms())
+                .await
+                .map_err(err)?
+        {
             continue;
         }
         if db::get(pool, &order_id)

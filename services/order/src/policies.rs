@@ -26,6 +26,13 @@ fn occurred_ms(meta: Option<&EventMetadata>) -> i64 {
         })
 }
 
+/// The order an event is about, if it is stored.
+async fn find_order(tx: &mut AnyConnection, order_id: &str) -> Result<Option<Order>, PolicyError> {
+    db::get(&mut *tx, order_id)
+        .await
+        .map_err(|e| PolicyError::Transient(e.to_string()))
+}
+
 /// Loads the order an event is about, applies `change`, saves. `change` returns whether it
 /// changed anything.
 async fn update_order(
@@ -33,10 +40,18 @@ async fn update_order(
     order_id: &str,
     change: impl FnOnce(&mut Order) -> bool,
 ) -> Result<Option<Order>, PolicyError> {
-    let mut order = db::get(&mut *tx, order_id)
-        .await
-        .map_err(|e| PolicyError::Transient(e.to_string()))?
+    let order = find_order(tx, order_id)
+        .await?
         .ok_or_else(|| PolicyError::Permanent(format!("unknown order {order_id}")))?;
+    save_changed(tx, order, change).await
+}
+
+/// Applies `change` to a loaded `order` and writes it back by version (a lost race is retried).
+async fn save_changed(
+    tx: &mut AnyConnection,
+    mut order: Order,
+    change: impl FnOnce(&mut Order) -> bool,
+) -> Result<Option<Order>, PolicyError> {
     let loaded = order.version;
     if !change(&mut order) {
         return Ok(None);
@@ -46,7 +61,7 @@ async fn update_order(
             "order changed concurrently; retrying".into(),
         ));
     }
-    crate::watch::announce(tx, order_id).await?;
+    crate::watch::announce(tx, &order.order_id).await?;
     Ok(Some(order))
 }
 
@@ -136,18 +151,16 @@ fn fact_of(msg: &Incoming) -> Result<(Fact, String, i64, String), PolicyError> {
 impl Policy for StatusProjection {
     async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
         let (fact, order_id, at, detail) = fact_of(msg)?;
-        let unknown = fact == Fact::PaymentRefunded
-            && db::get(&mut *tx, &order_id)
-                .await
-                .map_err(|e| PolicyError::Transient(e.to_string()))?
-                .is_none();
-        if unknown {
-            // The release of an authorization whose order was never stored (orphans.rs):
-            // there is no order to show it on, and nothing is wrong.
-            tracing::debug!(order_id, "refund of an authorization without an order");
-            return Ok(());
-        }
-        update_order(tx, &order_id, |o| o.apply(fact, at, &detail)).await?;
+        let Some(order) = find_order(tx, &order_id).await? else {
+            if fact == Fact::PaymentRefunded {
+                // The release of an authorization whose order was never stored (orphans.rs):
+                // there is no order to show it on, and nothing is wrong.
+                tracing::debug!(order_id, "refund of an authorization without an order");
+                return Ok(());
+            }
+            return Err(PolicyError::Permanent(format!("unknown order {order_id}")));
+        };
+        save_changed(tx, order, |o| o.apply(fact, at, &detail)).await?;
         Ok(())
     }
 

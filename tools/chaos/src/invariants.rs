@@ -29,12 +29,12 @@ async fn rows(pool: &AnyPool, sql: &str) -> anyhow::Result<Vec<AnyRow>> {
 }
 
 /// How many PaymentRefunded events JetStream holds for each order.
-async fn refunds_per_order(sys: &System) -> anyhow::Result<HashMap<String, usize>> {
+async fn refunds_per_order(
+    js: &async_nats::jetstream::Context,
+) -> anyhow::Result<HashMap<String, usize>> {
     use async_nats::jetstream::consumer;
     use futures::StreamExt;
     use prost::Message as _;
-    let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
-    let js = async_nats::jetstream::new(client);
     let mut out = HashMap::new();
     let Ok(stream) = js.get_stream("PAYMENT").await else {
         return Ok(out);
@@ -158,7 +158,9 @@ pub async fn check(
     let mut c = Counts::default();
     let mut v = Vec::new();
     let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json FROM orders").await?;
-    let refunds = refunds_per_order(sys).await?;
+    let js =
+        async_nats::jetstream::new(fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?);
+    let refunds = refunds_per_order(&js).await?;
     let payments: HashMap<String, (String, String)> = rows(
         &open(sys, "payment").await?,
         "SELECT order_id, payment_id, state FROM payments",
@@ -356,8 +358,6 @@ pub async fn check(
     }
     // Every stream is kept in as many copies as the services asked for, all of them current.
     if let Some(replicas) = stream_replicas {
-        let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
-        let js = async_nats::jetstream::new(client);
         for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "DEADLETTER"] {
             let Ok(mut s) = js.get_stream(stream).await else {
                 continue;

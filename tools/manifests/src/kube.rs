@@ -373,7 +373,8 @@ fn pods_by_namespace(docs: &[Doc]) -> HashMap<String, Pods<'_>> {
     pods
 }
 
-fn matches(pod: &BTreeMap<String, String>, selector: &BTreeMap<String, String>) -> bool {
+/// True if pods with labels `pod` are selected by `selector` (every label it asks for).
+pub(crate) fn matches(pod: &BTreeMap<String, String>, selector: &BTreeMap<String, String>) -> bool {
     selector.iter().all(|(k, v)| pod.get(k) == Some(v))
 }
 

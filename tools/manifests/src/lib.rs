@@ -468,10 +468,6 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             .map(|d| labels(d.value.pointer("/spec/template/metadata/labels")))
             .collect()
     };
-    let selects = |pods: &[BTreeMap<String, String>], want: &BTreeMap<String, String>| {
-        pods.iter()
-            .any(|p| want.iter().all(|(k, v)| p.get(k) == Some(v)))
-    };
 
     // Service port names.
     for d in of("Service") {
@@ -530,7 +526,7 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
             }
             let mut want = selector.clone().unwrap_or_default();
             want.extend(labels(s.get("labels")));
-            if !selects(&pod_labels(&ns), &want) {
+            if !pod_labels(&ns).iter().any(|p| kube::matches(p, &want)) {
                 out.push(warning(
                     d,
                     format!("/spec/subsets/{i}/labels"),
