@@ -127,7 +127,14 @@ pub async fn seed(store_url: &str, token: &str) -> anyhow::Result<usize> {
                 open: s.open,
             })
             .await
-            .map_err(|e| anyhow::anyhow!("creating demo store {}: {}", s.id, e.message()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "creating demo store {}: {:?} {}",
+                    s.id,
+                    e.code(),
+                    e.message()
+                )
+            })?;
         for i in s.items {
             owner
                 .create_menu_item(store::CreateMenuItemRequest {
@@ -143,7 +150,13 @@ pub async fn seed(store_url: &str, token: &str) -> anyhow::Result<usize> {
                 })
                 .await
                 .map_err(|e| {
-                    anyhow::anyhow!("creating demo item {}/{}: {}", s.id, i.id, e.message())
+                    anyhow::anyhow!(
+                        "creating demo item {}/{}: {:?} {}",
+                        s.id,
+                        i.id,
+                        e.code(),
+                        e.message()
+                    )
                 })?;
             items += 1;
         }

@@ -299,7 +299,7 @@ impl ProcessSystem {
         }
         for (name, _) in SERVICES {
             for r in 0..sys.opts.replicas.max(1) {
-                sys.start_one(&instance_name(name, r)).await?;
+                sys.start_first(&instance_name(name, r)).await?;
             }
         }
         if sys.opts.seed_demo {
@@ -416,6 +416,28 @@ impl ProcessSystem {
         self.startup.get(name).copied()
     }
 
+    /// A service's first start. A free port is only free when it was picked: another
+    /// process (a parallel test's service) may take it before ours binds. Then ours exits
+    /// with "in use" and starts again on a new free port (nothing depends on a port before
+    /// its process is SERVING; services start in dependency order).
+    async fn start_first(&mut self, name: &str) -> Result<(), StartError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.start_one(name).await {
+                Err(StartError::Start(why))
+                    if attempts < 4
+                        && matches!(self.opts.ports, Ports::Free)
+                        && why.contains("in use") =>
+                {
+                    self.kill(name).await;
+                    self.ports.insert(name.to_string(), free_port()?);
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn start_one(&mut self, name: &str) -> Result<(), StartError> {
         let service = base_name(name);
         let log = std::fs::OpenOptions::new()
@@ -487,8 +509,24 @@ impl ProcessSystem {
             })
             .await
         } else {
+            // Asks for this service by name: whatever else took the port answers
+            // SERVICE_UNKNOWN (or nothing), not SERVING. Stops waiting once ours has exited.
             let url = self.url(name);
-            wait_until(self.opts.start_timeout, || serving(url.clone())).await
+            let health_name = health_name(service);
+            let deadline = Instant::now() + self.opts.start_timeout;
+            loop {
+                if serving_as(url.clone(), &health_name).await {
+                    break true;
+                }
+                let exited = self
+                    .children
+                    .get_mut(name)
+                    .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
+                if exited || Instant::now() >= deadline {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
         };
         if !ready {
             let exited = match self.children.get_mut(name).map(Child::try_wait) {
@@ -619,8 +657,26 @@ async fn wait_or_kill(mut child: Child) {
     }
 }
 
-/// True once the gRPC health check of `url` answers SERVING.
+/// The name a service's health check reports it under (`fooddelivery.store.v1.StoreService`).
+pub fn health_name(service: &str) -> String {
+    let mut chars = service.chars();
+    let title: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    format!("fooddelivery.{service}.v1.{title}Service")
+}
+
+/// True once the gRPC health check of `url` answers SERVING (the server as a whole).
 pub async fn serving(url: String) -> bool {
+    serving_as(url, "").await
+}
+
+/// True once the gRPC health check of `url` answers SERVING for `service` (a full gRPC
+/// service name; empty for the server as a whole).
+pub async fn serving_as(url: String, service: &str) -> bool {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
     let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url) else {
@@ -631,7 +687,7 @@ pub async fn serving(url: String) -> bool {
     };
     HealthClient::new(channel)
         .check(HealthCheckRequest {
-            service: String::new(),
+            service: service.to_string(),
         })
         .await
         .is_ok_and(|r| r.into_inner().status == 1)
@@ -786,6 +842,29 @@ mod tests {
         drop(other);
         let (choice, _) = choose_nats(bin, (2, 10), other_port).await;
         assert!(matches!(choice, Nats::Start { port: Some(p), .. } if p == other_port));
+    }
+
+    #[tokio::test]
+    async fn readiness_asks_for_the_service_by_name() {
+        // Another gRPC server on the port (a parallel test's payment, say) is SERVING as a
+        // whole; it must not pass for the store.
+        let (health, service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status(health_name("payment"), tonic_health::ServingStatus::Serving)
+            .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        assert!(serving(url.clone()).await);
+        assert!(serving_as(url.clone(), &health_name("payment")).await);
+        assert!(!serving_as(url, &health_name("store")).await);
+        assert_eq!(health_name("store"), "fooddelivery.store.v1.StoreService");
     }
 
     #[test]

@@ -582,7 +582,12 @@ async fn one_traced_call(env: &[(&str, &str)]) {
     let url = format!("http://127.0.0.1:{port}");
     eventually("payment serving", || {
         let url = url.clone();
-        async move { fd_testkit::system::serving(url).await.then_some(()) }
+        async move {
+            let payment = fd_testkit::system::health_name("payment");
+            fd_testkit::system::serving_as(url, &payment)
+                .await
+                .then_some(())
+        }
     })
     .await;
     let mut client = fd_proto::payment::v1::payment_service_client::PaymentServiceClient::new(
