@@ -113,6 +113,7 @@ impl CircuitBreaker {
             Inner::Open { .. } => {
                 tracing::info!(breaker = self.name, "circuit half-open: probing");
                 *inner = Inner::HalfOpen { in_flight: 1 };
+                self.observe(&inner);
                 true
             }
             Inner::HalfOpen { ref mut in_flight } => {
@@ -132,8 +133,26 @@ impl CircuitBreaker {
         })
     }
 
+    /// Sets `fd.breaker.state` to the state in `inner`.
+    fn observe(&self, inner: &Inner) {
+        let value = match inner {
+            Inner::Closed { .. } => 0,
+            Inner::HalfOpen { .. } => 1,
+            Inner::Open { .. } => 2,
+        };
+        crate::metrics::instruments().breaker.record(
+            value,
+            &[opentelemetry::KeyValue::new("fd.breaker.name", self.name)],
+        );
+    }
+
     fn record(&self, probe: bool, ok: Option<bool>, now: Instant) {
         let mut inner = self.lock();
+        self.record_locked(&mut inner, probe, ok, now);
+        self.observe(&inner);
+    }
+
+    fn record_locked(&self, inner: &mut Inner, probe: bool, ok: Option<bool>, now: Instant) {
         match (&mut *inner, ok) {
             (Inner::Closed { failures }, Some(true)) => *failures = 0,
             (Inner::Closed { failures }, Some(false)) => {

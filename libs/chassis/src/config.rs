@@ -177,6 +177,9 @@ pub struct CommonConfig {
     /// `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_LEEWAY_S`: who may call
     /// ([`crate::auth`]); every API request must carry a token this issuer signed.
     pub auth: crate::auth::AuthConfig,
+    /// `METRICS_ADDR`: where Prometheus scrapes `/metrics` ([`crate::metrics`]); by default
+    /// the gRPC port + 1000 on loopback (order 51051), `off` for none.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl CommonConfig {
@@ -223,6 +226,19 @@ impl CommonConfig {
             "must be >= 1024",
         );
         let auth = crate::auth::AuthConfig::read(env);
+        let default_metrics = SocketAddr::from(([127, 0, 0, 1], default_port.saturating_add(1000)));
+        let metrics = env.string("METRICS_ADDR", &default_metrics.to_string());
+        let metrics_addr = if metrics.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            let parsed = metrics.parse::<SocketAddr>().ok();
+            env.check(
+                "METRICS_ADDR",
+                parsed.is_some(),
+                format!("expected HOST:PORT (e.g. 0.0.0.0:9464) or off, got {metrics:?}"),
+            );
+            parsed
+        };
         Self {
             listen_addr,
             database_url,
@@ -234,6 +250,7 @@ impl CommonConfig {
             max_in_flight,
             max_message_bytes,
             auth,
+            metrics_addr,
         }
     }
 }
@@ -285,6 +302,36 @@ mod tests {
         assert_eq!(c.listen_addr.port(), 50051);
         assert_eq!(c.database_url, "sqlite://data/order.db");
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(
+            c.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 51051)))
+        );
+    }
+
+    #[test]
+    fn metrics_can_move_or_be_turned_off_and_a_bad_address_is_named() {
+        let trust = [
+            (
+                "AUTH_JWKS_URL",
+                "http://127.0.0.1:50050/.well-known/jwks.json",
+            ),
+            ("AUTH_ISSUER", "http://127.0.0.1:50050"),
+        ];
+        let read = |value: &str| {
+            let mut env = Env::from_pairs(trust.iter().copied().chain([("METRICS_ADDR", value)]));
+            let c = CommonConfig::read(&mut env, &TEST);
+            env.finish().map(|()| c.metrics_addr)
+        };
+        assert_eq!(
+            read("0.0.0.0:9464").expect("valid"),
+            Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+        );
+        assert_eq!(read("off").expect("valid"), None);
+        let msg = read("9464").expect_err("no host").to_string();
+        assert!(
+            msg.contains("METRICS_ADDR") && msg.contains("HOST:PORT"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -316,9 +316,14 @@ async fn consume<P: Policy>(
                 Some(None) | None => break,
             }
         }
+        for m in &batch {
+            observe_lag(spec, m);
+        }
+        let started = std::time::Instant::now();
         if batch.len() > 1 && process_batch(pool, spec, policy, &batch).await {
             outbox.wake();
             for m in &batch {
+                observe_processed(spec, m, "processed", started.elapsed());
                 m.ack().await?;
             }
             continue;
@@ -334,6 +339,40 @@ async fn consume<P: Policy>(
 /// Most messages one transaction takes.
 const BATCH_MAX: usize = 32;
 
+fn consumer_attrs(spec: &ConsumerSpec) -> opentelemetry::KeyValue {
+    opentelemetry::KeyValue::new("messaging.consumer.group.name", spec.durable())
+}
+
+/// How far behind the consumer is, from the delivery's own metadata: messages still pending
+/// and the age of this one.
+fn observe_lag(spec: &ConsumerSpec, msg: &jetstream::Message) {
+    let Ok(info) = msg.info() else { return };
+    let m = crate::metrics::instruments();
+    let group = [consumer_attrs(spec)];
+    m.pending.record(info.pending, &group);
+    let published_ms = info.published.unix_timestamp_nanos() / 1_000_000;
+    #[allow(clippy::cast_precision_loss)]
+    let age_s = (i128::from(now_ms()) - published_ms).max(0) as f64 / 1000.0;
+    m.lag.record(age_s, &group);
+}
+
+/// `messaging.process.duration` of one message and how it ended.
+fn observe_processed(
+    spec: &ConsumerSpec,
+    msg: &jetstream::Message,
+    outcome: &'static str,
+    elapsed: Duration,
+) {
+    crate::metrics::instruments().process.record(
+        elapsed.as_secs_f64(),
+        &[
+            consumer_attrs(spec),
+            opentelemetry::KeyValue::new("messaging.destination.name", msg.subject.to_string()),
+            opentelemetry::KeyValue::new("fd.outcome", outcome),
+        ],
+    );
+}
+
 /// Processes one message in its own transaction, then acks, naks or dead-letters it.
 async fn finish_one<P: Policy>(
     js: &jetstream::Context,
@@ -346,9 +385,17 @@ async fn finish_one<P: Policy>(
     // The message in hand is always finished, even if shutdown fires meanwhile. Its
     // processing span is a child of the publish span (see `process_span`).
     let span = process_span(spec, msg);
+    let started = std::time::Instant::now();
     let outcome = process(pool, spec, policy, msg)
         .instrument(span.clone())
         .await;
+    let label = match &outcome {
+        Outcome::Done => "processed",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Retry(_) => "retry",
+        Outcome::DeadLetter(_) => "dead_letter",
+    };
+    observe_processed(spec, msg, label, started.elapsed());
     if matches!(outcome, Outcome::Retry(_) | Outcome::DeadLetter(_)) {
         span.record("otel.status_code", "ERROR");
     }
@@ -516,6 +563,13 @@ async fn dead_letter(
     delivered: i64,
 ) -> Result<(), async_nats::Error> {
     tracing::error!(consumer = %spec.durable(), subject = %msg.subject, %reason, "event sent to dead letter");
+    crate::metrics::instruments().dead_letters.add(
+        1,
+        &[
+            consumer_attrs(spec),
+            opentelemetry::KeyValue::new("messaging.destination.name", msg.subject.to_string()),
+        ],
+    );
     let mut headers = msg.headers.clone().unwrap_or_default();
     // One dead letter per (consumer, event), even if dead-lettering is retried after a crash.
     let seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();

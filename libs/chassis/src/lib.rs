@@ -8,6 +8,7 @@
 //!
 //! - [`config`]: typed configuration from environment variables, all errors reported at once.
 //! - [`telemetry`]: `tracing` subscriber (text or JSON logs).
+//! - [`metrics`]: OpenTelemetry metrics, pushed over OTLP and served for Prometheus.
 //! - [`server`]: gRPC server with `grpc.health.v1`, reflection and graceful shutdown.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`db`]: SQLite (default) or PostgreSQL pool with embedded migrations.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod errors;
+pub mod metrics;
 pub mod money;
 pub mod nats;
 pub mod outbox;

@@ -185,6 +185,9 @@ struct Row_ {
     trace_context: String,
 }
 
+/// How often the relay reads its backlog for the metrics.
+const BACKLOG_EVERY: Duration = Duration::from_secs(2);
+
 impl Relay {
     /// A relay for `pool`'s outbox, woken by `signal`.
     pub fn new(
@@ -379,6 +382,26 @@ impl Relay {
         Ok(done.rows_affected() + processed.rows_affected())
     }
 
+    /// Sets `fd.outbox.backlog` and `fd.outbox.oldest_age` from the table (one indexed query).
+    async fn observe_backlog(&self) {
+        let row: Result<(i64, Option<i64>), sqlx::Error> = sqlx::query_as(
+            "SELECT COUNT(*), MIN(occurred_at_ms) FROM fd_outbox WHERE sent_at_ms IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await;
+        match row {
+            Ok((count, oldest)) => {
+                let m = crate::metrics::instruments();
+                m.outbox_backlog
+                    .record(u64::try_from(count).unwrap_or_default(), &[]);
+                #[allow(clippy::cast_precision_loss)]
+                let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+                m.outbox_age.record(age, &[]);
+            }
+            Err(e) => tracing::debug!(error = %e, "reading the outbox backlog failed"),
+        }
+    }
+
     /// Runs until `shutdown`, then makes one last attempt to flush what is pending.
     pub async fn run(self, shutdown: Shutdown) {
         // Streams exist from the start, so consumers of other services find them even before
@@ -388,9 +411,14 @@ impl Relay {
         }
         let mut backoff = Duration::from_millis(50);
         let mut last_prune = std::time::Instant::now();
+        let mut last_observed: Option<std::time::Instant> = None;
         loop {
             if shutdown.is_fired() {
                 break;
+            }
+            if last_observed.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+                last_observed = Some(std::time::Instant::now());
+                self.observe_backlog().await;
             }
             match self.relay_once().await {
                 Ok(n) if n > 0 => {

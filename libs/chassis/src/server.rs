@@ -202,6 +202,7 @@ where
         let span = crate::semconv::server_span(&path);
         let _ = span.set_parent(crate::telemetry::extract_http(req.headers()));
         let fut = self.inner.call(req);
+        let started = std::time::Instant::now();
         Box::pin(
             async move {
                 let resp = fut.await?;
@@ -214,6 +215,8 @@ where
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(0);
                 crate::semconv::record_status(&tracing::Span::current(), code, server_error(code));
+                // Until the response head: all of a unary call; a stream's opening.
+                crate::metrics::rpc_served(&path, code, started.elapsed());
                 Ok(resp)
             }
             .instrument(span),
@@ -294,6 +297,13 @@ where
                 })
             }
             Err(_) => {
+                crate::metrics::instruments().shed.add(
+                    1,
+                    &[opentelemetry::KeyValue::new(
+                        "rpc.method",
+                        req.uri().path().trim_start_matches('/').to_string(),
+                    )],
+                );
                 let status = crate::errors::resource_exhausted_retry(
                     format!(
                         "server overloaded: {} requests in flight; retry shortly",

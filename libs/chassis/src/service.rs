@@ -85,6 +85,7 @@ impl Service {
     ) -> anyhow::Result<Self> {
         let name = def.name;
         let db = crate::db::connect(&common.database_url, def.migrator).await?;
+        crate::metrics::observe_pool(db.pool.clone(), name);
         let client = crate::nats::connect(&common.nats_url, name, &common.nats_access).await?;
         crate::nats::check_server_at_start(
             &client,
@@ -251,6 +252,22 @@ where
     runtime.block_on(async {
         let common = cfg.common();
         let telemetry = crate::telemetry::init(name, def.version, common.log_format);
+        if let Some(addr) = common.metrics_addr {
+            match crate::server::bind(addr).await {
+                Ok(listener) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = crate::metrics::serve(listener).await {
+                            tracing::error!(error = %e, "the /metrics endpoint stopped");
+                        }
+                    });
+                }
+                Err(e) => {
+                    eprintln!("{name}: METRICS_ADDR: {e}");
+                    telemetry.shutdown();
+                    return ExitCode::from(1);
+                }
+            }
+        }
         let code = match crate::server::bind(common.listen_addr).await {
             Err(e) => {
                 eprintln!("{name}: {e}");
@@ -279,8 +296,9 @@ pub fn help<C: ServiceConfig>(def: &Definition) -> String {
     let mut out = format!(
         "{name} {version}: {about}\n\n\
          Usage: {name} [--help | --version]\n\n\
-         Serves gRPC on 127.0.0.1:{port} unless LISTEN_ADDR says otherwise; stops on SIGTERM or\n\
-         Ctrl-C. Configured by environment variables (every bad value is reported, exit 2):\n",
+         Serves gRPC on 127.0.0.1:{port} unless LISTEN_ADDR says otherwise, and Prometheus\n\
+         metrics at http://METRICS_ADDR/metrics; stops on SIGTERM or Ctrl-C. Configured by\n\
+         environment variables (every bad value is reported, exit 2):\n",
         name = def.name,
         version = def.version,
         about = def.about,

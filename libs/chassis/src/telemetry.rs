@@ -7,6 +7,7 @@
 //!   export off. Without an endpoint nothing is exported, but spans still get ids, so trace
 //!   context still flows through this service to the next.
 //! - RPC spans follow the current semantic conventions ([`crate::semconv`]).
+//! - Metrics go to the same endpoint (and to Prometheus at `METRICS_ADDR`): [`crate::metrics`].
 //! - Resource: `service.name` (`OTEL_SERVICE_NAME`, else the service), `service.version`,
 //!   `deployment.environment.name` (default `development`), overridable by
 //!   `OTEL_RESOURCE_ATTRIBUTES`.
@@ -39,16 +40,20 @@ use crate::config::LogFormat;
 #[derive(Debug)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    meters: Option<opentelemetry_sdk::metrics::SdkMeterProvider>,
 }
 
 impl Telemetry {
-    /// Exports what is still batched and stops the exporter (call at the end of `main`).
+    /// Exports what is still batched and stops the exporters (call at the end of `main`).
     pub fn shutdown(&self) {
         if let Some(p) = &self.provider {
             if let Err(e) = p.force_flush() {
                 eprintln!("flushing traces failed: {e}");
             }
             let _ = p.shutdown();
+        }
+        if let Some(m) = &self.meters {
+            let _ = m.shutdown();
         }
     }
 }
@@ -84,9 +89,6 @@ pub fn resource(service: &str, version: &str) -> Resource {
 fn span_exporter(
 ) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
     use opentelemetry_otlp::SpanExporter;
-    // One TLS provider for the whole process (ring, as tonic and async-nats use); the HTTP
-    // client asks for the process default. Already installed is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let chosen =
         env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"));
     match chosen {
@@ -115,6 +117,10 @@ pub fn init(service: &str, version: &str, format: LogFormat) -> Telemetry {
     let export = !disabled
         && (env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
             || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some());
+    // One TLS provider for the whole process (ring, as tonic and async-nats use); the OTLP
+    // HTTP clients ask for the process default. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let meters = crate::metrics::init(resource(service, version), export);
     let mut builder = SdkTracerProvider::builder().with_resource(resource(service, version));
     if export {
         match span_exporter() {
@@ -164,6 +170,7 @@ pub fn init(service: &str, version: &str, format: LogFormat) -> Telemetry {
     };
     Telemetry {
         provider: installed.is_ok().then_some(provider),
+        meters,
     }
 }
 

@@ -181,6 +181,8 @@ pub struct ProcessSystem {
     opts: Options,
     /// Port of every service instance (`order`, `order-2`, ...).
     ports: HashMap<String, u16>,
+    /// Port of every service instance's `/metrics` (`METRICS_ADDR`).
+    metrics_ports: HashMap<String, u16>,
     nats_url: String,
     /// Client and cluster port of every NATS server this system runs (none for an external).
     nats_ports: Vec<(u16, u16)>,
@@ -236,6 +238,20 @@ impl ProcessSystem {
             };
             ports.insert(name.to_string(), port);
         }
+        // Each instance's Prometheus endpoint: the service's default (gRPC port + 1000) for
+        // the first replica on the default ports when it is free, else any free port.
+        let mut metrics_ports = HashMap::new();
+        for (instance, port) in &ports {
+            let preferred = port.saturating_add(1000);
+            let first = !instance.contains('-');
+            let metrics =
+                if matches!(opts.ports, Ports::Defaults(_)) && first && !port_in_use(preferred) {
+                    preferred
+                } else {
+                    free_port()?
+                };
+            metrics_ports.insert(instance.clone(), metrics);
+        }
         let (nats_url, nats_ports) = match &opts.nats {
             Nats::External(url) => (url.clone(), Vec::new()),
             Nats::Start { port, .. } => {
@@ -286,6 +302,7 @@ impl ProcessSystem {
         let mut sys = Self {
             opts,
             ports,
+            metrics_ports,
             nats_url,
             nats_ports,
             children: HashMap::new(),
@@ -321,6 +338,15 @@ impl ProcessSystem {
     /// (`order-2`).
     pub fn url(&self, name: &str) -> String {
         format!("http://{}", self.addr(name))
+    }
+
+    /// `http://127.0.0.1:PORT/metrics` of a service (its first replica) or of one replica:
+    /// what Prometheus scrapes.
+    pub fn metrics_url(&self, name: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/metrics",
+            self.metrics_ports.get(name).copied().unwrap_or(0)
+        )
     }
 
     /// `127.0.0.1:PORT` of a service or replica.
@@ -432,6 +458,7 @@ impl ProcessSystem {
                 {
                     self.kill(name).await;
                     self.ports.insert(name.to_string(), free_port()?);
+                    self.metrics_ports.insert(name.to_string(), free_port()?);
                 }
                 other => return other,
             }
@@ -472,6 +499,13 @@ impl ProcessSystem {
                 .envs(self.issuer.service_env())
                 .env("AUTH_TOKEN_URL", self.issuer.token_url())
                 .env("AUTH_CLIENT_SECRET", &self.order_secret)
+                .env(
+                    "METRICS_ADDR",
+                    format!(
+                        "127.0.0.1:{}",
+                        self.metrics_ports.get(name).copied().unwrap_or(0)
+                    ),
+                )
                 // Each service is its own NATS user with only its grants.
                 .env_remove("NATS_NKEY_SEED")
                 .envs(

@@ -122,6 +122,7 @@ impl PaymentGateway {
             &self.host,
             self.port,
         );
+        let started = std::time::Instant::now();
         let result = self
             .authorize_inner(order_id, customer_id, amount)
             .instrument(span.clone())
@@ -133,6 +134,12 @@ impl PaymentGateway {
             Err(PaymentError::Unexpected(s)) => s.code() as i64,
         };
         fd_chassis::semconv::record_status(&span, code, code != 0);
+        fd_chassis::metrics::rpc_made(
+            "fooddelivery.payment.v1.PaymentService/Authorize",
+            &self.host,
+            code,
+            started.elapsed(),
+        );
         result
     }
 
@@ -154,7 +161,15 @@ impl PaymentGateway {
             req.metadata_mut().insert("authorization", bearer);
         }
         let mut client = self.client.clone();
-        match client.refund(req).await {
+        let started = std::time::Instant::now();
+        let result = client.refund(req).await;
+        fd_chassis::metrics::rpc_made(
+            "fooddelivery.payment.v1.PaymentService/Refund",
+            &self.host,
+            result.as_ref().map_or_else(|s| s.code() as i64, |_| 0),
+            started.elapsed(),
+        );
+        match result {
             Ok(resp) => Ok(resp
                 .into_inner()
                 .payment

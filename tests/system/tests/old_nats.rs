@@ -49,6 +49,7 @@ async fn a_service_refuses_a_nats_server_older_than_2_10() {
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("DATA_DIR", dir.path())
         .env("NATS_URL", format!("nats://127.0.0.1:{nats_port}"))
+        .env("METRICS_ADDR", "off")
         .envs(fd_testkit::issuer::shared().service_env())
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .kill_on_drop(true)

@@ -529,7 +529,7 @@ fn tokio_stream_wrapper(
     })
 }
 
-/// An OTLP/HTTP receiver: counts the POSTs to /v1/traces with a protobuf body.
+/// An OTLP/HTTP receiver: records the POSTs (to /v1/traces, /v1/metrics) and their content type.
 async fn http_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -571,6 +571,14 @@ async fn one_traced_call(env: &[(&str, &str)]) {
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("DATA_DIR", dir.path())
         .env("NATS_URL", "nats://127.0.0.1:1")
+        .env(
+            "METRICS_ADDR",
+            format!(
+                "127.0.0.1:{}",
+                fd_testkit::system::free_port().expect("port")
+            ),
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .envs(fd_testkit::issuer::shared().service_env())
         .envs(env.iter().copied())
@@ -622,12 +630,15 @@ async fn otlp_over_http_protobuf_and_the_sdk_switch() {
     ])
     .await;
     let posts = seen.lock().expect("lock").clone();
-    assert!(
-        posts
-            .iter()
-            .any(|p| p.starts_with("POST /v1/traces ") && p.contains("application/x-protobuf")),
-        "{posts:?}"
-    );
+    for signal in ["traces", "metrics"] {
+        assert!(
+            posts
+                .iter()
+                .any(|p| p.starts_with(&format!("POST /v1/{signal} "))
+                    && p.contains("application/x-protobuf")),
+            "{signal}: {posts:?}"
+        );
+    }
 
     let (url, seen) = http_receiver().await;
     one_traced_call(&[

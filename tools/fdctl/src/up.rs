@@ -123,6 +123,11 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         sys.issuer().url
     );
     println!("  (every service serves grpc.health.v1 and gRPC reflection v1 and v1alpha)");
+    let metrics: Vec<String> = SERVICES
+        .iter()
+        .map(|(name, _)| sys.metrics_url(name))
+        .collect();
+    println!("  metrics (Prometheus): {}", metrics.join(" "));
     println!();
     println!("Try, in another terminal (every call needs a token: sign in first):");
     println!("  {fdctl} login --as alice             # a customer (owners: olga; riders: rita; operator: ops)");
