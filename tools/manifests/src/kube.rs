@@ -21,7 +21,7 @@ const WORKLOADS: &[&str] = &[
 
 /// The pod template of a workload (`/spec/template`, or `/spec/jobTemplate/spec/template` for
 /// a CronJob), with the pointer to it.
-fn pod_template(d: &Doc) -> Option<(&Value, &'static str)> {
+pub(crate) fn pod_template(d: &Doc) -> Option<(&Value, &'static str)> {
     if WORKLOADS.contains(&d.kind()) {
         return d
             .value

@@ -18,6 +18,7 @@
 //! Every [`Finding`] names the document (`file#index Kind namespace/name`) and the JSON pointer
 //! inside it.
 
+mod flagger;
 mod kube;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,7 +39,7 @@ pub struct Doc {
 }
 
 impl Doc {
-    fn str_at(&self, pointer: &str) -> &str {
+    pub(crate) fn str_at(&self, pointer: &str) -> &str {
         self.value
             .pointer(pointer)
             .and_then(Value::as_str)
@@ -238,13 +239,16 @@ impl Schemas {
         }
     }
 
-    /// The vendored Kubernetes 1.35, Istio 1.30 and CloudNativePG 1.30 schemas of this crate.
+    /// The vendored Kubernetes 1.35, Istio 1.30, CloudNativePG 1.30, Prometheus Operator 0.93
+    /// and Flagger 1.44 schemas of this crate.
     pub fn bundled() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
         Self::new(vec![
             root.join("kubernetes"),
             root.join("istio"),
             root.join("cloudnative-pg"),
+            root.join("prometheus-operator"),
+            root.join("flagger"),
         ])
     }
 
@@ -656,6 +660,7 @@ pub fn semantic(docs: &[Doc]) -> Vec<Finding> {
         }
     }
     out.extend(kube::rules(docs));
+    out.extend(flagger::rules(docs));
     out
 }
 

@@ -106,7 +106,14 @@ fn doc_mut<'a>(docs: &'a mut [Doc], kind: &str, name: &str) -> &'a mut Value {
 
 #[test]
 fn our_overlays_are_valid() {
-    for overlay in ["stable", "canary", "ab", "fault"] {
+    for overlay in [
+        "stable",
+        "canary",
+        "ab",
+        "fault",
+        "../progressive",
+        "../observability",
+    ] {
         let docs = rendered(overlay);
         let found = strict(&docs);
         assert!(found.is_empty(), "{overlay}: {found:#?}");
@@ -657,9 +664,11 @@ fn the_services_are_wired_to_the_data_layer_that_is_deployed() {
 fn rejects_every_broken_manifest_with_its_rule() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/broken");
     let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
-    let valid = load(&dir.join("valid.yaml")).expect("valid.yaml");
-    let found = strict(&valid);
-    assert!(found.is_empty(), "valid.yaml: {found:#?}");
+    for baseline in ["valid.yaml", "valid-canary.yaml"] {
+        let valid = load(&dir.join(baseline)).expect(baseline);
+        let found = strict(&valid);
+        assert!(found.is_empty(), "{baseline}: {found:#?}");
+    }
     let mut rules = 0;
     for entry in std::fs::read_dir(&dir).expect("dir") {
         let path = entry.expect("entry").path();
@@ -668,7 +677,7 @@ fn rejects_every_broken_manifest_with_its_rule() {
             .and_then(|f| f.to_str())
             .unwrap_or("")
             .to_string();
-        if !file.ends_with(".yaml") || file == "valid.yaml" {
+        if !file.ends_with(".yaml") || file.starts_with("valid") {
             continue;
         }
         let rule = file.trim_end_matches(".yaml");
@@ -703,5 +712,63 @@ fn rejects_every_broken_manifest_with_its_rule() {
         rules,
         readme.matches("\n| `").count(),
         "every rule in the README has a file"
+    );
+}
+
+#[test]
+fn flagger_owns_orders_routing_in_the_progressive_overlay() {
+    let docs = rendered("../progressive");
+    for kind in ["Service", "DestinationRule", "VirtualService"] {
+        assert!(
+            !docs.iter().any(|d| d.kind() == kind && d.name() == "order"),
+            "a static {kind} order is left for Flagger to fight"
+        );
+    }
+    let ingress = docs
+        .iter()
+        .find(|d| d.kind() == "VirtualService" && d.name() == "api-ingress")
+        .expect("api-ingress");
+    let routes: Vec<&str> = ingress.value["spec"]["http"]
+        .as_array()
+        .expect("http")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(routes, ["store", "delivery", "notification"]);
+    let canary = docs
+        .iter()
+        .find(|d| d.kind() == "Canary")
+        .expect("the Canary");
+    assert_eq!(canary.value["spec"]["targetRef"]["name"], "order");
+    assert!(docs
+        .iter()
+        .any(|d| d.kind() == "Deployment" && d.name() == "order"));
+    // The same overlay with base's routing left in is refused, rule by rule.
+    let mut with_static = docs.clone();
+    with_static.extend(
+        rendered("stable")
+            .into_iter()
+            .filter(|d| d.name() == "order" && matches!(d.kind(), "Service" | "DestinationRule")),
+    );
+    let found = strict(&with_static);
+    assert!(
+        found
+            .iter()
+            .filter(|f| f.message.starts_with("[canary-owns-routing]"))
+            .count()
+            == 2,
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn the_prometheusrule_carries_the_rules_prometheus_loads_in_compose() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rule = load(&root.join("istio/observability/prometheusrule.yaml")).expect("load");
+    let compose = load(&root.join("deploy/prometheus/rules.yml")).expect("rules.yml");
+    assert_eq!((rule.len(), compose.len()), (1, 1));
+    assert_eq!(
+        rule[0].value["spec"]["groups"], compose[0].value["groups"],
+        "istio/observability/prometheusrule.yaml and deploy/prometheus/rules.yml differ"
     );
 }
