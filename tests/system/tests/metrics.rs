@@ -114,6 +114,27 @@ fn promtool_check(service: &str, text: &str) {
     );
 }
 
+/// Series that appear only once what they count has happened (a request shed, an event
+/// dead-lettered): the happy path above exports neither.
+const ONLY_ON_EVENTS: &[&str] = &["fd_server_shed_total", "fd_consumer_dead_letters_total"];
+
+/// The series names and label names of a scrape.
+fn names_and_labels(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, rest) = line
+            .split_once('{')
+            .unwrap_or((line.split(' ').next().unwrap_or(""), ""));
+        out.insert(name.to_string());
+        for pair in rest.split("\",") {
+            if let Some((label, _)) = pair.split_once('=') {
+                out.insert(label.trim_start_matches(',').to_string());
+            }
+        }
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_reports_rpcs_events_outbox_and_pool_to_prometheus_and_otlp() {
     let otlp = Otlp::default();
@@ -271,8 +292,35 @@ async fn every_service_reports_rpcs_events_outbox_and_pool_to_prometheus_and_otl
         "{order_text}"
     );
 
+    let mut exported = BTreeSet::new();
     for (name, _) in SERVICES {
-        promtool_check(name, &scrape(&sys.metrics_url(name)).await);
+        let text = scrape(&sys.metrics_url(name)).await;
+        promtool_check(name, &text);
+        exported.extend(names_and_labels(&text));
+    }
+    // What operators read (the dashboard, the alerts, the canary analysis) names only series
+    // and labels the services export: a renamed metric breaks this test, not a dashboard.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for file in [
+        "istio/observability/dashboards/fooddelivery.json",
+        "deploy/prometheus/rules.yml",
+        "istio/progressive/metrictemplates.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect(file);
+        for token in text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|t| !t.contains(':'))
+            .filter(|t| {
+                ["rpc_", "fd_", "messaging_", "db_client_"]
+                    .iter()
+                    .any(|p| t.starts_with(p))
+            })
+        {
+            assert!(
+                exported.contains(token) || ONLY_ON_EVENTS.contains(&token),
+                "{file} reads {token}, which no service exports"
+            );
+        }
     }
 
     // The same instruments over OTLP.

@@ -772,3 +772,37 @@ fn the_prometheusrule_carries_the_rules_prometheus_loads_in_compose() {
         "istio/observability/prometheusrule.yaml and deploy/prometheus/rules.yml differ"
     );
 }
+
+/// Prometheus in docker-compose scrapes every service where it serves /metrics.
+#[test]
+fn compose_prometheus_scrapes_every_service() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let compose = load(&root.join("docker-compose.yml")).expect("compose");
+    let prometheus = load(&root.join("deploy/prometheus/prometheus.yml")).expect("prometheus.yml");
+    let addr = compose[0].value["x-service"]["environment"]["METRICS_ADDR"]
+        .as_str()
+        .expect("METRICS_ADDR for every service");
+    let port = addr.rsplit(':').next().expect("port");
+    let job = prometheus[0].value["scrape_configs"]
+        .as_array()
+        .expect("scrape_configs")
+        .iter()
+        .find(|j| j["job_name"] == "fooddelivery")
+        .expect("the fooddelivery job");
+    let targets: Vec<&str> = job["static_configs"][0]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for (name, _) in fd_testkit::system::SERVICES {
+        assert!(
+            compose[0].value["services"][name].is_object(),
+            "{name} is a compose service"
+        );
+        assert!(
+            targets.contains(&format!("{name}:{port}").as_str()),
+            "{name}:{port} is not scraped: {targets:?}"
+        );
+    }
+}
