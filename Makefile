@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
+.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate dashboard tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
 
 help: ## this list (from the `##` comments of the Makefile)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -85,10 +85,17 @@ contracts-release: ## record proto/ as released (only if the gate passes)
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
 # PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
 # start-up and RSS of every service, then the contract gate against buf, in one run.
-bench: tools tools-buf ## the performance suite (docs/performance.md; ~5 min, needs PostgreSQL)
+bench: tools tools-buf ## the performance suite (docs/performance.md; ~7 min, needs PostgreSQL), then the dashboard of a load run
 	$(CARGO) build --release --bins
 	target/release/fd-bench suite --json target/bench/bench.json
 	scripts/bench-gate.sh
+	scripts/dashboard-snapshot.sh target/bench/dashboard.png
+
+# The Grafana dashboard's panels over a load run, from a real Prometheus (Debian's prometheus
+# and chromium); docs/img/dashboard.png is one.
+dashboard: tools ## the dashboard after 95 s of load, as a PNG (default docs/img/dashboard.png)
+	$(CARGO) build --release --bins
+	scripts/dashboard-snapshot.sh
 
 # The gate's wall time against buf's on the same inputs (README "Contract gate").
 bench-gate: tools-buf ## the contract gate's speed against buf on the same inputs

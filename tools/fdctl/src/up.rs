@@ -158,7 +158,8 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Runs `command` against a fresh system (free ports, SQLite in a temporary directory) with
-/// the endpoints in FD_<SERVICE>_ADDR (host:port) and NATS_URL; exits with its exit code.
+/// the endpoints in FD_<SERVICE>_ADDR (host:port), FD_<SERVICE>_METRICS_URL and NATS_URL;
+/// exits with its exit code.
 pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let (program, rest) = command
         .split_first()
@@ -179,6 +180,10 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
         cmd.env(
             format!("FD_{}_ADDR", name.to_ascii_uppercase()),
             sys.addr(name),
+        );
+        cmd.env(
+            format!("FD_{}_METRICS_URL", name.to_ascii_uppercase()),
+            sys.metrics_url(name),
         );
     }
     let status = cmd
