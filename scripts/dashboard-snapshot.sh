@@ -55,6 +55,6 @@ python3 scripts/dashboard_snapshot.py --prometheus "$prom" \
     --dashboard istio/observability/dashboards/fooddelivery.json \
     --start "$start" --end "$end" --out "$work/dashboard.html" \
     --subtitle "$(date -u +%Y-%m-%d): fd-bench PlaceOrder, 16 then 64 in flight, then callers without a token; $(nproc) cores"
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,1640 \
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,1740 \
     --screenshot="$PWD/$OUT" "file://$work/dashboard.html" 2>/dev/null
 echo "dashboard: $OUT"

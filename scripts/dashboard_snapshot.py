@@ -22,8 +22,10 @@ COLORS = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b8
           "#fade2a", "#37872d", "#c4162a", "#1f60c4", "#8f3bb8", "#ff9830", "#96d98d"]
 
 
-def substitute(expr, rate_window):
+def substitute(expr, rate_window, range_s):
+    # Grafana's variables: $__range_s before $__range (a prefix of it).
     return (expr.replace("$__rate_interval", rate_window)
+            .replace("$__range_s", str(range_s)).replace("$__range", f"{range_s}s")
             .replace("$service", ".*").replace("$version", ".*"))
 
 
@@ -111,7 +113,7 @@ def main():
         if p["type"] == "stat":
             parts = []
             for t in p["targets"]:
-                res = query(a.prometheus, "query", {"query": substitute(t["expr"], a.rate_window), "time": a.end})
+                res = query(a.prometheus, "query", {"query": substitute(t["expr"], a.rate_window, int(a.end - a.start)), "time": a.end})
                 v = float(res[0]["value"][1]) if res else float("nan")
                 parts.append(f'<div class="stat">{html.escape(fmt_value(v, unit))}</div>')
             body = "".join(parts)
@@ -119,7 +121,7 @@ def main():
             series = []
             for t in p["targets"]:
                 res = query(a.prometheus, "query_range", {
-                    "query": substitute(t["expr"], a.rate_window),
+                    "query": substitute(t["expr"], a.rate_window, int(a.end - a.start)),
                     "start": a.start, "end": a.end, "step": step})
                 for r in res:
                     pts = [(float(ts), float(v)) for ts, v in r["values"]]

@@ -62,7 +62,8 @@ for v in dash["templating"]["list"]:
 with open(sys.argv[2], "w") as out:
     out.write("groups:\n  - name: dashboard\n    rules:\n")
     for i, (title, e) in enumerate(exprs):
-        e = e.replace("$__rate_interval", "1m").replace("$service", ".*").replace("$version", ".*")
+        e = (e.replace("$__rate_interval", "1m").replace("$__range_s", "3600")
+             .replace("$__range", "1h").replace("$service", ".*").replace("$version", ".*"))
         out.write(f"      - record: dashboard:panel_{i}\n        expr: {json.dumps(e)}\n")
 print(f"{len(exprs)} dashboard queries")
 PY
