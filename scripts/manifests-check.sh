@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders every Istio overlay with `kubectl kustomize` and validates it offline with
-# fd-manifests --strict (schemas, then semantic checks); the canary at 10, 50 and 100 %;
+# fd-manifests --strict (schemas, then semantic checks) and fd-manifests analyze (what
+# istioctl analyze reports); the canary at 10, 50 and 100 %;
 # and docker-compose.yml against the Compose Specification schema. No cluster, no engine.
 set -euo pipefail
 BIN=${BIN:-target/debug/fd-manifests}
@@ -12,6 +13,11 @@ check() { # name, then a command that renders manifests to stdout
     out=$("$@") || { echo "$name: rendering failed" >&2; exit 1; }
     if ! "$BIN" check --strict - <<<"$out"; then
         echo "$name: INVALID" >&2
+        exit 1
+    fi
+    # What istioctl analyze would say (its codes and levels): nothing, not even Info.
+    if ! "$BIN" analyze --fail-on info - <<<"$out" >&2; then
+        echo "$name: istioctl-analyze messages" >&2
         exit 1
     fi
     echo "$name: ok"

@@ -18,6 +18,7 @@
 //! Every [`Finding`] names the document (`file#index Kind namespace/name`) and the JSON pointer
 //! inside it.
 
+pub mod analyze;
 mod flagger;
 mod kube;
 
@@ -389,7 +390,7 @@ const PROTOCOLS: [&str; 11] = [
     "grpc", "grpc-web", "http", "http2", "https", "mongo", "mysql", "redis", "tcp", "tls", "udp",
 ];
 
-fn port_name_ok(name: &str) -> bool {
+pub(crate) fn port_name_ok(name: &str) -> bool {
     PROTOCOLS
         .iter()
         .any(|p| name == *p || name.starts_with(&format!("{p}-")))

@@ -4,6 +4,7 @@
 //! fd-manifests check PATH|-        # files, directories (recursively) or a rendered stream
 //!     [--schemas DIR]...           # default: the vendored Kubernetes 1.35 + Istio 1.30 schemas
 //!     [--strict]                   # a kind without a schema is an error, not a warning
+//! fd-manifests analyze PATH|- [--fail-on error|warning|info]   # what istioctl analyze reports
 //! fd-manifests schema --schema FILE PATH   # one YAML file against one JSON schema (e.g. compose)
 //! ```
 //! Exit 0 valid, 1 invalid, 2 usage or I/O error.
@@ -35,6 +36,16 @@ enum Cmd {
         /// A kind without a schema is an error, not a warning.
         #[arg(long)]
         strict: bool,
+    },
+    /// What `istioctl analyze` would report (its codes, levels and origins), offline. Exit 1
+    /// on an Error-level message; `--fail-on warning` also on warnings.
+    Analyze {
+        /// Files, directories (recursively) or `-` for a rendered stream on stdin.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// The lowest level that fails: error (default), warning or info.
+        #[arg(long, default_value = "error")]
+        fail_on: String,
     },
     /// One YAML file against one JSON schema (e.g. the compose spec).
     Schema {
@@ -93,6 +104,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             eprintln!("checked {} documents", report.documents);
             (report.findings, strict)
+        }
+        Cmd::Analyze { paths, fail_on } => {
+            use fd_manifests::analyze::Level;
+            let threshold = match fail_on.as_str() {
+                "error" => Level::Error,
+                "warning" => Level::Warning,
+                "info" => Level::Info,
+                other => {
+                    eprintln!("fd-manifests: --fail-on {other}: expected error, warning or info");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let Some(docs) = load_all(&paths)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let messages = fd_manifests::analyze::analyze(&docs);
+            for m in &messages {
+                println!("{m}");
+            }
+            if messages.is_empty() {
+                eprintln!(
+                    "\u{2714} No validation issues found when analyzing {} documents.",
+                    docs.len()
+                );
+            }
+            return Ok(if messages.iter().any(|m| m.level >= threshold) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
         Cmd::Schema { schema, paths } => {
             let Some(docs) = load_all(&paths)? else {
