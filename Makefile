@@ -16,7 +16,7 @@ AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools tools-old-nats build run demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate dashboard tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
+.PHONY: help tools tools-old-nats build run web test-web demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate dashboard tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
 
 help: ## this list (from the `##` comments of the Makefile)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,13 +44,26 @@ $(OLD_NATS):
 build: ## release binaries of every service and tool
 	$(CARGO) build --profile $(PROFILE) --bins
 
-run: build tools ## the whole system on this machine: SQLite under ./data, NATS reused or started (Ctrl-C stops)
-	$(BIN_DIR)/fdctl up --data-dir $(DATA_DIR) --bin-dir $(BIN_DIR)
+run: build tools web ## the whole system on this machine: SQLite under ./data, NATS reused or started, the web app on :8080 (Ctrl-C stops)
+	$(BIN_DIR)/fdctl up --data-dir $(DATA_DIR) --bin-dir $(BIN_DIR) --web-dir web/dist
+
+# The web app (web/): TypeScript, its client generated from proto/ (protoc-gen-es), bundled
+# with esbuild into web/dist, which the gateway serves.
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --silent
+web: $(WEB_DEPS) ## build the web app into web/dist (npm registry)
+	cd web && npm run build --silent
+
+# The web app's story in headless Chromium (Debian's chromium; CHROMIUM=... to use another).
+test-web: web ## the three roles in a real browser against a fresh system
+	$(CARGO) build --bins
+	target/debug/fdctl with-system --web-dir web/dist -- sh -c 'cd web && node --test test/'
 
 demo: ## the eight scenarios against make run, with each order's timeline
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: contracts-check test-rust test-clients smoke manifests-check chaos chaos-cluster-short ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
+test: contracts-check test-rust test-clients test-web smoke manifests-check chaos chaos-cluster-short ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
 
 # Python and TypeScript clients, generated from proto/ (generated code is not committed).
 PY_CLIENT_DEPS := $(VENV)/.clients-deps

@@ -123,7 +123,13 @@ pub struct Options {
     /// Servers of the NATS this system starts: 1, or a JetStream cluster of 3 (`nats`,
     /// `nats-2`, `nats-3`, routed on loopback; streams kept in 3 copies).
     pub nats_servers: usize,
+    /// Also run the edge ([`GATEWAY`]: the web app in this directory, gRPC-Web to the
+    /// services, sign-in through the issuer), once the services are up.
+    pub gateway: Option<PathBuf>,
 }
+
+/// The edge's process name, and the port it listens on by default (`make run`).
+pub const GATEWAY: (&str, u16) = ("gateway", 8080);
 
 impl Options {
     /// Free ports, a fresh nats-server from [`crate::nats_server_bin`], SQLite under `data_dir`.
@@ -144,6 +150,7 @@ impl Options {
             issuer_any_user: false,
             replicas: 1,
             nats_servers: 1,
+            gateway: None,
         }
     }
 
@@ -331,7 +338,79 @@ impl ProcessSystem {
                 return Err(StartError::Start(format!("seeding the demo menus: {e:#}")));
             }
         }
+        if let Some(web_dir) = sys.opts.gateway.clone() {
+            if let Err(e) = sys.start_gateway(&web_dir).await {
+                sys.stop().await;
+                return Err(e);
+            }
+        }
         Ok(sys)
+    }
+
+    /// Starts the edge in front of the first replica of each service and waits until its
+    /// `/healthz` says every service is SERVING.
+    async fn start_gateway(&mut self, web_dir: &Path) -> Result<(), StartError> {
+        let (name, default) = GATEWAY;
+        let port = match &self.opts.ports {
+            Ports::Defaults(overrides) => {
+                let port = overrides.get("GATEWAY_PORT").copied().unwrap_or(default);
+                if port_in_use(port) {
+                    return Err(StartError::PortInUse {
+                        name: name.to_string(),
+                        port,
+                        var: "GATEWAY_PORT".into(),
+                    });
+                }
+                port
+            }
+            Ports::Free => free_port()?,
+        };
+        self.ports.insert(name.to_string(), port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log(name))?;
+        let mut cmd = Command::new(self.opts.bin_dir.join(name));
+        cmd.env("LISTEN_ADDR", self.addr(name))
+            .env("WEB_DIR", web_dir)
+            .env("DEMO_ISSUER_URL", &self.issuer.url)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .envs(self.issuer.service_env())
+            .envs(self.opts.env.iter().cloned());
+        for (service, _) in SERVICES.iter().filter(|(s, _)| *s != "payment") {
+            cmd.env(
+                format!("{}_ADDR", service.to_ascii_uppercase()),
+                self.url(service),
+            );
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| StartError::Start(format!("cannot start the gateway: {e}")))?;
+        self.children.insert(name.to_string(), child);
+        let health = format!("http://{}/healthz", self.addr(name));
+        let ready = wait_until(self.opts.start_timeout, || {
+            let health = health.clone();
+            async move { http_ok(&health).await }
+        })
+        .await;
+        if !ready {
+            return Err(StartError::Start(format!(
+                "the gateway did not become healthy; see {}",
+                self.log(name).display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `http://127.0.0.1:PORT` of the edge (the web app), if this system runs it.
+    pub fn gateway_url(&self) -> Option<String> {
+        self.opts
+            .gateway
+            .as_ref()
+            .map(|_| format!("http://{}", self.addr(GATEWAY.0)))
     }
 
     /// `http://127.0.0.1:PORT` of a service (its first replica) or of one replica
@@ -689,6 +768,25 @@ async fn wait_or_kill(mut child: Child) {
         let _ = child.start_kill();
         let _ = child.wait().await;
     }
+}
+
+/// True if a plain HTTP GET of `url` answers 200 (the gateway's `/healthz`).
+async fn http_ok(url: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let Ok(mut s) = tokio::net::TcpStream::connect(host).await else {
+        return false;
+    };
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let n = s.read(&mut head).await.unwrap_or(0);
+    head[..n].starts_with(b"HTTP/1.1 200")
 }
 
 /// The name a service's health check reports it under (`fooddelivery.store.v1.StoreService`).

@@ -101,6 +101,34 @@ impl pb::delivery_service_server::DeliveryService for DeliveryApi {
         }))
     }
 
+    async fn list_deliveries(
+        &self,
+        req: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let who = caller(&req)?;
+        who.require(&[Role::Rider, Role::Operator], "listing deliveries")?;
+        let r = req.into_inner();
+        let mut bad = Vec::new();
+        let state = match r.state() {
+            pb::DeliveryState::Unspecified => None,
+            pb::DeliveryState::WaitingForPickup => Some(DeliveryState::WaitingForPickup),
+            pb::DeliveryState::InTransit => Some(DeliveryState::InTransit),
+            pb::DeliveryState::Delivered => Some(DeliveryState::Delivered),
+            pb::DeliveryState::Cancelled => Some(DeliveryState::Cancelled),
+        };
+        let page = fd_chassis::page::parse(r.page_size, &r.page_token, &mut bad);
+        check(bad)?;
+        // An operator sees every delivery; a rider the waiting ones and their own.
+        let rider = (!who.is(Role::Operator)).then_some(who.subject.as_str());
+        let (deliveries, next_page_token) = db::list(&self.db.pool, rider, state, &page)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: deliveries.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn pick_up(
         &self,
         req: Request<pb::PickUpRequest>,

@@ -106,3 +106,36 @@ impl Aggregate for Delivery {
         &self.trace_context
     }
 }
+
+/// A rider's work list (see `ListDeliveries`): deliveries waiting for pickup and those of
+/// `rider_id` (every one when `rider_id` is `None`, for operators), in `state` if given,
+/// newest first. Tombstones are not listed.
+pub async fn list(
+    pool: &sqlx::AnyPool,
+    rider_id: Option<&str>,
+    state: Option<DeliveryState>,
+    page: &fd_chassis::page::PageRequest,
+) -> Result<(Vec<Delivery>, String), sqlx::Error> {
+    use fd_chassis::page::{self, Cursor};
+    let (ms, id) = Cursor::bounds(page.after.as_ref());
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM deliveries \
+         WHERE ($1 = '*' OR state = 'WAITING_FOR_PICKUP' OR rider_id = $1) \
+         AND ($2 = '' OR state = $2) AND NOT (state = 'CANCELLED' AND rider_id = '' AND created_at_ms = 0) \
+         AND (created_at_ms < $3 OR (created_at_ms = $3 AND order_id < $4)) \
+         ORDER BY created_at_ms DESC, order_id DESC LIMIT $5"
+    ))
+    .bind(rider_id.unwrap_or("*"))
+    .bind(state.map_or("", DeliveryState::as_str))
+    .bind(ms)
+    .bind(&id)
+    .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    let mut deliveries = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = page::finish(&mut deliveries, page.limit, |d| Cursor {
+        created_at_ms: d.created_at_ms,
+        id: d.order_id.clone(),
+    });
+    Ok((deliveries, next))
+}

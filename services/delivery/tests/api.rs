@@ -243,3 +243,81 @@ async fn riders_and_customers_see_only_what_is_theirs(backend: Backend) {
 }
 
 both_backends!(riders_and_customers_see_only_what_is_theirs);
+
+async fn a_riders_work_list_is_what_waits_and_what_is_theirs(backend: Backend) {
+    let mut app = spawn(backend).await;
+    for id in ["o-20", "o-21", "o-22"] {
+        publish(&app.nats_url, &cooked(id)).await;
+        app.waiting(id).await;
+    }
+    app.pick_up("o-21", "rita").await.expect("rita takes o-21");
+    app.pick_up("o-22", "rob").await.expect("rob takes o-22");
+    let list = |who: &str, role: &str, state: pb::DeliveryState| {
+        let mut c = DeliveryServiceClient::new(as_user(channel(&app.url), who, &[role]));
+        async move {
+            c.list_deliveries(pb::ListDeliveriesRequest {
+                state: state.into(),
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .deliveries
+                    .into_iter()
+                    .map(|d| d.order_id)
+                    .collect::<Vec<_>>()
+            })
+        }
+    };
+    // Newest first: what waits (o-20), and rita's own (o-21); not rob's.
+    let all = pb::DeliveryState::Unspecified;
+    assert_eq!(
+        list("rita", "rider", all).await.expect("rita"),
+        ["o-21", "o-20"]
+    );
+    assert_eq!(
+        list("rita", "rider", pb::DeliveryState::WaitingForPickup)
+            .await
+            .expect("waiting"),
+        ["o-20"]
+    );
+    assert_eq!(
+        list("ops", "operator", all).await.expect("ops"),
+        ["o-22", "o-21", "o-20"]
+    );
+    let err = list("alice", "customer", all).await.expect_err("customers");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // Pages of one: each page's token leads to the next, and the last has none.
+    let mut c = DeliveryServiceClient::new(as_user(channel(&app.url), "ops", &["operator"]));
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let page = c
+            .list_deliveries(pb::ListDeliveriesRequest {
+                state: all.into(),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        seen.extend(page.deliveries.into_iter().map(|d| d.order_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ["o-22", "o-21", "o-20"]);
+    let err = c
+        .list_deliveries(pb::ListDeliveriesRequest {
+            state: all.into(),
+            page_size: 1000,
+            page_token: "garbage".into(),
+        })
+        .await
+        .expect_err("bad page");
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+both_backends!(a_riders_work_list_is_what_waits_and_what_is_theirs);

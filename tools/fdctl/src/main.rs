@@ -123,7 +123,8 @@ enum Command {
         data_dir: std::path::PathBuf,
     },
     /// Runs a command against a freshly started system (free ports, temporary data), with the
-    /// endpoints in FD_ORDER_ADDR ... FD_NOTIFICATION_ADDR and NATS_URL; exits with its code.
+    /// endpoints in FD_ORDER_ADDR ... FD_NOTIFICATION_ADDR, NATS_URL and (with --web-dir)
+    /// FD_GATEWAY_URL; exits with its code.
     WithSystem {
         #[command(flatten)]
         system: up::SystemArgs,

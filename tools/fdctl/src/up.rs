@@ -16,6 +16,10 @@ pub struct SystemArgs {
     /// The nats-server to start when none is reused.
     #[arg(long, env = "NATS_SERVER_BIN")]
     nats_server: Option<PathBuf>,
+    /// The built web app (`web/dist`, `make web`): the gateway serves it and passes its
+    /// gRPC-Web calls to the services. `up` uses `web/dist` if it exists.
+    #[arg(long, env = "WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 impl SystemArgs {
@@ -84,8 +88,19 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         Err(_) => ISSUER_PORT,
     };
     opts.issuer_port = Some(issuer_port);
+    let mut overrides = overrides;
+    if let Some(port) = std::env::var("GATEWAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        overrides.insert("GATEWAY_PORT".into(), port);
+    }
     opts.ports = Ports::Defaults(overrides);
     opts.nats = nats;
+    opts.gateway = args
+        .web_dir
+        .clone()
+        .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").exists()));
     let mut sys = ProcessSystem::start(opts).await?;
     let fdctl = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -123,6 +138,12 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         sys.issuer().url
     );
     println!("  (every service serves grpc.health.v1 and gRPC reflection v1 and v1alpha)");
+    match sys.gateway_url() {
+        Some(url) => {
+            println!("  web app       {url}  (customers: ada; store owner: olga; rider: rita)")
+        }
+        None => println!("  web app       not started: build it with `make web` (needs npm)"),
+    }
     let metrics: Vec<String> = SERVICES
         .iter()
         .map(|(name, _)| sys.metrics_url(name))
@@ -171,11 +192,15 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
         port: None,
     };
     opts.issuer_any_user = true;
+    opts.gateway = args.web_dir.clone();
     let sys = ProcessSystem::start(opts).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest)
         .env("NATS_URL", sys.nats_admin_url())
         .env("FD_ISSUER_URL", &sys.issuer().url);
+    if let Some(url) = sys.gateway_url() {
+        cmd.env("FD_GATEWAY_URL", url);
+    }
     for (name, _) in SERVICES {
         cmd.env(
             format!("FD_{}_ADDR", name.to_ascii_uppercase()),

@@ -1,0 +1,113 @@
+// The whole story in a real browser (Debian's headless Chromium, driven by playwright-core):
+// a customer, a store owner and a rider, each in their own browser context, against the
+// running system behind the gateway (`fdctl with-system --web-dir web/dist`, which sets
+// FD_GATEWAY_URL; make test-web). Elements are found by role and accessible name, as a user
+// of assistive technology would find them.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const base = process.env.FD_GATEWAY_URL;
+if (!base) throw new Error("FD_GATEWAY_URL is not set: run with fdctl with-system --web-dir web/dist (make test-web)");
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-gpu"] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A browser context signed in as `user`. */
+async function as(user) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto(base);
+  await page.getByLabel("User name").fill(user);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(`Signed in as ${user}`).waitFor();
+  return page;
+}
+
+/** The short id the pages show for an order: its first 8 characters. */
+async function placeFrom(customer, store, items) {
+  await customer.getByRole("button", { name: store }).click();
+  for (const item of items) await customer.getByRole("button", { name: `Add ${item}` }).click();
+  await customer.getByRole("button", { name: "Place order" }).click();
+  const status = customer.getByRole("list", { name: "Your orders" }).getByRole("status").first();
+  await status.waitFor();
+  const text = await status.textContent();
+  const short = /Order (\w{8})/.exec(text)?.[1];
+  assert.ok(short, text);
+  return short;
+}
+
+test("an order from the customer's click to DELIVERED, live on every page", async () => {
+  const customer = await as("ada");
+  const owner = await as("olga");
+  const rider = await as("rita");
+
+  const order = await placeFrom(customer, "Luigi's Pizzeria", ["Margherita"]);
+  const mine = customer.getByRole("status", { name: `Order ${order}` });
+  await assert.doesNotReject(mine.filter({ hasText: "PLACED" }).waitFor());
+
+  // The owner's board shows the ticket without a reload; accept and cook.
+  const ticket = owner.getByRole("status", { name: `Ticket ${order}` });
+  await ticket.filter({ hasText: "NEW" }).waitFor();
+  await owner.getByRole("button", { name: `Accept ${order}` }).click();
+  await ticket.filter({ hasText: "ACCEPTED" }).waitFor();
+  await mine.filter({ hasText: "ACCEPTED" }).waitFor();
+  await owner.getByRole("button", { name: `Finish cooking ${order}` }).click();
+  await ticket.filter({ hasText: "COOKING_FINISHED" }).waitFor();
+
+  // The rider sees it waiting, picks it up and delivers it.
+  const delivery = rider.getByRole("status", { name: `Delivery ${order}` });
+  await delivery.filter({ hasText: "WAITING_FOR_PICKUP" }).waitFor();
+  await rider.getByRole("button", { name: `Pick up ${order}` }).click();
+  await delivery.filter({ hasText: "IN_TRANSIT" }).waitFor();
+  await mine.filter({ hasText: "OUT_FOR_DELIVERY" }).waitFor();
+  await rider.getByRole("button", { name: `Complete ${order}` }).click();
+
+  // The customer's page changes on its own (WatchOrder over gRPC-Web).
+  await mine.filter({ hasText: "DELIVERED" }).waitFor();
+  await customer.getByRole("list", { name: "Notifications" }).getByRole("listitem").first().waitFor();
+  for (const p of [customer, owner, rider]) await p.context().close();
+});
+
+test("a cancelled order shows its refund; refusals show the service's reason", async () => {
+  const customer = await as("bea");
+  const order = await placeFrom(customer, "Luigi's Pizzeria", ["Margherita"]);
+  await customer.getByRole("button", { name: `Cancel order ${order}` }).click();
+  const mine = customer.getByRole("status", { name: `Order ${order}` });
+  await mine.filter({ hasText: "CANCELLED" }).waitFor();
+  await mine.filter({ hasText: "payment refunded" }).waitFor();
+
+  // A closed store refuses the order: the page says why.
+  await customer.getByRole("button", { name: "Green Bowl (closed)" }).click();
+  const add = customer.getByRole("list", { name: "Menu of Green Bowl" }).getByRole("button").first();
+  await add.click();
+  await customer.getByRole("button", { name: "Place order" }).click();
+  const alert = customer.getByRole("alert");
+  await alert.filter({ hasText: /closed/i }).waitFor();
+
+  // Another user's order is not hers to cancel: the owner's board is not a customer's.
+  const owner = await as("kenji");
+  await owner.getByText("Tickets of Sakura Sushi").waitFor();
+  await owner.context().close();
+  await customer.context().close();
+});
+
+test("the gateway refuses calls without a token, as the services would", async () => {
+  const resp = await fetch(`${base}/fooddelivery.order.v1.OrderService/ListOrders`, {
+    method: "POST",
+    headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+    body: new Uint8Array([0, 0, 0, 0, 0]),
+  });
+  assert.equal(resp.status, 200);
+  assert.equal(resp.headers.get("grpc-status"), "16", "UNAUTHENTICATED");
+  const health = await fetch(`${base}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal((await health.json()).status, "SERVING");
+});
