@@ -370,7 +370,79 @@ function ownerView(s: Session): void {
       const { orders: tickets } = await stores.listStoreOrders({ storeId: store.storeId, pageSize: 50 });
       board.replaceChildren(...tickets.map(ticketItem));
     });
+    app.append(menuEditor(store));
   })().catch(showError);
+
+  /** The owner's menu: prices and availability of each item, and new items. */
+  function menuEditor(store: Store): HTMLElement {
+    const list = h("ul", { "aria-label": `Menu of ${store.name}` });
+    const currency = store.currencyCode || "EUR";
+    const toMinor = (text: string) => BigInt(Math.round(Number(text.replace(",", ".")) * 100));
+    const refresh = async () => {
+      const { items } = await catalog.listMenuItems({ storeId: store.storeId, pageSize: 100 });
+      list.replaceChildren(
+        ...items.map((item) => {
+          const id = `price-${item.menuItemId}`;
+          const price = h("input", { id, inputmode: "decimal", value: (Number(item.price?.amountMinor ?? 0n) / 100).toFixed(2) });
+          const availId = `available-${item.menuItemId}`;
+          const available = h("input", { id: availId, type: "checkbox" });
+          available.checked = item.available;
+          return h(
+            "li",
+            {},
+            h("label", { for: id }, `Price of ${item.name} (${currency})`),
+            price,
+            available,
+            h("label", { for: availId }, `${item.name} available`),
+            button(`Save ${item.name}`, async () => {
+              clearError();
+              await stores.updateMenuItem({
+                storeId: store.storeId,
+                menuItemId: item.menuItemId,
+                price: { amountMinor: toMinor(price.value), currencyCode: currency },
+                available: available.checked,
+              });
+              await refresh();
+            }),
+          );
+        }),
+      );
+    };
+    const newId = h("input", { id: "new-item-id" });
+    const newName = h("input", { id: "new-item-name" });
+    const newPrice = h("input", { id: "new-item-price", inputmode: "decimal" });
+    const add = h(
+      "form",
+      { "aria-label": "New menu item" },
+      h("label", { for: "new-item-id" }, "New item id"),
+      newId,
+      h("label", { for: "new-item-name" }, "New item name"),
+      newName,
+      h("label", { for: "new-item-price" }, `New item price (${currency})`),
+      newPrice,
+      h("button", { type: "submit" }, "Add item"),
+    );
+    add.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearError();
+      try {
+        await stores.createMenuItem({
+          storeId: store.storeId,
+          menuItemId: newId.value.trim(),
+          name: newName.value.trim(),
+          description: "",
+          price: { amountMinor: toMinor(newPrice.value), currencyCode: currency },
+          available: true,
+        });
+        add.reset();
+        await refresh();
+      } catch (e) {
+        showError(e);
+      }
+    });
+    void refresh().catch(showError);
+    return h("section", { "aria-labelledby": "menu-edit-title" }, h("h2", { id: "menu-edit-title" }, `Menu of ${store.name}`), list, add);
+  }
 
   const ticketItem = (t: StoreOrder) => {
     const short = t.orderId.slice(0, 8);

@@ -48,6 +48,7 @@ test("an order from the customer's click to DELIVERED, live on every page", asyn
   const customer = await as("ada");
   const owner = await as("olga");
   const rider = await as("rita");
+  const otherRider = await as("rider-7");
 
   const order = await placeFrom(customer, "Luigi's Pizzeria", ["Margherita"]);
   const mine = customer.getByRole("status", { name: `Order ${order}` });
@@ -65,14 +66,27 @@ test("an order from the customer's click to DELIVERED, live on every page", asyn
   // The rider sees it waiting, picks it up and delivers it.
   const delivery = rider.getByRole("status", { name: `Delivery ${order}` });
   await delivery.filter({ hasText: "WAITING_FOR_PICKUP" }).waitFor();
+  // Another rider saw it too, but their page stops refreshing (its list calls fail)...
+  await otherRider.getByRole("button", { name: `Pick up ${order}` }).waitFor();
+  await otherRider.route("**/fooddelivery.delivery.v1.DeliveryService/ListDeliveries", (r) => r.abort());
   await rider.getByRole("button", { name: `Pick up ${order}` }).click();
   await delivery.filter({ hasText: "IN_TRANSIT" }).waitFor();
+  // ...so they try to take it too late: not theirs any more, and the page says whose it is.
+  await otherRider.getByRole("button", { name: `Pick up ${order}` }).click();
+  await otherRider.getByRole("alert").filter({ hasText: "rita" }).waitFor();
+  await otherRider.context().close();
   await mine.filter({ hasText: "OUT_FOR_DELIVERY" }).waitFor();
   await rider.getByRole("button", { name: `Complete ${order}` }).click();
 
   // The customer's page changes on its own (WatchOrder over gRPC-Web).
   await mine.filter({ hasText: "DELIVERED" }).waitFor();
   await customer.getByRole("list", { name: "Notifications" }).getByRole("listitem").first().waitFor();
+  if (process.env.SCREENSHOTS) {
+    for (const [role, p] of [["customer", customer], ["owner", owner], ["rider", rider]]) {
+      await p.setViewportSize({ width: 1000, height: 760 });
+      await p.screenshot({ path: `${process.env.SCREENSHOTS}/web-${role}.png`, fullPage: false });
+    }
+  }
   for (const p of [customer, owner, rider]) await p.context().close();
 });
 
@@ -92,7 +106,13 @@ test("a cancelled order shows its refund; refusals show the service's reason", a
   const alert = customer.getByRole("alert");
   await alert.filter({ hasText: /closed/i }).waitFor();
 
-  // Another user's order is not hers to cancel: the owner's board is not a customer's.
+  // A declined payment: nothing is ordered, and the page says so.
+  await customer.getByRole("button", { name: "Luigi's Pizzeria" }).click();
+  await customer.getByRole("button", { name: "Add Caviar" }).click();
+  await customer.getByRole("button", { name: "Place order" }).click();
+  await alert.filter({ hasText: /declined/i }).waitFor();
+
+  // Each owner sees the board of their own store.
   const owner = await as("kenji");
   await owner.getByText("Tickets of Sakura Sushi").waitFor();
   await owner.context().close();
@@ -110,4 +130,36 @@ test("the gateway refuses calls without a token, as the services would", async (
   const health = await fetch(`${base}/healthz`);
   assert.equal(health.status, 200);
   assert.equal((await health.json()).status, "SERVING");
+});
+
+test("an owner's new price refuses carts priced before it, with the reason", async () => {
+  const customer = await as("cid");
+  const owner = await as("olga");
+  // The customer's menu is read now, at the old price.
+  await customer.getByRole("button", { name: "Luigi's Pizzeria" }).click();
+  await customer.getByRole("button", { name: "Add Margherita" }).waitFor();
+  const price = owner.getByLabel("Price of Margherita (EUR)");
+  const old = await price.inputValue();
+  await price.fill("13.75");
+  await owner.getByRole("button", { name: "Save Margherita" }).click();
+  await owner.getByLabel("Price of Margherita (EUR)").and(owner.locator('[value="13.75"]')).waitFor();
+  // Until order has heard of the new price (milliseconds), a cart may still go through at the
+  // old one; after that the order is refused and the page says why.
+  const alert = customer.getByRole("alert");
+  let refused = false;
+  for (let i = 0; i < 20 && !refused; i++) {
+    await customer.getByRole("button", { name: "Add Margherita" }).click();
+    await customer.getByRole("button", { name: "Place order" }).click();
+    refused = await alert
+      .filter({ hasText: "13.75" })
+      .waitFor({ timeout: 1000 })
+      .then(() => true, () => false);
+  }
+  assert.ok(refused, `no refusal; the alert says ${await alert.textContent()}`);
+  // Back to the old price for the others.
+  await owner.getByLabel("Price of Margherita (EUR)").fill(old);
+  await owner.getByRole("button", { name: "Save Margherita" }).click();
+  await owner.getByLabel("Price of Margherita (EUR)").and(owner.locator(`[value="${old}"]`)).waitFor();
+  await customer.context().close();
+  await owner.context().close();
 });
