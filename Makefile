@@ -98,10 +98,11 @@ contracts-release: ## record proto/ as released (only if the gate passes)
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
 # PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
 # start-up and RSS of every service, then the contract gate against buf, in one run.
-bench: tools tools-buf ## the performance suite (docs/performance.md; ~7 min, needs PostgreSQL), then the dashboard of a load run
+bench: tools tools-buf web ## the performance suite (docs/performance.md; ~9 min, needs PostgreSQL), the web app's numbers, then the dashboard of a load run
 	$(CARGO) build --release --bins
 	target/release/fd-bench suite --json target/bench/bench.json
 	scripts/bench-gate.sh
+	target/release/fdctl with-system --bin-dir target/release --web-dir web/dist -- sh -c 'cd web && OUT=../target/bench/web.json node bench/web.mjs'
 	scripts/dashboard-snapshot.sh target/bench/dashboard.png
 
 # The Grafana dashboard's panels over a load run, from a real Prometheus (Debian's prometheus

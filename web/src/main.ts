@@ -267,9 +267,14 @@ function customerView(s: Session): void {
     return li;
   };
 
-  /** Follows one order as it changes (WatchOrder, server streaming over gRPC-Web). */
+  /** Follows one order as it changes (WatchOrder, server streaming over gRPC-Web): the
+   * newest one under way. One stream at a time: over HTTP/1.1 each holds a connection, and a
+   * browser opens at most six per site; the other orders refresh every few seconds. */
+  let watching: AbortController | undefined;
   const watch = async (orderId: string) => {
+    watching?.abort();
     const ctl = new AbortController();
+    watching = ctl;
     streams.push(ctl);
     try {
       for await (const change of orders.watchOrder({ orderId }, { signal: ctl.signal })) {
@@ -340,9 +345,8 @@ function customerView(s: Session): void {
       await renderOrders();
       // Orders still under way are watched live; the list also refreshes now and then.
       const { orders: mine } = await orders.listOrders({ customerId: s.user, pageSize: 20 });
-      for (const o of mine) {
-        if (o.state !== OrderState.DELIVERED && o.state !== OrderState.CANCELLED) void watch(o.orderId);
-      }
+      const live = mine.find((o) => o.state !== OrderState.DELIVERED && o.state !== OrderState.CANCELLED);
+      if (live) void watch(live.orderId);
       every(5000, renderOrders);
     } catch (e) {
       showError(e);

@@ -163,3 +163,18 @@ test("an owner's new price refuses carts priced before it, with the reason", asy
   await customer.context().close();
   await owner.context().close();
 });
+
+test("a customer with many orders under way still sees each change", async () => {
+  // Each WatchOrder stream holds one of the six HTTP/1.1 connections a browser opens per
+  // site: the page follows one order live and refreshes the others, so it never stalls.
+  const customer = await as("dan");
+  const owner = await as("olga");
+  const placed = [];
+  for (let i = 0; i < 8; i++) placed.push(await placeFrom(customer, "Luigi's Pizzeria", ["Cola"]));
+  for (const order of [placed[0], placed[7]]) {
+    await owner.getByRole("button", { name: `Accept ${order}` }).click();
+    await customer.getByRole("status", { name: `Order ${order}` }).filter({ hasText: "ACCEPTED" }).waitFor();
+  }
+  await customer.context().close();
+  await owner.context().close();
+});
