@@ -90,6 +90,14 @@ fn rendered(overlay: &str) -> Vec<Doc> {
     parse("<rendered>", &String::from_utf8_lossy(&out.stdout)).expect("YAML")
 }
 
+/// A Deployment of one of the five services (not the web app's assets).
+fn is_service(d: &Doc) -> bool {
+    d.kind() == "Deployment"
+        && fd_testkit::system::SERVICES
+            .iter()
+            .any(|(name, _)| d.value["spec"]["template"]["metadata"]["labels"]["app"] == *name)
+}
+
 fn strict(docs: &[Doc]) -> Vec<Finding> {
     check(docs, &mut Schemas::bundled())
         .expect("check")
@@ -476,7 +484,7 @@ fn every_deployment_logs_into_nats_as_its_service_and_versions_are_configured_al
     for overlay in ["stable", "canary", "ab", "fault"] {
         let docs = rendered(overlay);
         let mut env_names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for d in docs.iter().filter(|d| d.kind() == "Deployment") {
+        for d in docs.iter().filter(|d| is_service(d)) {
             let app = d.value["spec"]["template"]["metadata"]["labels"]["app"]
                 .as_str()
                 .expect("app label")
@@ -639,7 +647,7 @@ fn the_services_are_wired_to_the_data_layer_that_is_deployed() {
             "{overlay}: {copies} copies on {servers} servers"
         );
         // Every Deployment reads its database from the Secret of a Cluster that exists.
-        for dep in docs.iter().filter(|d| d.kind() == "Deployment") {
+        for dep in docs.iter().filter(|d| is_service(d)) {
             let env = dep.value["spec"]["template"]["spec"]["containers"][0]["env"]
                 .as_array()
                 .expect("env");
@@ -804,5 +812,42 @@ fn compose_prometheus_scrapes_every_service() {
             targets.contains(&format!("{name}:{port}").as_str()),
             "{name}:{port} is not scraped: {targets:?}"
         );
+    }
+}
+
+/// The web app (https://app.fooddelivery.example) calls the API host with gRPC-Web from the
+/// browser: every route there admits its origin, or the browser drops the answer.
+#[test]
+fn every_public_api_route_admits_the_web_apps_origin() {
+    for overlay in ["stable", "canary", "ab", "fault", "../progressive"] {
+        let docs = rendered(overlay);
+        let mut routes = 0;
+        for d in docs.iter().filter(|d| d.kind() == "VirtualService") {
+            let public = d.value["spec"]["hosts"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h == "api.fooddelivery.example"));
+            if !public {
+                continue;
+            }
+            for r in d.value["spec"]["http"].as_array().into_iter().flatten() {
+                routes += 1;
+                let origins = r["corsPolicy"]["allowOrigins"].to_string();
+                assert!(
+                    origins.contains("https://app.fooddelivery.example"),
+                    "{overlay}: route {} of {} does not admit the web app",
+                    r["name"],
+                    d.name()
+                );
+            }
+        }
+        assert!(routes >= 3, "{overlay}: {routes} public routes");
+        if overlay == "../progressive" {
+            let canary = docs.iter().find(|d| d.kind() == "Canary").expect("Canary");
+            let origins = canary.value["spec"]["service"]["corsPolicy"]["allowOrigins"].to_string();
+            assert!(
+                origins.contains("https://app.fooddelivery.example"),
+                "{origins}"
+            );
+        }
     }
 }
