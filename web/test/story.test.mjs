@@ -31,17 +31,28 @@ async function as(user) {
   return page;
 }
 
-/** The short id the pages show for an order: its first 8 characters. */
+/** The short ids (first 8 characters) of the orders the customer's page lists. */
+async function listed(customer) {
+  const texts = await customer.getByRole("list", { name: "Your orders" }).getByRole("status").allTextContents();
+  return texts.map((t) => /Order (\w{8})/.exec(t)?.[1]).filter(Boolean);
+}
+
+/** Clicks Place order and returns the short id of the order that appears. */
+async function place(customer) {
+  const before = new Set(await listed(customer));
+  await customer.getByRole("button", { name: "Place order" }).click();
+  for (let i = 0; i < 200; i++) {
+    const fresh = (await listed(customer)).find((id) => !before.has(id));
+    if (fresh) return fresh;
+    await customer.waitForTimeout(50);
+  }
+  throw new Error(`no new order appeared; the alert says: ${await customer.getByRole("alert").textContent()}`);
+}
+
 async function placeFrom(customer, store, items) {
   await customer.getByRole("button", { name: store }).click();
   for (const item of items) await customer.getByRole("button", { name: `Add ${item}` }).click();
-  await customer.getByRole("button", { name: "Place order" }).click();
-  const status = customer.getByRole("list", { name: "Your orders" }).getByRole("status").first();
-  await status.waitFor();
-  const text = await status.textContent();
-  const short = /Order (\w{8})/.exec(text)?.[1];
-  assert.ok(short, text);
-  return short;
+  return place(customer);
 }
 
 test("an order from the customer's click to DELIVERED, live on every page", async () => {
@@ -111,6 +122,18 @@ test("a cancelled order shows its refund; refusals show the service's reason", a
   await customer.getByRole("button", { name: "Add Caviar" }).click();
   await customer.getByRole("button", { name: "Place order" }).click();
   await alert.filter({ hasText: /declined/i }).waitFor();
+
+  // The owner rejects with a reason: the customer sees the order cancelled and refunded.
+  const olga = await as("olga");
+  await customer.getByRole("button", { name: "Remove Caviar" }).click(); // the cart kept it
+  await customer.getByRole("button", { name: "Add Margherita" }).click();
+  const rejected = await place(customer);
+  await olga.getByLabel(`Reason to reject ${rejected}`).fill("the oven is broken");
+  await olga.getByRole("button", { name: `Reject ${rejected}` }).click();
+  await olga.getByRole("status", { name: `Ticket ${rejected}` }).filter({ hasText: "the oven is broken" }).waitFor();
+  const gone = customer.getByRole("status", { name: `Order ${rejected}` });
+  await gone.filter({ hasText: "CANCELLED" }).filter({ hasText: "payment refunded" }).waitFor();
+  await olga.context().close();
 
   // Each owner sees the board of their own store.
   const owner = await as("kenji");
