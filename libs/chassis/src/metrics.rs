@@ -210,35 +210,32 @@ pub fn instruments() -> &'static Instruments {
     })
 }
 
+/// The attributes of an RPC's duration: the semantic conventions' system, method and status.
+fn rpc_attrs(full_method: &str, code: i64) -> [KeyValue; 3] {
+    [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", full_method.to_string()),
+        KeyValue::new(
+            "rpc.response.status_code",
+            crate::semconv::grpc_code_name(code),
+        ),
+    ]
+}
+
 /// Records one RPC served: `full_method` = `package.Service/Method`, its gRPC `code`.
 pub fn rpc_served(full_method: &str, code: i64, elapsed: Duration) {
-    instruments().rpc_server.record(
-        elapsed.as_secs_f64(),
-        &[
-            KeyValue::new("rpc.system.name", "grpc"),
-            KeyValue::new("rpc.method", full_method.to_string()),
-            KeyValue::new(
-                "rpc.response.status_code",
-                crate::semconv::grpc_code_name(code),
-            ),
-        ],
-    );
+    instruments()
+        .rpc_server
+        .record(elapsed.as_secs_f64(), &rpc_attrs(full_method, code));
 }
 
 /// Records one RPC made to `server_address`.
 pub fn rpc_made(full_method: &str, server_address: &str, code: i64, elapsed: Duration) {
-    instruments().rpc_client.record(
-        elapsed.as_secs_f64(),
-        &[
-            KeyValue::new("rpc.system.name", "grpc"),
-            KeyValue::new("rpc.method", full_method.to_string()),
-            KeyValue::new(
-                "rpc.response.status_code",
-                crate::semconv::grpc_code_name(code),
-            ),
-            KeyValue::new("server.address", server_address.to_string()),
-        ],
-    );
+    let [system, method, status] = rpc_attrs(full_method, code);
+    let server = KeyValue::new("server.address", server_address.to_string());
+    instruments()
+        .rpc_client
+        .record(elapsed.as_secs_f64(), &[system, method, status, server]);
 }
 
 /// Watches a connection pool: `db.client.connections.usage` by state, and its maximum.

@@ -236,6 +236,6 @@ fn every_rpc_has_its_own_request_and_response() {
             );
         }
     }
-    // order v1 5 + v2 6, payment 3, store 9 + catalog 3, delivery 3, notification 1.
-    assert_eq!(seen.len(), 2 * 30, "every RPC of the five contexts");
+    // order v1 5 + v2 6, payment 3, store 9 + catalog 3, delivery 4, notification 1.
+    assert_eq!(seen.len(), 2 * 31, "every RPC of the five contexts");
 }
