@@ -238,6 +238,22 @@ async fn cors_admits_only_the_configured_origins_and_health_names_each_service()
         page.starts_with("http/1.1 200") && page.contains("<title>app</title>"),
         "{page}"
     );
+    // Files go compressed to browsers that accept it.
+    std::fs::write(
+        dir.path().join("app.js"),
+        "console.log('app');\n".repeat(500),
+    )
+    .expect("write");
+    let js = http(
+        &with_app.url,
+        "GET /app.js HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        js.starts_with("http/1.1 200") && js.contains("content-encoding: gzip"),
+        "{}",
+        &js[..js.len().min(300)]
+    );
 }
 
 #[test]
