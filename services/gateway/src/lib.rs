@@ -20,7 +20,6 @@ pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::IntoResponse;
@@ -273,6 +272,3 @@ pub async fn run(
     .await?;
     Ok(())
 }
-
-/// Shared by the binary and the tests: the verifier needs an `Arc`.
-pub type Shared<T> = Arc<T>;

@@ -171,20 +171,13 @@ where
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/grpc-web"));
+        use tower::ServiceExt;
         if grpc_web {
-            let mut svc = self.grpc_web.clone();
-            Box::pin(async move {
-                use tower::ServiceExt;
-                let resp = svc.ready().await?.call(req).await?;
-                Ok(resp.map(axum::body::Body::new))
-            })
+            let svc = self.grpc_web.clone();
+            Box::pin(async move { Ok(svc.oneshot(req).await?.map(axum::body::Body::new)) })
         } else {
-            let mut svc = self.other.clone();
-            Box::pin(async move {
-                use tower::ServiceExt;
-                let resp = svc.ready().await?.call(req).await?;
-                Ok(resp.map(axum::body::Body::new))
-            })
+            let svc = self.other.clone();
+            Box::pin(async move { Ok(svc.oneshot(req).await?.map(axum::body::Body::new)) })
         }
     }
 }

@@ -146,7 +146,7 @@ async fn every_service_reports_rpcs_events_outbox_and_pool_to_prometheus_and_otl
         tonic::transport::Server::builder()
             .add_service(MetricsServiceServer::new(otlp.clone()))
             .add_service(TraceServiceServer::new(otlp.clone()))
-            .serve_with_incoming(tokio_stream_of(listener)),
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let dir = tempfile::tempdir().expect("dir");
     let opts = Options::new(bin_dir(), dir.path())
@@ -336,13 +336,4 @@ async fn every_service_reports_rpcs_events_outbox_and_pool_to_prometheus_and_otl
     })
     .await;
     sys.stop().await;
-}
-
-fn tokio_stream_of(
-    l: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> {
-    futures::stream::unfold(l, |l| async move {
-        let r = l.accept().await.map(|(s, _)| s);
-        Some((r, l))
-    })
 }

@@ -245,7 +245,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(receiver.clone()))
-            .serve_with_incoming(tokio_stream_wrapper(otlp)),
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(otlp)),
     );
 
     // NATS and the five services as processes, through the one launcher.
@@ -518,15 +518,6 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     );
     assert!(line.contains("\"span_id\""), "{line}");
     sys.stop().await;
-}
-
-fn tokio_stream_wrapper(
-    l: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> {
-    futures::stream::unfold(l, |l| async move {
-        let r = l.accept().await.map(|(s, _)| s);
-        Some((r, l))
-    })
 }
 
 /// An OTLP/HTTP receiver: records the POSTs (to /v1/traces, /v1/metrics) and their content type.

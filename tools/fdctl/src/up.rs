@@ -111,10 +111,10 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         data_dir.display()
     );
     for (name, _) in SERVICES {
-        let context = capitalized(name);
         println!(
-            "  {name:<13} grpc://{}    fooddelivery.{name}.v1.{context}Service",
-            sys.addr(name)
+            "  {name:<13} grpc://{}    {}",
+            sys.addr(name),
+            system::health_name(name)
         );
     }
     if sys.nats_auth().is_some() {
@@ -217,11 +217,4 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
         .with_context(|| format!("cannot run {program}"))?;
     sys.stop().await;
     Ok(status.code().unwrap_or(1))
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
 }

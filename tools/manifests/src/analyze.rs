@@ -619,9 +619,6 @@ fn destination_hosts(docs: &[Doc], out: &mut Out) {
                 _ => {}
             }
         }
-        // A VirtualService bound only to gateways for a host whose Service also gets mesh
-        // rules elsewhere is fine; one for an ingress host that is a mesh Service and has no
-        // gateway rules does not affect ingress traffic.
     }
     ingress_route_rules(docs, out);
 }
