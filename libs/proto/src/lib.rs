@@ -36,6 +36,7 @@ package!(payment, "fooddelivery.payment.v1");
 package!(store, "fooddelivery.store.v1");
 package!(delivery, "fooddelivery.delivery.v1");
 package!(notification, "fooddelivery.notification.v1");
+package!(marketing, "fooddelivery.marketing.v1");
 
 /// A generated gRPC server (`OrderServiceServer<T>`, ...): the chassis sets its largest accepted
 /// message from `MAX_MESSAGE_BYTES`, the same way for every service.
@@ -101,4 +102,6 @@ events!(
     delivery::Delivered,
     delivery::DeliveryCancelled,
     notification::NotificationSent,
+    marketing::CouponIssued,
+    marketing::DigestSent,
 );

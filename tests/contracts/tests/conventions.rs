@@ -138,6 +138,8 @@ fn every_domain_event_is_marked_and_carries_metadata() {
         "fooddelivery.delivery.v1.Delivered",
         "fooddelivery.delivery.v1.DeliveryCancelled",
         "fooddelivery.notification.v1.NotificationSent",
+        "fooddelivery.marketing.v1.CouponIssued",
+        "fooddelivery.marketing.v1.DigestSent",
     ];
     expected.sort();
     assert_eq!(names, expected);
@@ -237,5 +239,5 @@ fn every_rpc_has_its_own_request_and_response() {
         }
     }
     // order v1 5 + v2 6, payment 3, store 9 + catalog 3, delivery 4, notification 1.
-    assert_eq!(seen.len(), 2 * 31, "every RPC of the five contexts");
+    assert_eq!(seen.len(), 2 * 35, "every RPC of the six contexts");
 }
