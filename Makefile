@@ -15,8 +15,17 @@ CONTRACTS_LOCK ?= tests/contracts/released
 AGAINST_GIT ?=
 GATE = target/debug/contract-gate
 
+# The marketing context (services/marketing) is Python: its own virtualenv from its lock files,
+# its stubs generated from proto/ (not committed).
+MARKETING       := services/marketing
+MARKETING_VENV  := $(CURDIR)/$(MARKETING)/.venv
+MARKETING_PY    := $(MARKETING_VENV)/bin/python
+MARKETING_DEPS  := $(MARKETING_VENV)/.installed
+MARKETING_STUBS := $(MARKETING)/src/fooddelivery/__init__.py
+export FD_MARKETING_PYTHON ?= $(MARKETING_PY)
+
 # tools: nats-server for the tests and `make run`
-.PHONY: help tools tools-old-nats build run web test-web demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate dashboard tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
+.PHONY: help tools marketing test-marketing marketing-lock tools-old-nats build run web test-web demo test test-rust smoke manifests-check contracts-check contracts-release bench bench-gate dashboard tools-buf clients test-clients chaos chaos-long chaos-cluster-short chaos-cluster lint fmt clean
 
 help: ## this list (from the `##` comments of the Makefile)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,10 +50,35 @@ tools-old-nats: $(OLD_NATS) ## nats-server 2.9 (Go module proxy), for the test t
 $(OLD_NATS):
 	GOBIN=$(CURDIR)/.tools/nats-2.9 GOFLAGS=-mod=mod go install github.com/nats-io/nats-server/v2@v2.9.25
 
+$(MARKETING_DEPS): $(MARKETING)/requirements.lock $(MARKETING)/requirements-dev.lock $(MARKETING)/pyproject.toml
+	python3 -m venv $(MARKETING_VENV)
+	$(MARKETING_PY) -m pip install --quiet --no-deps -r $(MARKETING)/requirements.lock -r $(MARKETING)/requirements-dev.lock
+	$(MARKETING_PY) -m pip install --quiet --no-deps -e $(MARKETING)
+	touch $@
+$(MARKETING_STUBS): $(MARKETING_DEPS) $(shell find proto -name '*.proto')
+	$(MARKETING_PY) $(MARKETING)/generate.py
+marketing: $(MARKETING_STUBS) ## the Python marketing service's virtualenv (locked) and its stubs from proto/
+
+# pytest against a real nats-server on SQLite and PostgreSQL, then against the whole system
+# (the real Rust services), ruff and mypy.
+test-marketing: marketing tools ## marketing's tests (needs PostgreSQL: scripts/ensure-postgres.sh)
+	cd $(MARKETING) && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
+	cd $(MARKETING) && NATS_SERVER_BIN=$(NATS_SERVER) .venv/bin/python -m pytest -q tests --ignore=tests/system
+	$(CARGO) build --bins
+	target/debug/fdctl with-system -- sh -c 'cd $(MARKETING) && .venv/bin/python -m pytest -q tests/system'
+
+marketing-lock: ## re-lock marketing's dependencies from its pyproject.toml
+	rm -rf /tmp/fd-marketing-lock && python3 -m venv /tmp/fd-marketing-lock
+	/tmp/fd-marketing-lock/bin/pip install --quiet $(MARKETING)
+	/tmp/fd-marketing-lock/bin/pip freeze --exclude-editable | grep -v '^fd-marketing' > $(MARKETING)/requirements.lock.new
+	/tmp/fd-marketing-lock/bin/pip install --quiet '$(MARKETING)[dev]'
+	/tmp/fd-marketing-lock/bin/pip freeze --exclude-editable | grep -v '^fd-marketing' | grep -vxF -f $(MARKETING)/requirements.lock.new > $(MARKETING)/requirements-dev.lock
+	mv $(MARKETING)/requirements.lock.new $(MARKETING)/requirements.lock
+
 build: ## release binaries of every service and tool
 	$(CARGO) build --profile $(PROFILE) --bins
 
-run: build tools web ## the whole system on this machine: SQLite under ./data, NATS reused or started, the web app on :8080 (Ctrl-C stops)
+run: build tools web marketing ## the whole system on this machine: SQLite under ./data, NATS reused or started, the web app on :8080 (Ctrl-C stops)
 	$(BIN_DIR)/fdctl up --data-dir $(DATA_DIR) --bin-dir $(BIN_DIR) --web-dir web/dist
 
 # The web app (web/): TypeScript, its client generated from proto/ (protoc-gen-es), bundled
@@ -56,14 +90,14 @@ web: $(WEB_DEPS) ## build the web app into web/dist (npm registry)
 	cd web && npm run build --silent
 
 # The web app's story in headless Chromium (Debian's chromium; CHROMIUM=... to use another).
-test-web: web ## the three roles in a real browser against a fresh system
+test-web: web marketing ## the three roles in a real browser against a fresh system
 	$(CARGO) build --bins
 	target/debug/fdctl with-system --web-dir web/dist -- sh -c 'cd web && node --test test/'
 
 demo: ## the eight scenarios against make run, with each order's timeline
 	BIN_DIR=$(BIN_DIR) scripts/demo.sh
 
-test: contracts-check test-rust test-clients test-web smoke manifests-check chaos chaos-cluster-short ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
+test: contracts-check marketing test-rust test-marketing test-clients test-web smoke manifests-check chaos chaos-cluster-short ## everything CI runs after lint (needs PostgreSQL: scripts/ensure-postgres.sh)
 
 # Python and TypeScript clients, generated from proto/ (generated code is not committed).
 PY_CLIENT_DEPS := $(VENV)/.clients-deps
@@ -80,7 +114,7 @@ clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS) ## generate the Python and TypeScri
 	cd clients/typescript && node_modules/.bin/tsc -p tsconfig.json
 
 # Each client's tests against a freshly started system (fdctl with-system).
-test-clients: clients tools ## the clients' tests against a freshly started system
+test-clients: clients tools marketing ## the clients' tests against a freshly started system
 	$(CARGO) build --bins
 	target/debug/fdctl with-system -- $(VENV)/bin/python -m pytest -q clients/python
 	target/debug/fdctl with-system -- sh -c 'cd clients/typescript && node --test dist/test/'
@@ -98,7 +132,7 @@ contracts-release: ## record proto/ as released (only if the gate passes)
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
 # PlaceOrder end to end on SQLite and PostgreSQL at 1/16/64 in flight, event propagation,
 # start-up and RSS of every service, then the contract gate against buf, in one run.
-bench: tools tools-buf web ## the performance suite (docs/performance.md; ~9 min, needs PostgreSQL), the web app's numbers, then the dashboard of a load run
+bench: tools marketing tools-buf web ## the performance suite (docs/performance.md; ~9 min, needs PostgreSQL), the web app's numbers, then the dashboard of a load run
 	$(CARGO) build --release --bins
 	target/release/fd-bench suite --json target/bench/bench.json
 	scripts/bench-gate.sh
@@ -107,7 +141,7 @@ bench: tools tools-buf web ## the performance suite (docs/performance.md; ~9 min
 
 # The Grafana dashboard's panels over a load run, from a real Prometheus (Debian's prometheus
 # and chromium); docs/img/dashboard.png is one.
-dashboard: tools ## the dashboard after 95 s of load, as a PNG (default docs/img/dashboard.png)
+dashboard: tools marketing ## the dashboard after 95 s of load, as a PNG (default docs/img/dashboard.png)
 	$(CARGO) build --release --bins
 	scripts/dashboard-snapshot.sh
 
@@ -120,31 +154,31 @@ PRE_COMMIT := $(VENV)/bin/pre-commit
 $(PRE_COMMIT): | $(NATS_SERVER)
 	$(VENV)/bin/pip install --quiet pre-commit==4.7.0 xmlschema==4.3.2
 
-test-rust: tools tools-old-nats tools-buf $(PY_CLIENT_DEPS) $(PRE_COMMIT) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
+test-rust: tools marketing tools-old-nats tools-buf $(PY_CLIENT_DEPS) $(PRE_COMMIT) ## cargo test --workspace: unit, service, system, trace and contract tests (the gate against protoc: grpcio-tools), both databases
 	$(CARGO) build --bins   # the trace test runs the service binaries as processes
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 # `make run` + its printed example + the demo + Ctrl-C, with the debug binaries the tests built.
-smoke: ## --help/--version of every binary, then make run, its example, the demo and Ctrl-C
+smoke: marketing ## --help/--version of every binary, then make run, its example, the demo and Ctrl-C
 	$(CARGO) build --bins
 	BIN_DIR=target/debug scripts/smoke.sh
 
 # Chaos drills: the whole system as processes, kill -9 and restarts, then invariants.
-chaos: tools ## short chaos drill: 200 orders, 8 kill -9 faults, then the invariants
+chaos: tools marketing ## short chaos drill: 200 orders, 8 kill -9 faults, then the invariants
 	$(CARGO) build --bins
 	target/debug/fd-chaos --orders 200 --faults 8 --seconds 20 --bin-dir target/debug
 
-chaos-long: tools ## 10,000 orders, 30 faults (release build)
+chaos-long: tools marketing ## 10,000 orders, 30 faults (release build)
 	$(CARGO) build --release --bins
 	target/release/fd-chaos --orders 10000 --faults 30 --seconds 240 --workers 32 --bin-dir target/release
 
-chaos-cluster-short: tools ## cluster drill CI runs: 3 NATS nodes, 2 replicas each, PostgreSQL paused and stopped
+chaos-cluster-short: tools marketing ## cluster drill CI runs: 3 NATS nodes, 2 replicas each, PostgreSQL paused and stopped
 	scripts/ensure-postgres.sh
 	$(CARGO) build --bins
 	target/debug/fd-chaos --cluster --orders 300 --faults 8 --seconds 30 --pg-outage-seconds 5 --bin-dir target/debug
 
-chaos-cluster: tools ## the long cluster drill: 10,000 orders, 30 faults, PostgreSQL away 30 s at a time (release)
+chaos-cluster: tools marketing ## the long cluster drill: 10,000 orders, 30 faults, PostgreSQL away 30 s at a time (release)
 	scripts/ensure-postgres.sh
 	$(CARGO) build --release --bins
 	target/release/fd-chaos --cluster --orders 10000 --faults 30 --seconds 300 --workers 32 --pg-outage-seconds 30 --bin-dir target/release

@@ -22,12 +22,15 @@ use std::fmt::Write as _;
 
 /// Which contexts each service consumes; `tests/system` checks it against every service's
 /// `Definition::consumes`, and a service refuses at start to consume anything else.
-pub const CONSUMES: [(&str, &[&str]); 5] = [
+pub const CONSUMES: [(&str, &[&str]); 6] = [
     ("payment", &["order", "store"]),
     ("order", &["store", "delivery", "payment"]),
     ("store", &["order"]),
     ("delivery", &["store", "order"]),
     ("notification", &["order", "store", "delivery"]),
+    // The Python service: its consumer record (tests/contracts/consumers/marketing.json) names
+    // the events, and the contract tests check that record against its code.
+    ("marketing", &["order", "delivery"]),
 ];
 
 /// The name of the user that may do anything (operators, `fdctl`, tests' checks).
@@ -377,6 +380,6 @@ mod tests {
             assert!(seed.starts_with("SU"));
             assert!(!conf.contains(seed), "{name}'s seed is in the config");
         }
-        assert_eq!(conf.matches("nkey:").count(), 5);
+        assert_eq!(conf.matches("nkey:").count(), CONSUMES.len());
     }
 }

@@ -1,5 +1,5 @@
-//! The one launcher of the whole system: nats-server and the five service binaries as
-//! processes, wired to each other the same way for `make run` (`fdctl up`), the client tests
+//! The one launcher of the whole system: nats-server, the five Rust service binaries and the
+//! Python marketing service as processes, wired to each other the same way for `make run` (`fdctl up`), the client tests
 //! (`fdctl with-system`), the trace test, `make bench` and the chaos drills.
 //!
 //! ```text
@@ -28,6 +28,21 @@ pub const SERVICES: [(&str, u16); 5] = [
     ("delivery", 50054),
     ("notification", 50055),
 ];
+
+/// The marketing context (services/marketing): a Python service beside the Rust ones, started
+/// with the interpreter of its own virtualenv, and its default port.
+pub const MARKETING: (&str, u16) = ("marketing", 50056);
+
+/// The Python that runs marketing: `$FD_MARKETING_PYTHON`, else the virtualenv `make
+/// marketing` builds (`services/marketing/.venv`), if it exists.
+pub fn marketing_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FD_MARKETING_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../services/marketing/.venv/bin/python");
+    venv.exists().then_some(venv)
+}
 
 /// The port NATS listens on by default.
 pub const NATS_DEFAULT_PORT: u16 = 4222;
@@ -126,6 +141,10 @@ pub struct Options {
     /// Also run the edge ([`GATEWAY`]: the web app in this directory, gRPC-Web to the
     /// services, sign-in through the issuer), once the services are up.
     pub gateway: Option<PathBuf>,
+    /// Also run marketing ([`MARKETING`]) with this Python (see [`marketing_python`]); its
+    /// `DATABASE_URL` comes from `database_urls["marketing"]`, else SQLite under the data
+    /// directory.
+    pub marketing: Option<PathBuf>,
 }
 
 /// The edge's process name, and the port it listens on by default (`make run`).
@@ -151,6 +170,7 @@ impl Options {
             replicas: 1,
             nats_servers: 1,
             gateway: None,
+            marketing: marketing_python(),
         }
     }
 
@@ -245,6 +265,25 @@ impl ProcessSystem {
             };
             ports.insert(name.to_string(), port);
         }
+        if opts.marketing.is_some() {
+            let (name, default) = MARKETING;
+            let port = match &opts.ports {
+                Ports::Free => free_port()?,
+                Ports::Defaults(overrides) => {
+                    let var = "MARKETING_PORT".to_string();
+                    let port = overrides.get(&var).copied().unwrap_or(default);
+                    if port_in_use(port) {
+                        return Err(StartError::PortInUse {
+                            name: name.to_string(),
+                            port,
+                            var,
+                        });
+                    }
+                    port
+                }
+            };
+            ports.insert(name.to_string(), port);
+        }
         // Each instance's Prometheus endpoint: the service's default (gRPC port + 1000) for
         // the first replica on the default ports when it is free, else any free port.
         let mut metrics_ports = HashMap::new();
@@ -325,6 +364,9 @@ impl ProcessSystem {
             for r in 0..sys.opts.replicas.max(1) {
                 sys.start_first(&instance_name(name, r)).await?;
             }
+        }
+        if sys.opts.marketing.is_some() {
+            sys.start_first(MARKETING.0).await?;
         }
         if sys.opts.seed_demo {
             let seeded = async {
@@ -459,6 +501,9 @@ impl ProcessSystem {
         for (name, _) in SERVICES {
             all.extend(self.replicas(name));
         }
+        if self.opts.marketing.is_some() {
+            all.push(MARKETING.0.to_string());
+        }
         all
     }
 
@@ -560,7 +605,14 @@ impl ProcessSystem {
                 .arg(self.opts.data_dir.join(format!("{name}.conf")));
             c
         } else {
-            let mut c = Command::new(self.opts.bin_dir.join(service));
+            let mut c = match (&self.opts.marketing, service == MARKETING.0) {
+                (Some(python), true) => {
+                    let mut c = Command::new(python);
+                    c.args(["-m", "fd_marketing"]).env("PYTHONUNBUFFERED", "1");
+                    c
+                }
+                _ => Command::new(self.opts.bin_dir.join(service)),
+            };
             let payment = self.urls("payment");
             // Nothing of the caller's own service environment leaks in; `opts.env` says
             // what the system's services get.

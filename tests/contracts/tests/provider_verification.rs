@@ -339,7 +339,47 @@ fn substitute(v: &Json, vars: &BTreeMap<String, String>) -> Json {
 // ------------------------------------------------------------------ verification
 
 /// Checks every record against the descriptors (`static_only`) or the running system.
-async fn verify(records: &[Record], system: Option<&harness::System>) -> Vec<String> {
+/// Marketing is Python: it runs as a process beside the in-process Rust services, on the same
+/// NATS (as its own user) and trusting the same issuer; its answers are checked like theirs.
+async fn start_marketing(system: &harness::System, dir: &Path) -> (tokio::process::Child, String) {
+    let python = fd_testkit::system::marketing_python()
+        .expect("marketing's virtualenv (services/marketing/.venv): run `make marketing`");
+    let port = fd_testkit::system::free_port().expect("a free port");
+    let url = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(python)
+        .args(["-m", "fd_marketing"])
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("NATS_URL", system.nats.server_url())
+        .env("DATA_DIR", dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .envs(fd_testkit::issuer::shared().service_env())
+        .envs(
+            system
+                .nats
+                .auth()
+                .map(|a| a.service_env("marketing"))
+                .unwrap_or_default(),
+        )
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("marketing starts");
+    let health = fd_testkit::system::health_name("marketing");
+    for _ in 0..300 {
+        if fd_testkit::system::serving_as(url.clone(), &health).await {
+            return (child, url);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("marketing did not become SERVING at {url}");
+}
+
+async fn verify(
+    records: &[Record],
+    system: Option<&harness::System>,
+    marketing: Option<&str>,
+) -> Vec<String> {
     let pool = pool();
     let mut failures = Vec::new();
     for r in records {
@@ -380,7 +420,14 @@ async fn verify(records: &[Record], system: Option<&harness::System>) -> Vec<Str
                 }
             };
             let Some(system) = system else { continue };
-            let url = system.url(provider);
+            let url = match (provider, marketing) {
+                ("marketing", Some(url)) => url.to_string(),
+                ("marketing", None) => {
+                    failures.push(format!("{who} calls marketing, which is not running"));
+                    continue;
+                }
+                (p, _) => system.url(p),
+            };
             let want = expect["code"].as_str().unwrap_or("OK").to_string();
             let retry = call["retry"].as_bool().unwrap_or(false);
             let (sub, roles) = identity(call, &substitute(&call["request"], &vars));
@@ -651,7 +698,12 @@ fn verify_subscriptions_match_code(records: &[Record]) -> Vec<String> {
         read_sources(&root.join(&r.source), &mut files);
         let text = files.concat();
         let mut used = BTreeSet::new();
-        for (i, _) in text.match_indices("::TYPE") {
+        // Rust services subscribe by `Event::TYPE`, the Python one by the generated message's
+        // `DESCRIPTOR` (`OrderPlaced.DESCRIPTOR.full_name`).
+        let uses = text
+            .match_indices("::TYPE")
+            .chain(text.match_indices(".DESCRIPTOR"));
+        for (i, _) in uses {
             let name = text[..i]
                 .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .next()
@@ -687,13 +739,17 @@ async fn every_consumer_expectation_holds_against_the_real_providers() {
         "python-client",
         "typescript-client",
         "fdctl",
+        "marketing",
     ] {
         assert!(names.contains(must), "no consumer record for {must}");
     }
     let mut failures = verify_subscriptions_match_code(&records);
     failures.extend(verify_calls_match_code(&records));
     let system = harness::System::start(Backend::Sqlite).await;
-    failures.extend(verify(&records, Some(&system)).await);
+    let dir = tempfile::tempdir().expect("marketing's data directory");
+    let (marketing, marketing_url) = start_marketing(&system, dir.path()).await;
+    failures.extend(verify(&records, Some(&system), Some(&marketing_url)).await);
+    drop(marketing);
     // Wait until every event type some consumer reads was published (the records' calls drive
     // the lifecycle: delivered, cancelled after cooking, rejected).
     let wanted: BTreeSet<String> = records
@@ -739,7 +795,7 @@ async fn a_provider_change_that_breaks_an_expectation_names_the_consumer() {
             }
         }
     }
-    let failures = verify(&records, None).await.join("\n");
+    let failures = verify(&records, None, None).await.join("\n");
     for consumer in [
         "store",
         "notification",

@@ -74,6 +74,14 @@ struct Cli {
         global = true
     )]
     notification_addr: String,
+    /// Marketing service URL.
+    #[arg(
+        long,
+        env = "MARKETING_ADDR",
+        default_value = "http://127.0.0.1:50056",
+        global = true
+    )]
+    marketing_addr: String,
     /// The token to call with (default: the one `fdctl login` saved).
     #[arg(long, env = "FD_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
@@ -114,6 +122,9 @@ enum Command {
         #[arg(long, default_value = "")]
         order: String,
     },
+    /// Marketing (the Python service): a customer's coupons, recommendations and digests.
+    #[command(subcommand)]
+    Marketing(MarketingCmd),
     /// Starts the whole system on this machine (what `make run` does); Ctrl-C stops it.
     Up {
         #[command(flatten)]
@@ -202,6 +213,36 @@ enum DeadletterCmd {
         all: bool,
         #[arg(long)]
         consumer: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MarketingCmd {
+    /// The customer's coupons (earned by delivered orders).
+    Coupons {
+        #[arg(long)]
+        customer: String,
+    },
+    /// Items that go with what the customer orders often.
+    Recommendations {
+        #[arg(long)]
+        customer: String,
+    },
+    /// The daily digests sent to the customer.
+    Digests {
+        #[arg(long)]
+        customer: String,
+    },
+    /// When the customer's digest comes (09:00 in this time zone), or that it does not.
+    Digest {
+        #[arg(long)]
+        customer: String,
+        /// IANA time zone, e.g. Europe/Berlin (empty: the service's default).
+        #[arg(long, default_value = "")]
+        time_zone: String,
+        /// Stop sending it.
+        #[arg(long)]
+        off: bool,
     },
 }
 
@@ -1040,6 +1081,91 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for n in list.iter().rev() {
                 let at = n.send_time.as_ref().map_or("(pending)".into(), rfc3339);
                 println!("  {at}  {}", n.message);
+            }
+            Ok(())
+        }
+        Command::Marketing(cmd) => {
+            use fd_proto::marketing::v1 as mk;
+            let mut c = mk::marketing_service_client::MarketingServiceClient::new(
+                authed(&who, &cli.marketing_addr).await?,
+            );
+            match cmd {
+                MarketingCmd::Coupons { customer } => {
+                    let req = mk::ListCouponsRequest {
+                        customer_id: customer,
+                        page_size: 100,
+                        page_token: String::new(),
+                    };
+                    let list = c.list_coupons(req).await.map_err(explain)?.into_inner();
+                    for k in list.coupons {
+                        let spend = money(&k.spend);
+                        let until = k.expire_time.as_ref().map_or(String::new(), rfc3339);
+                        println!(
+                            "  {}  {}% off  ({}: {} delivered orders, {spend})  valid until {until}",
+                            k.code, k.percent_off, k.period, k.delivered_orders
+                        );
+                    }
+                }
+                MarketingCmd::Recommendations { customer } => {
+                    let req = mk::ListRecommendationsRequest {
+                        customer_id: customer,
+                        max_results: 5,
+                    };
+                    let list = c
+                        .list_recommendations(req)
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    for r in list.recommendations {
+                        println!(
+                            "  {} at {} (score {}, goes with {})",
+                            r.name, r.store_id, r.score, r.because_of_menu_item_id
+                        );
+                    }
+                }
+                MarketingCmd::Digests { customer } => {
+                    let req = mk::ListDigestsRequest {
+                        customer_id: customer,
+                        page_size: 100,
+                        page_token: String::new(),
+                    };
+                    let list = c.list_digests(req).await.map_err(explain)?.into_inner();
+                    for d in list.digests {
+                        let names: Vec<&str> =
+                            d.recommendations.iter().map(|r| r.name.as_str()).collect();
+                        println!(
+                            "  {} ({})  recommends: {}  coupons: {}",
+                            d.local_date,
+                            d.time_zone,
+                            names.join(", "),
+                            d.coupon_codes.join(", ")
+                        );
+                    }
+                }
+                MarketingCmd::Digest {
+                    customer,
+                    time_zone,
+                    off,
+                } => {
+                    let req = mk::SetDigestPreferencesRequest {
+                        customer_id: customer,
+                        time_zone,
+                        enabled: !off,
+                    };
+                    let p = c
+                        .set_digest_preferences(req)
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    if p.enabled {
+                        println!(
+                            "  {}'s digest: every day at 09:00 {}",
+                            p.customer_id, p.time_zone
+                        );
+                    } else {
+                        println!("  {}'s digest: off", p.customer_id);
+                    }
+                }
             }
             Ok(())
         }

@@ -49,6 +49,7 @@ pub const ISSUER_PORT: u16 = 50050;
 pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     let overrides: HashMap<String, u16> = SERVICES
         .iter()
+        .chain(std::iter::once(&system::MARKETING))
         .filter_map(|(name, _)| {
             let var = format!("{}_PORT", name.to_ascii_uppercase());
             let port = std::env::var(&var).ok()?.parse().ok()?;
@@ -117,6 +118,14 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
             system::health_name(name)
         );
     }
+    match sys.processes().iter().find(|p| *p == system::MARKETING.0) {
+        Some(name) => println!(
+            "  {name:<13} grpc://{}    {} (Python)",
+            sys.addr(name),
+            system::health_name(name)
+        ),
+        None => println!("  marketing     not started: build its virtualenv with `make marketing`"),
+    }
     if sys.nats_auth().is_some() {
         println!(
             "  {:<13} {} (JetStream; each service its own user; admin URL in {})",
@@ -179,7 +188,8 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Runs `command` against a fresh system (free ports, SQLite in a temporary directory) with
-/// the endpoints in FD_<SERVICE>_ADDR (host:port), FD_<SERVICE>_METRICS_URL and NATS_URL;
+/// the endpoints in FD_<SERVICE>_ADDR (host:port; FD_MARKETING_ADDR too when marketing runs),
+/// FD_<SERVICE>_METRICS_URL and NATS_URL;
 /// exits with its exit code.
 pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Result<i32> {
     let (program, rest) = command
@@ -200,6 +210,9 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
         .env("FD_ISSUER_URL", &sys.issuer().url);
     if let Some(url) = sys.gateway_url() {
         cmd.env("FD_GATEWAY_URL", url);
+    }
+    if sys.processes().iter().any(|p| p == system::MARKETING.0) {
+        cmd.env("FD_MARKETING_ADDR", sys.addr(system::MARKETING.0));
     }
     for (name, _) in SERVICES {
         cmd.env(

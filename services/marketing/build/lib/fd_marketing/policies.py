@@ -1,0 +1,184 @@
+"""What marketing does with the other contexts' events: one durable consumer per policy.
+
+- ``order-history`` (ORDER: OrderPlaced, OrderCancelled): remembers each order, how often the
+  customer ordered each item, which items were ordered together, and subscribes the customer
+  to the digest.
+- ``coupon-on-delivered`` (DELIVERY: Delivered): marks the order delivered and issues the
+  customer's coupon for the period if they now qualify (once per customer and period).
+"""
+
+from __future__ import annotations
+
+from fooddelivery.delivery.v1 import events_pb2 as delivery_events
+from fooddelivery.order.v1 import events_pb2 as order_events
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .clock import Clock
+from .config import Coupons
+from .db import insert_ignore, upsert_add, upsert_replace
+from .domain import coupons as coupon_rules
+from .domain import recommendations as rec
+from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
+from .schema import coupons, customer_items, digest_subscribers, item_pairs, items, orders
+from .store import coupon_issued
+
+ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
+ORDER_CANCELLED = order_events.OrderCancelled.DESCRIPTOR.full_name
+DELIVERED = delivery_events.Delivered.DESCRIPTOR.full_name
+
+ORDER_HISTORY = ConsumerSpec("order-history", [ORDER_PLACED, ORDER_CANCELLED])
+COUPON_ON_DELIVERED = ConsumerSpec("coupon-on-delivered", [DELIVERED])
+
+
+def millis(t: Timestamp) -> int:
+    return int(t.seconds) * 1000 + int(t.nanos) // 1_000_000
+
+
+class OrderHistory:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def __call__(self, conn: AsyncConnection, inc: Incoming) -> None:
+        if inc.subject == ORDER_PLACED:
+            await self.placed(conn, inc.decode(order_events.OrderPlaced))
+        else:
+            await self.cancelled(conn, inc.decode(order_events.OrderCancelled))
+
+    async def placed(self, conn: AsyncConnection, ev: order_events.OrderPlaced) -> None:
+        if not ev.order_id or not ev.customer_id or not ev.store_id:
+            raise PermanentError("OrderPlaced without order_id, customer_id or store_id")
+        placed_at = millis(ev.metadata.occurred_at) or self.clock.now_ms()
+        res = await conn.execute(
+            insert_ignore(
+                conn,
+                orders,
+                order_id=ev.order_id,
+                customer_id=ev.customer_id,
+                store_id=ev.store_id,
+                total_minor=ev.total.amount_minor,
+                currency=ev.total.currency_code,
+                placed_at_ms=placed_at,
+                cancelled=False,
+                delivered_at_ms=None,
+            )
+        )
+        if res.rowcount != 1:
+            return  # the same order under another event id: counted once
+        lines = [(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id]
+        for it in ev.items:
+            if it.menu_item_id and it.name:
+                await conn.execute(
+                    upsert_replace(
+                        conn,
+                        items,
+                        ["store_id", "menu_item_id"],
+                        store_id=ev.store_id,
+                        menu_item_id=it.menu_item_id,
+                        name=it.name,
+                    )
+                )
+        for store_id, item in sorted(set(lines)):
+            await conn.execute(
+                upsert_add(
+                    conn,
+                    customer_items,
+                    ["customer_id", "store_id", "menu_item_id"],
+                    "times",
+                    customer_id=ev.customer_id,
+                    store_id=store_id,
+                    menu_item_id=item,
+                    times=1,
+                )
+            )
+        for a, b in rec.pairs(lines):
+            await conn.execute(
+                upsert_add(
+                    conn,
+                    item_pairs,
+                    ["store_id", "item_a", "item_b"],
+                    "orders",
+                    store_id=a[0],
+                    item_a=a[1],
+                    item_b=b[1],
+                    orders=1,
+                )
+            )
+        await conn.execute(
+            insert_ignore(
+                conn,
+                digest_subscribers,
+                customer_id=ev.customer_id,
+                time_zone=None,
+                enabled=True,
+                known_since_ms=self.clock.now_ms(),
+                last_sent_date=None,
+            )
+        )
+
+    async def cancelled(self, conn: AsyncConnection, ev: order_events.OrderCancelled) -> None:
+        res = await conn.execute(
+            update(orders).where(orders.c.order_id == ev.order_id).values(cancelled=True)
+        )
+        if res.rowcount != 1:
+            raise TransientError(f"order {ev.order_id} is not known yet (its OrderPlaced comes first)")
+
+
+class CouponOnDelivered:
+    def __init__(self, rule: Coupons) -> None:
+        self.rule = rule
+
+    async def __call__(self, conn: AsyncConnection, inc: Incoming) -> None:
+        ev = inc.decode(delivery_events.Delivered)
+        if not ev.order_id:
+            raise PermanentError("Delivered without order_id")
+        delivered_at = millis(ev.metadata.occurred_at)
+        if delivered_at <= 0:
+            raise PermanentError("Delivered without metadata.occurred_at")
+        order = (await conn.execute(select(orders).where(orders.c.order_id == ev.order_id))).first()
+        if order is None:
+            # Marketing reads ORDER and DELIVERY through two consumers: this order's OrderPlaced
+            # has not been applied yet. Retried with backoff until it has.
+            raise TransientError(f"order {ev.order_id} is not known yet (its OrderPlaced comes first)")
+        await conn.execute(
+            update(orders).where(orders.c.order_id == ev.order_id).values(delivered_at_ms=delivered_at)
+        )
+        history = [
+            coupon_rules.DeliveredOrder(r.order_id, int(r.delivered_at_ms), int(r.total_minor), r.currency)
+            for r in await conn.execute(
+                select(orders).where(
+                    and_(
+                        orders.c.customer_id == order.customer_id,
+                        orders.c.delivered_at_ms.is_not(None),
+                        orders.c.cancelled.is_(False),
+                    )
+                )
+            )
+        ]
+        # Anchored at the customer's latest delivery, not this event's: Delivered events can be
+        # applied out of order (a retried one after later ones), and the final evaluation must
+        # see every delivery, whichever event comes last.
+        anchor = max(o.delivered_at_ms for o in history)
+        coupon = coupon_rules.evaluate(self.rule, order.customer_id, history, anchor, order.currency)
+        if coupon is None:
+            return
+        res = await conn.execute(
+            insert_ignore(
+                conn,
+                coupons,
+                coupon_id=coupon.coupon_id,
+                customer_id=coupon.customer_id,
+                period=coupon.period,
+                code=coupon.code,
+                percent_off=coupon.percent_off,
+                delivered_orders=coupon.delivered_orders,
+                spend_minor=coupon.spend_minor,
+                currency=coupon.currency,
+                issued_at_ms=coupon.issued_at_ms,
+                expires_at_ms=coupon.expires_at_ms,
+            )
+        )
+        if res.rowcount == 1:  # this period's coupon is new: tell the others
+            event, eid = coupon_issued(coupon)
+            await record(conn, event, eid, coupon.coupon_id, coupon.issued_at_ms)
