@@ -1,5 +1,5 @@
-//! One trace across gRPC and JetStream. The five services run as real processes (the way
-//! `make run` starts them), each exporting over OTLP/gRPC to a receiver this test serves; the
+//! One trace across gRPC and JetStream. The five Rust services and the Python marketing service
+//! run as real processes (the way `make run` starts them), each exporting over OTLP/gRPC to a receiver this test serves; the
 //! test drives two orders and then reads the traces back.
 
 use std::collections::HashMap;
@@ -381,6 +381,9 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
                     "order",
                 ) >= 1
                 && has("fooddelivery.delivery.v1.Delivered process", "order") >= 1
+                // Marketing (Python) follows both sagas.
+                && has("fooddelivery.delivery.v1.Delivered process", "marketing") >= 1
+                && has("fooddelivery.order.v1.OrderCancelled process", "marketing") >= 1
                 // Every consumer of the cancellation (notification's is often last).
                 && ["payment", "delivery", "store", "notification"]
                     .iter()
@@ -430,7 +433,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     let placed = ta.one("fooddelivery.order.v1.OrderPlaced publish", "order");
     assert_eq!(placed.kind, PRODUCER);
     assert_messaging(placed, "fooddelivery.order.v1.OrderPlaced", "send");
-    for svc in ["store", "notification"] {
+    for svc in ["store", "notification", "marketing"] {
         let p = ta.one("fooddelivery.order.v1.OrderPlaced process", svc);
         assert_eq!(
             (p.kind, p.parent.as_str()),
@@ -457,10 +460,22 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
         ],
         "three JetStream hops back to PlaceOrder"
     );
+    // The Python service's consumer span sits in the same place as the Rust ones'.
+    let marketing = ta.one("fooddelivery.delivery.v1.Delivered process", "marketing");
+    assert_eq!(marketing.kind, CONSUMER);
+    assert_eq!(ta.hops(marketing), ta.hops(delivered));
+    assert_messaging(marketing, "fooddelivery.delivery.v1.Delivered", "process");
+    assert_eq!(
+        marketing
+            .attrs
+            .get("messaging.consumer.group.name")
+            .map(String::as_str),
+        Some("marketing-coupon-on-delivered")
+    );
     let services: std::collections::BTreeSet<_> = ta.0.iter().map(|s| s.service.as_str()).collect();
     assert_eq!(
         services.into_iter().collect::<Vec<_>>(),
-        ["delivery", "notification", "order", "payment", "store"]
+        ["delivery", "marketing", "notification", "order", "payment", "store"]
     );
     // The owner's FinishCooking is a trace of its own, linked to the saga.
     let finish = spans
@@ -482,7 +497,7 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     assert_eq!(tb.root().id, cancel.id);
     assert_rpc(cancel, "fooddelivery.order.v1.OrderService", "CancelOrder");
     let cancelled = tb.one("fooddelivery.order.v1.OrderCancelled publish", "order");
-    for svc in ["payment", "delivery", "store", "notification"] {
+    for svc in ["payment", "delivery", "store", "notification", "marketing"] {
         let p = tb.one("fooddelivery.order.v1.OrderCancelled process", svc);
         assert_eq!(p.parent, cancelled.id, "{svc}");
     }

@@ -28,18 +28,19 @@ async fn rows(pool: &AnyPool, sql: &str) -> anyhow::Result<Vec<AnyRow>> {
     Ok(sqlx::query(sql).fetch_all(pool).await?)
 }
 
-/// How many PaymentRefunded events JetStream holds for each order.
-async fn refunds_per_order(
+/// How many `subject` events `stream` holds per key (`key` reads it from the payload).
+async fn events_per_key(
     js: &async_nats::jetstream::Context,
+    stream: &str,
+    subject: &str,
+    key: impl Fn(bytes::Bytes) -> anyhow::Result<String>,
 ) -> anyhow::Result<HashMap<String, usize>> {
     use async_nats::jetstream::consumer;
     use futures::StreamExt;
-    use prost::Message as _;
     let mut out = HashMap::new();
-    let Ok(stream) = js.get_stream("PAYMENT").await else {
+    let Ok(stream) = js.get_stream(stream).await else {
         return Ok(out);
     };
-    let subject = "fooddelivery.payment.v1.PaymentRefunded";
     let mut reader: consumer::PullConsumer = stream
         .create_consumer(consumer::pull::Config {
             filter_subject: subject.into(),
@@ -59,16 +60,88 @@ async fn refunds_per_order(
         let mut got = 0;
         while let Some(m) = batch.next().await {
             let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let e = fd_proto::payment::v1::PaymentRefunded::decode(m.payload.clone())?;
-            *out.entry(e.order_id).or_default() += 1;
+            *out.entry(key(m.payload.clone())?).or_default() += 1;
             got += 1;
         }
         if got == 0 {
-            anyhow::bail!("{left} refund events could not be read");
+            anyhow::bail!("{left} {subject} events could not be read");
         }
         left = left.saturating_sub(got);
     }
     Ok(out)
+}
+
+/// How many PaymentRefunded events JetStream holds for each order.
+async fn refunds_per_order(
+    js: &async_nats::jetstream::Context,
+) -> anyhow::Result<HashMap<String, usize>> {
+    use prost::Message as _;
+    events_per_key(js, "PAYMENT", "fooddelivery.payment.v1.PaymentRefunded", |p| {
+        Ok(fd_proto::payment::v1::PaymentRefunded::decode(p)?.order_id)
+    })
+    .await
+}
+
+/// Marketing's coupons against the orders really delivered: every customer with at least
+/// `min_orders` delivered orders has a coupon (none lost), no one else has one, no customer
+/// has two for a period, and JetStream holds exactly one CouponIssued per coupon (none
+/// doubled, none missing), however often marketing was killed.
+async fn check_coupons(
+    sys: &System,
+    js: &async_nats::jetstream::Context,
+    delivered_per_customer: &HashMap<String, usize>,
+    min_orders: usize,
+    v: &mut Vec<String>,
+) -> anyhow::Result<usize> {
+    use prost::Message as _;
+    let mut coupons: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for r in rows(
+        &open(sys, "marketing").await?,
+        "SELECT customer_id, period, coupon_id FROM coupons",
+    )
+    .await?
+    {
+        coupons
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2)));
+    }
+    let issued = events_per_key(js, "MARKETING", "fooddelivery.marketing.v1.CouponIssued", |p| {
+        Ok(fd_proto::marketing::v1::CouponIssued::decode(p)?
+            .coupon
+            .unwrap_or_default()
+            .coupon_id)
+    })
+    .await?;
+    let mut customers: Vec<&String> = delivered_per_customer.keys().chain(coupons.keys()).collect();
+    customers.sort();
+    customers.dedup();
+    for customer in customers {
+        let delivered = delivered_per_customer.get(customer).copied().unwrap_or(0);
+        let theirs = coupons.get(customer).map(Vec::as_slice).unwrap_or_default();
+        if delivered >= min_orders && theirs.is_empty() {
+            v.push(format!("{customer}: {delivered} delivered orders, no coupon"));
+        }
+        if delivered < min_orders && !theirs.is_empty() {
+            v.push(format!("{customer}: {delivered} delivered orders, yet a coupon"));
+        }
+        let mut periods: Vec<&str> = theirs.iter().map(|(p, _)| p.as_str()).collect();
+        periods.sort_unstable();
+        if periods.windows(2).any(|w| w[0] == w[1]) {
+            v.push(format!("{customer}: two coupons for one period {periods:?}"));
+        }
+        for (_, coupon_id) in theirs {
+            let n = issued.get(coupon_id).copied().unwrap_or(0);
+            if n != 1 {
+                v.push(format!("coupon {coupon_id} of {customer}: {n} CouponIssued events"));
+            }
+        }
+    }
+    let stored: usize = coupons.values().map(Vec::len).sum();
+    if issued.len() != stored {
+        v.push(format!("{} coupons announced, {stored} stored", issued.len()));
+    }
+    Ok(stored)
 }
 
 /// Unpublished outbox rows over all services, and messages not yet processed (or in
@@ -87,6 +160,15 @@ pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
                 .fetch_one(&pool)
                 .await?;
         }
+        pool.close().await;
+    }
+    if sys.processes().iter().any(|p| p == "marketing") {
+        let pool = open(sys, "marketing").await?;
+        unsent += sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM fd_outbox WHERE published_at_ms IS NULL",
+        )
+        .fetch_one(&pool)
+        .await?;
         pool.close().await;
     }
     let client = fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?;
@@ -136,6 +218,10 @@ pub async fn quiesce(sys: &System, limit: Duration) -> anyhow::Result<()> {
     anyhow::bail!("the system did not settle within {limit:?}")
 }
 
+/// Marketing's best-customer rule as the drill sets it (`COUPON_MIN_ORDERS`; the 30-day window
+/// is never left in a drill).
+pub const COUPON_MIN_ORDERS: usize = 2;
+
 /// Counts of the drill.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -146,6 +232,8 @@ pub struct Counts {
     pub notifications: usize,
     /// Authorizations whose order was never stored, released by order's recovery.
     pub released: usize,
+    /// Marketing's coupons (none if marketing did not run).
+    pub coupons: usize,
     pub violations: Vec<String>,
 }
 
@@ -157,7 +245,7 @@ pub async fn check(
 ) -> anyhow::Result<Counts> {
     let mut c = Counts::default();
     let mut v = Vec::new();
-    let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json FROM orders").await?;
+    let orders = rows(&open(sys, "order").await?, "SELECT order_id, state, payment_id, payment_status, store_status, delivery_status, timeline_json, customer_id FROM orders").await?;
     let js =
         async_nats::jetstream::new(fd_chassis::nats::connect_url(&sys.nats_admin_url()).await?);
     let refunds = refunds_per_order(&js).await?;
@@ -358,7 +446,7 @@ pub async fn check(
     }
     // Every stream is kept in as many copies as the services asked for, all of them current.
     if let Some(replicas) = stream_replicas {
-        for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "DEADLETTER"] {
+        for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "MARKETING", "DEADLETTER"] {
             let Ok(mut s) = js.get_stream(stream).await else {
                 continue;
             };
@@ -374,6 +462,17 @@ pub async fn check(
                 ));
             }
         }
+    }
+    if sys.processes().iter().any(|p| p == "marketing") {
+        let mut delivered_per_customer: HashMap<String, usize> = HashMap::new();
+        for o in &orders {
+            if o.get::<String, _>(1) == "DELIVERED" {
+                *delivered_per_customer
+                    .entry(o.get::<String, _>(7))
+                    .or_default() += 1;
+            }
+        }
+        c.coupons = check_coupons(sys, &js, &delivered_per_customer, COUPON_MIN_ORDERS, &mut v).await?;
     }
     let (unsent, pending, dead) = backlog(sys).await?;
     if unsent > 0 {

@@ -191,14 +191,23 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                         (fd_testkit::system::base_name(p) == "nats") == (kind == Kind::Nats)
                     })
                     .collect();
-                // NATS servers in turn (every one is killed), services at random.
+                // NATS servers in turn (every one is killed), services at random, but the
+                // Python service (marketing) surely once: its first service fault is its.
                 let pick = if kind == Kind::Nats {
                     nats_kills += 1;
                     nats_kills - 1
                 } else {
                     rng.next()
                 };
-                let target = processes[(pick % processes.len() as u64) as usize].clone();
+                let marketing = fd_testkit::system::MARKETING.0;
+                let target = if kind == Kind::Service
+                    && !killed.contains_key(marketing)
+                    && processes.iter().any(|p| p == marketing)
+                {
+                    marketing.to_string()
+                } else {
+                    processes[(pick % processes.len() as u64) as usize].clone()
+                };
                 sys.kill(&target).await;
                 tokio::time::sleep(Duration::from_millis(200 + rng.next() % 1300)).await;
                 sys.restart(&target).await?;
@@ -247,13 +256,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
     }
     println!(
-        "orders {} (delivered {}, cancelled {} each refunded once, declined {}), released authorizations {}, notifications {}, faults {} {:?}, violations {}",
+        "orders {} (delivered {}, cancelled {} each refunded once, declined {}), released authorizations {}, notifications {}, coupons {}, faults {} {:?}, violations {}",
         counts.orders,
         counts.delivered,
         counts.cancelled,
         counts.declined,
         counts.released,
         counts.notifications,
+        counts.coupons,
         injected.len(),
         injected.iter().fold(std::collections::BTreeMap::<Kind, u32>::new(), |mut m, t| {
             *m.entry(*t).or_default() += 1;

@@ -31,7 +31,13 @@ pub async fn start(
         .env("SHUTDOWN_GRACE_MS", "2000")
         // Authorizations without an order are released within the drill's quiet period.
         .env("ORPHAN_AFTER_MS", "5000")
-        .env("ORPHAN_SWEEP_MS", "1000");
+        .env("ORPHAN_SWEEP_MS", "1000")
+        // Marketing's best customers: two delivered orders earn a coupon, so that a drill's
+        // customers (two or three orders each) earn many.
+        .env(
+            "COUPON_MIN_ORDERS",
+            &crate::invariants::COUPON_MIN_ORDERS.to_string(),
+        );
     opts.nats = Nats::Start {
         bin: nats_bin.to_path_buf(),
         port: None,

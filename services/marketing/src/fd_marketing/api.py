@@ -63,12 +63,13 @@ def rpc(
             f"{SERVICE_NAME}/{method}",
             context=telemetry.extract(md),
             kind=SpanKind.SERVER,
-            attributes={"rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": method},
+            # The current RPC semantic conventions, as the Rust services record them.
+            attributes={"rpc.system.name": "grpc", "rpc.method": f"{SERVICE_NAME}/{method}"},
         ) as span:
             try:
                 caller = await self.verifier.verify(md)
                 result = await fn(self, request, context, caller)
-                span.set_attribute("rpc.grpc.status_code", 0)
+                span.set_attribute("rpc.response.status_code", "OK")
                 return result
             except Unauthenticated as e:
                 status = _status(grpc.StatusCode.UNAUTHENTICATED, str(e))
@@ -84,7 +85,7 @@ def rpc(
             except (SQLAlchemyError, OSError) as e:
                 telemetry.log(log, logging.WARNING, "database unavailable", method=method, error=repr(e))
                 status = _status(grpc.StatusCode.UNAVAILABLE, "marketing's database is unavailable; retry")
-            span.set_attribute("rpc.grpc.status_code", status.code.value[0])
+            span.set_attribute("rpc.response.status_code", status.code.name)
             if status.code in (grpc.StatusCode.UNAVAILABLE,):
                 span.set_status(Status(StatusCode.ERROR, status.details))
         await context.abort_with_status(status)
