@@ -4,3 +4,4 @@ CREATE DATABASE payment;
 CREATE DATABASE store;
 CREATE DATABASE delivery;
 CREATE DATABASE notification;
+CREATE DATABASE marketing;

@@ -200,7 +200,8 @@ async def running(nats_server: NatsServer, database_url: str, issuer: Issuer) ->
     nc = await nats.connect(nats_server.url)
     await publisher_streams(nc.jetstream())
     clock = FakeClock(T0)
-    app = Marketing(config(nats_server.url, database_url, issuer), clock=clock)
+    metrics = f"127.0.0.1:{free_port()}"
+    app = Marketing(config(nats_server.url, database_url, issuer, METRICS_ADDR=metrics), clock=clock)
     await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     yield Running(app, clock, nc, issuer, channel, marketing_pb2_grpc.MarketingServiceStub(channel))

@@ -4,6 +4,9 @@ and marketing's own events come out."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -310,3 +313,50 @@ async def test_one_trace_from_the_delivery_through_marketing_into_its_event(runn
     assert publish.parent.span_id == process.context.span_id
     # ... and the event carries it on to whoever consumes CouponIssued.
     assert msg.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_metrics_are_exported_as_the_rust_services_name_them(running: Running) -> None:
+    r = running
+    gus = f"gus-{uuid.uuid4().hex[:6]}"
+    for days_ago in (3, 2, 1):
+        await order_and_deliver(r, gus, T0 - days_ago * DAY)
+    await eventually(lambda: coupon_rows(r, gus))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await r.stub.ListCoupons(marketing_pb2.ListCouponsRequest(customer_id=gus))
+    assert r.app.cfg.metrics_addr is not None
+
+    async def scrape() -> str:
+        reader, writer = await asyncio.open_connection(*r.app.cfg.metrics_addr.rsplit(":", 1))
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        body = (await reader.read()).decode()
+        writer.close()
+        return body.split("\r\n\r\n", 1)[1]
+
+    async def ready() -> str | None:
+        text = await scrape()
+        return text if "fd_marketing_coupons_issued_total" in text and "fd_outbox_backlog" in text else None
+
+    text = await eventually(ready)
+    for line in (
+        'fd_marketing_coupons_issued_total{service_name="marketing",service_version="0.1.0"}',
+        'messaging_process_duration_seconds_count{service_name="marketing",service_version="0.1.0",'
+        'fd_outcome="processed",messaging_consumer_group_name="marketing-coupon-on-delivered",'
+        'messaging_destination_name="fooddelivery.delivery.v1.Delivered"}',
+        'rpc_server_call_duration_seconds_count{service_name="marketing",service_version="0.1.0",'
+        'rpc_method="fooddelivery.marketing.v1.MarketingService/ListCoupons",'
+        'rpc_response_status_code="UNAUTHENTICATED",rpc_system_name="grpc"}',
+        'fd_consumer_pending{service_name="marketing",service_version="0.1.0",'
+        'messaging_consumer_group_name="marketing-order-history"}',
+    ):
+        # (values add up over the tests of this process: one registry per process)
+        values = [float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(line + " ")]
+        assert values and values[0] >= 0, f"{line}\n---\n{text}"
+        assert values[0] >= 1 or line.startswith("fd_consumer_pending"), line
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is needed to check the exposition format (Debian: prometheus)")
+    check = await asyncio.create_subprocess_exec(
+        promtool, "check", "metrics", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await check.communicate(text.encode())
+    assert check.returncode == 0, out.decode()

@@ -445,7 +445,8 @@ fn compose_nats_locks_every_service_into_its_own_user() {
     let nats_env = &services["nats"]["environment"];
     let mut cmd = std::process::Command::new(fd_testkit::nats_server_bin());
     cmd.arg("-t").arg("-c").arg(&conf_path);
-    for (name, _) in fd_testkit::system::SERVICES {
+    // Every NATS user: the five Rust services and marketing.
+    for (name, _) in fd_testkit::nats_auth::CONSUMES {
         let var = fd_testkit::nats_auth::password_var(name);
         let env = &services[name]["environment"];
         assert_eq!(env["NATS_USER"].as_str(), Some(name), "{name}");

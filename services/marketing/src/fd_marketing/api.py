@@ -8,6 +8,7 @@ import base64
 import binascii
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -26,11 +27,13 @@ from .auth import Caller, PermissionDenied, Unauthenticated, Verifier
 from .clock import Clock
 from .config import DigestSettings, valid_time_zone
 from .db import upsert_replace
+from .metrics import REGISTRY
 from .schema import coupons, digest_subscribers, digests
 from .store import coupon_message, recommendation_message, recommendations
 
 log = logging.getLogger("fd_marketing.api")
 SERVICE_NAME = marketing_pb2.DESCRIPTOR.services_by_name["MarketingService"].full_name
+RPC_DURATION, RPC_HELP = "rpc_server_call_duration_seconds", "Duration of RPCs served"
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
@@ -59,6 +62,8 @@ def rpc(
     @functools.wraps(fn)
     async def handler(self: MarketingApi, request: Req, context: grpc.aio.ServicerContext) -> Resp:
         md = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        started = time.perf_counter()
+        labels = {"rpc_system_name": "grpc", "rpc_method": f"{SERVICE_NAME}/{method}"}
         with telemetry.tracer.start_as_current_span(
             f"{SERVICE_NAME}/{method}",
             context=telemetry.extract(md),
@@ -70,6 +75,13 @@ def rpc(
                 caller = await self.verifier.verify(md)
                 result = await fn(self, request, context, caller)
                 span.set_attribute("rpc.response.status_code", "OK")
+                REGISTRY.observe(
+                    RPC_DURATION,
+                    RPC_HELP,
+                    time.perf_counter() - started,
+                    rpc_response_status_code="OK",
+                    **labels,
+                )
                 return result
             except Unauthenticated as e:
                 status = _status(grpc.StatusCode.UNAUTHENTICATED, str(e))
@@ -86,6 +98,13 @@ def rpc(
                 telemetry.log(log, logging.WARNING, "database unavailable", method=method, error=repr(e))
                 status = _status(grpc.StatusCode.UNAVAILABLE, "marketing's database is unavailable; retry")
             span.set_attribute("rpc.response.status_code", status.code.name)
+            REGISTRY.observe(
+                RPC_DURATION,
+                RPC_HELP,
+                time.perf_counter() - started,
+                rpc_response_status_code=status.code.name,
+                **labels,
+            )
             if status.code in (grpc.StatusCode.UNAVAILABLE,):
                 span.set_status(Status(StatusCode.ERROR, status.details))
         await context.abort_with_status(status)

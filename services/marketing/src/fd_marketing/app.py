@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import SERVICE, VERSION, db, digest_job, messaging, telemetry
+from . import SERVICE, VERSION, db, digest_job, messaging, metrics, telemetry
 from .api import SERVICE_NAME, MarketingApi
 from .auth import Verifier
 from .clock import Clock, SystemClock
@@ -37,6 +37,7 @@ class Marketing:
     health: health.aio.HealthServicer | None = None
     relay: messaging.Relay | None = None
     port: int = 0
+    metrics_server: asyncio.Server | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -96,6 +97,8 @@ class Marketing:
         if self.port == 0:
             raise OSError(f"cannot listen on {cfg.listen_addr}: address in use")
         await self.server.start()
+        if cfg.metrics_addr is not None:
+            self.metrics_server = await metrics.serve(cfg.metrics_addr)
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         telemetry.log(
@@ -122,6 +125,8 @@ class Marketing:
             await self.nc.drain()
         if self.engine is not None:
             await self.engine.dispose()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         telemetry.log(log, logging.INFO, "marketing stopped")
 
 

@@ -63,6 +63,7 @@ class Config:
     digest: DigestSettings = field(default_factory=DigestSettings)
     log_level: str = "info"
     shutdown_grace_s: float = 10.0
+    metrics_addr: str | None = None  # None: no /metrics
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Config:
@@ -118,6 +119,7 @@ class Config:
         if not valid_time_zone(default_tz):
             problems.append(f"DIGEST_DEFAULT_TIME_ZONE: {default_tz!r} is not an IANA time zone")
         tick_ms = integer("DIGEST_TICK_MS", 30_000, 10, 3_600_000)
+        metrics = metrics_addr(text("METRICS_ADDR"), listen, problems)
         level = (text("LOG_LEVEL", "info") or "info").lower()
         if level not in ("debug", "info", "warning", "error"):
             problems.append(f"LOG_LEVEL: {level!r} is not debug, info, warning or error")
@@ -149,10 +151,28 @@ class Config:
             ),
             log_level=level,
             shutdown_grace_s=integer("SHUTDOWN_GRACE_S", 10, 0, 300),
+            metrics_addr=metrics,
         )
         if problems:
             raise ConfigError(problems)
         return cfg
+
+
+ADDR = r"[^\s:]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}"
+
+
+def metrics_addr(raw: str | None, listen: str, problems: list[str]) -> str | None:
+    """``METRICS_ADDR``: unset means the gRPC port + 1000 on loopback (as the Rust services);
+    ``off`` means none."""
+    if raw == "off":
+        return None
+    if raw is None:
+        port = int(listen.rsplit(":", 1)[1]) if re.fullmatch(ADDR, listen) else 0
+        return f"127.0.0.1:{port + 1000}" if 0 < port <= 64535 else None
+    if not re.fullmatch(ADDR, raw):
+        problems.append(f"METRICS_ADDR: {raw!r} is not host:port (or `off`)")
+        return None
+    return raw
 
 
 def valid_time_zone(name: str) -> bool:

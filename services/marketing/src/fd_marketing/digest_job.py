@@ -22,6 +22,7 @@ from .db import insert_ignore
 from .domain import coupons as coupon_rules
 from .domain import digest as schedule
 from .messaging import record
+from .metrics import REGISTRY
 from .schema import digest_subscribers, digests
 from .store import event_id, recommendation_message, recommendations, timestamp, valid_coupons
 
@@ -107,6 +108,7 @@ async def send_due(engine: AsyncEngine, clock: Clock, settings: DigestSettings) 
                 recommendations=len(digest.recommendations),
                 coupons=len(digest.coupon_codes),
             )
+            REGISTRY.add("fd_marketing_digests_sent_total", "Daily digests sent")
             sent += 1
     return sent
 

@@ -36,13 +36,14 @@ from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import SERVICE, telemetry
 from .clock import Clock
 from .config import Config
 from .db import insert_ignore
+from .metrics import REGISTRY
 from .schema import outbox, processed_events
 
 log = logging.getLogger("fd_marketing.messaging")
@@ -372,16 +373,49 @@ class Consumer:
                 batch = await puller.next_batch(stop)
                 if not batch:
                     continue
+                for m in batch:
+                    self._observe_lag(m)
                 # The batch in hand is always finished, even if stop is set meanwhile.
+                started = time.perf_counter()
                 if len(batch) > 1 and await self._process_batch(batch):
                     self.on_commit()
                     for m in batch:
+                        self._observe(m, "processed", time.perf_counter() - started)
                         await m.ack()
                     continue
                 for m in batch:
                     await self._finish_one(m)
         finally:
             await puller.close()
+
+    def _observe_lag(self, msg: Msg) -> None:
+        """Messages still pending behind this one, and its age (as the Rust consumers)."""
+        group = self.spec.durable
+        md = msg.metadata
+        REGISTRY.set(
+            "fd_consumer_pending",
+            "Messages the consumer has not received yet",
+            md.num_pending or 0,
+            messaging_consumer_group_name=group,
+        )
+        if md.timestamp is not None:
+            age = max(0.0, self.clock.now_ms() / 1000 - md.timestamp.timestamp())
+            REGISTRY.set(
+                "fd_consumer_lag_seconds",
+                "Age of the message being processed",
+                age,
+                messaging_consumer_group_name=group,
+            )
+
+    def _observe(self, msg: Msg, outcome: str, seconds: float) -> None:
+        REGISTRY.observe(
+            "messaging_process_duration_seconds",
+            "Duration of processing one event",
+            seconds,
+            messaging_consumer_group_name=self.spec.durable,
+            messaging_destination_name=msg.subject,
+            fd_outcome=outcome,
+        )
 
     def _span(self, msg: Msg) -> trace.Span:
         headers = dict(msg.headers or {})
@@ -438,6 +472,11 @@ class Consumer:
                 span.end()
 
     async def _finish_one(self, msg: Msg) -> None:
+        started = time.perf_counter()
+        outcome = await self._finish(msg)
+        self._observe(msg, outcome, time.perf_counter() - started)
+
+    async def _finish(self, msg: Msg) -> str:
         spec = self.spec
         delivered = msg.metadata.num_delivered or 1
         span = self._span(msg)
@@ -449,11 +488,11 @@ class Consumer:
                 if fresh:
                     self.on_commit()
                 await msg.ack()
-                return
+                return "processed" if fresh else "duplicate"
             except PermanentError as e:
                 reason = str(e)
-            except Exception as e:
-                reason = f"{type(e).__name__}: {e}" if not isinstance(e, TransientError) else str(e)
+            except Exception as e:  # a database away, a lost race, ...
+                reason = str(e) if isinstance(e, TransientError) else f"{type(e).__name__}: {e}"
                 if delivered < spec.max_deliver:
                     span.set_status(Status(StatusCode.ERROR, reason))
                     telemetry.log(
@@ -465,10 +504,11 @@ class Consumer:
                         delivered=delivered,
                     )
                     await msg.nak(delay=spec.backoff_s(delivered))
-                    return
+                    return "retry"
             span.set_status(Status(StatusCode.ERROR, reason))
             await self._dead_letter(msg, reason, delivered)
             await msg.ack()
+            return "dead_letter"
 
     async def _dead_letter(self, msg: Msg, reason: str, delivered: int) -> None:
         spec = self.spec
@@ -479,6 +519,12 @@ class Consumer:
             consumer=spec.durable,
             subject=msg.subject,
             reason=reason,
+        )
+        REGISTRY.add(
+            "fd_consumer_dead_letters_total",
+            "Events sent to the dead letters",
+            messaging_consumer_group_name=spec.durable,
+            messaging_destination_name=msg.subject,
         )
         headers = dict(msg.headers or {})
         # One dead letter per (consumer, event), even if dead-lettering is retried after a crash.
@@ -533,6 +579,7 @@ class Relay:
             try:
                 while await self.publish_pending():
                     pass
+                await self._observe_backlog()
                 await self._prune()
             except Exception as e:
                 telemetry.log(log, logging.WARNING, "outbox relay interrupted", error=repr(e))
@@ -581,6 +628,19 @@ class Relay:
                     update(outbox).where(outbox.c.seq.in_(done)).values(published_at_ms=self.clock.now_ms())
                 )
         return len(done)
+
+    async def _observe_backlog(self) -> None:
+        async with self.engine.connect() as conn:
+            count, oldest = (
+                await conn.execute(
+                    select(func.count(), func.min(outbox.c.occurred_at_ms)).where(
+                        outbox.c.published_at_ms.is_(None)
+                    )
+                )
+            ).one()
+        REGISTRY.set("fd_outbox_backlog", "Events written but not yet published", count or 0)
+        age = max(0.0, (self.clock.now_ms() - oldest) / 1000) if oldest else 0.0
+        REGISTRY.set("fd_outbox_oldest_age_seconds", "Age of the oldest unpublished event", age)
 
     async def _prune(self) -> None:
         now = self.clock.now_ms()

@@ -21,6 +21,7 @@ from .db import insert_ignore, upsert_add, upsert_replace
 from .domain import coupons as coupon_rules
 from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
+from .metrics import REGISTRY
 from .schema import coupons, customer_items, digest_subscribers, item_pairs, items, orders
 from .store import coupon_issued
 
@@ -182,3 +183,4 @@ class CouponOnDelivered:
         if res.rowcount == 1:  # this period's coupon is new: tell the others
             event, eid = coupon_issued(coupon)
             await record(conn, event, eid, coupon.coupon_id, coupon.issued_at_ms)
+            REGISTRY.add("fd_marketing_coupons_issued_total", "Coupons issued to best customers")

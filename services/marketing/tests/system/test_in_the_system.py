@@ -32,7 +32,7 @@ def env(name: str) -> str:
 
 def token(user: str, role: str) -> list[tuple[str, str]]:
     body = urllib.parse.urlencode({"grant_type": "password", "username": user, "role": role}).encode()
-    with urllib.request.urlopen(f"{env('FD_ISSUER_URL')}/token", data=body, timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{env('FD_ISSUER_URL')}/token", data=body, timeout=5) as resp:
         return [("authorization", f"Bearer {json.load(resp)['access_token']}")]
 
 
@@ -89,9 +89,14 @@ def order_delivered(channels, customer: str, lines: list[tuple[str, int]]) -> st
     store.FinishCooking(store_pb2.FinishCookingRequest(order_id=placed.order_id), metadata=olga)
     deliveries = delivery_pb2_grpc.DeliveryServiceStub(channels["DELIVERY"])
     rider = token("rita", "rider")
-    retry(lambda: deliveries.PickUp(delivery_pb2.PickUpRequest(order_id=placed.order_id, rider_id="rita"),
-                                    metadata=rider))
-    deliveries.CompleteDelivery(delivery_pb2.CompleteDeliveryRequest(order_id=placed.order_id), metadata=rider)
+    retry(
+        lambda: deliveries.PickUp(
+            delivery_pb2.PickUpRequest(order_id=placed.order_id, rider_id="rita"), metadata=rider
+        )
+    )
+    deliveries.CompleteDelivery(
+        delivery_pb2.CompleteDeliveryRequest(order_id=placed.order_id), metadata=rider
+    )
     return str(placed.order_id)
 
 
@@ -106,19 +111,26 @@ def test_a_best_customer_of_the_real_system_gets_a_coupon_and_recommendations(ch
     mine = token(me, "customer")
 
     def coupons() -> list[marketing_pb2.Coupon]:
-        return list(marketing.ListCoupons(marketing_pb2.ListCouponsRequest(customer_id=me), metadata=mine).coupons)
+        return list(
+            marketing.ListCoupons(marketing_pb2.ListCouponsRequest(customer_id=me), metadata=mine).coupons
+        )
 
     [coupon] = until(coupons)
     assert coupon.delivered_orders == 3 and coupon.spend.amount_minor == 3 * 1250
     assert coupon.spend.currency_code == "EUR" and coupon.percent_off == 10
     # The others had two items each but one delivered order: no coupon for them.
-    assert not marketing.ListCoupons(marketing_pb2.ListCouponsRequest(customer_id=others[0]),
-                                     metadata=token(others[0], "customer")).coupons
+    assert not marketing.ListCoupons(
+        marketing_pb2.ListCouponsRequest(customer_id=others[0]), metadata=token(others[0], "customer")
+    ).coupons
     recs = marketing.ListRecommendations(
         marketing_pb2.ListRecommendationsRequest(customer_id=me), metadata=mine
     ).recommendations
-    assert [(r.menu_item_id, r.name, r.because_of_menu_item_id) for r in recs][:1] == [("cola", "Cola", "pizza")]
+    assert [(r.menu_item_id, r.name, r.because_of_menu_item_id) for r in recs][:1] == [
+        ("cola", "Cola", "pizza")
+    ]
     # Another customer may not look.
     with pytest.raises(grpc.RpcError) as e:
-        marketing.ListCoupons(marketing_pb2.ListCouponsRequest(customer_id=me), metadata=token(others[0], "customer"))
+        marketing.ListCoupons(
+            marketing_pb2.ListCouponsRequest(customer_id=me), metadata=token(others[0], "customer")
+        )
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
