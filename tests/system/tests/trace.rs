@@ -475,7 +475,14 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
     let services: std::collections::BTreeSet<_> = ta.0.iter().map(|s| s.service.as_str()).collect();
     assert_eq!(
         services.into_iter().collect::<Vec<_>>(),
-        ["delivery", "marketing", "notification", "order", "payment", "store"]
+        [
+            "delivery",
+            "marketing",
+            "notification",
+            "order",
+            "payment",
+            "store"
+        ]
     );
     // The owner's FinishCooking is a trace of its own, linked to the saga.
     let finish = spans

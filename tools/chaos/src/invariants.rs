@@ -76,9 +76,12 @@ async fn refunds_per_order(
     js: &async_nats::jetstream::Context,
 ) -> anyhow::Result<HashMap<String, usize>> {
     use prost::Message as _;
-    events_per_key(js, "PAYMENT", "fooddelivery.payment.v1.PaymentRefunded", |p| {
-        Ok(fd_proto::payment::v1::PaymentRefunded::decode(p)?.order_id)
-    })
+    events_per_key(
+        js,
+        "PAYMENT",
+        "fooddelivery.payment.v1.PaymentRefunded",
+        |p| Ok(fd_proto::payment::v1::PaymentRefunded::decode(p)?.order_id),
+    )
     .await
 }
 
@@ -106,40 +109,59 @@ async fn check_coupons(
             .or_default()
             .push((r.get(1), r.get(2)));
     }
-    let issued = events_per_key(js, "MARKETING", "fooddelivery.marketing.v1.CouponIssued", |p| {
-        Ok(fd_proto::marketing::v1::CouponIssued::decode(p)?
-            .coupon
-            .unwrap_or_default()
-            .coupon_id)
-    })
+    let issued = events_per_key(
+        js,
+        "MARKETING",
+        "fooddelivery.marketing.v1.CouponIssued",
+        |p| {
+            Ok(fd_proto::marketing::v1::CouponIssued::decode(p)?
+                .coupon
+                .unwrap_or_default()
+                .coupon_id)
+        },
+    )
     .await?;
-    let mut customers: Vec<&String> = delivered_per_customer.keys().chain(coupons.keys()).collect();
+    let mut customers: Vec<&String> = delivered_per_customer
+        .keys()
+        .chain(coupons.keys())
+        .collect();
     customers.sort();
     customers.dedup();
     for customer in customers {
         let delivered = delivered_per_customer.get(customer).copied().unwrap_or(0);
         let theirs = coupons.get(customer).map(Vec::as_slice).unwrap_or_default();
         if delivered >= min_orders && theirs.is_empty() {
-            v.push(format!("{customer}: {delivered} delivered orders, no coupon"));
+            v.push(format!(
+                "{customer}: {delivered} delivered orders, no coupon"
+            ));
         }
         if delivered < min_orders && !theirs.is_empty() {
-            v.push(format!("{customer}: {delivered} delivered orders, yet a coupon"));
+            v.push(format!(
+                "{customer}: {delivered} delivered orders, yet a coupon"
+            ));
         }
         let mut periods: Vec<&str> = theirs.iter().map(|(p, _)| p.as_str()).collect();
         periods.sort_unstable();
         if periods.windows(2).any(|w| w[0] == w[1]) {
-            v.push(format!("{customer}: two coupons for one period {periods:?}"));
+            v.push(format!(
+                "{customer}: two coupons for one period {periods:?}"
+            ));
         }
         for (_, coupon_id) in theirs {
             let n = issued.get(coupon_id).copied().unwrap_or(0);
             if n != 1 {
-                v.push(format!("coupon {coupon_id} of {customer}: {n} CouponIssued events"));
+                v.push(format!(
+                    "coupon {coupon_id} of {customer}: {n} CouponIssued events"
+                ));
             }
         }
     }
     let stored: usize = coupons.values().map(Vec::len).sum();
     if issued.len() != stored {
-        v.push(format!("{} coupons announced, {stored} stored", issued.len()));
+        v.push(format!(
+            "{} coupons announced, {stored} stored",
+            issued.len()
+        ));
     }
     Ok(stored)
 }
@@ -446,7 +468,14 @@ pub async fn check(
     }
     // Every stream is kept in as many copies as the services asked for, all of them current.
     if let Some(replicas) = stream_replicas {
-        for stream in ["ORDER", "PAYMENT", "STORE", "DELIVERY", "MARKETING", "DEADLETTER"] {
+        for stream in [
+            "ORDER",
+            "PAYMENT",
+            "STORE",
+            "DELIVERY",
+            "MARKETING",
+            "DEADLETTER",
+        ] {
             let Ok(mut s) = js.get_stream(stream).await else {
                 continue;
             };
@@ -472,7 +501,8 @@ pub async fn check(
                     .or_default() += 1;
             }
         }
-        c.coupons = check_coupons(sys, &js, &delivered_per_customer, COUPON_MIN_ORDERS, &mut v).await?;
+        c.coupons =
+            check_coupons(sys, &js, &delivered_per_customer, COUPON_MIN_ORDERS, &mut v).await?;
     }
     let (unsent, pending, dead) = backlog(sys).await?;
     if unsent > 0 {

@@ -90,11 +90,12 @@ fn rendered(overlay: &str) -> Vec<Doc> {
     parse("<rendered>", &String::from_utf8_lossy(&out.stdout)).expect("YAML")
 }
 
-/// A Deployment of one of the five services (not the web app's assets).
+/// A Deployment of one of the six services (not the web app's assets).
 fn is_service(d: &Doc) -> bool {
     d.kind() == "Deployment"
         && fd_testkit::system::SERVICES
             .iter()
+            .chain(std::iter::once(&fd_testkit::system::MARKETING))
             .any(|(name, _)| d.value["spec"]["template"]["metadata"]["labels"]["app"] == *name)
 }
 
@@ -342,7 +343,10 @@ fn compose_matches_make_run() {
             })
             .unwrap_or_default()
     };
-    for (name, port) in fd_testkit::system::SERVICES {
+    for (name, port) in fd_testkit::system::SERVICES
+        .iter()
+        .chain(std::iter::once(&fd_testkit::system::MARKETING))
+    {
         assert_eq!(ports(name), [format!("{port}:50051")], "{name}");
     }
     assert_eq!(ports("nats"), ["4222:4222"]);
@@ -517,7 +521,7 @@ fn every_deployment_logs_into_nats_as_its_service_and_versions_are_configured_al
                 );
             }
         }
-        assert_eq!(env_names.len(), 5, "{overlay}: {:?}", env_names.keys());
+        assert_eq!(env_names.len(), 6, "{overlay}: {:?}", env_names.keys());
     }
 }
 
@@ -743,7 +747,7 @@ fn flagger_owns_orders_routing_in_the_progressive_overlay() {
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert_eq!(routes, ["store", "delivery", "notification"]);
+    assert_eq!(routes, ["store", "delivery", "notification", "marketing"]);
     let canary = docs
         .iter()
         .find(|d| d.kind() == "Canary")
@@ -804,7 +808,10 @@ fn compose_prometheus_scrapes_every_service() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for (name, _) in fd_testkit::system::SERVICES {
+    for (name, _) in fd_testkit::system::SERVICES
+        .iter()
+        .chain(std::iter::once(&fd_testkit::system::MARKETING))
+    {
         assert!(
             compose[0].value["services"][name].is_object(),
             "{name} is a compose service"
