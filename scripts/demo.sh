@@ -71,3 +71,24 @@ for c in "ada-$run" "bea-$run" "cid-$run"; do
     echo "$c:"
     as "$c" notifications --customer "$c"
 done
+
+echo; echo "== 9. marketing (a Python service that only subscribes to order's and delivery's events):"
+echo "   ada's third delivered order makes her a best customer; she gets this month's coupon once"
+# Waits until a command prints something (marketing learns of deliveries a moment later).
+wait_out() { for _ in $(seq 100); do out=$("$@" 2>/dev/null) && [ -n "$out" ] && { echo "$out"; return 0; }; sleep 0.1; done; "$@"; }
+deliver() {
+    local who=$1; shift
+    local id; id=$(as "$who" order place --customer "$who" "$@" | order_id)
+    retry as olga store accept "$id" >/dev/null
+    as olga store finish "$id" >/dev/null
+    retry as rider-7 delivery pick-up "$id" --rider rider-7 >/dev/null
+    as rider-7 delivery complete "$id" >/dev/null
+}
+deliver "ada-$run" --item pizza
+deliver "ada-$run" --item cola
+deliver "fay-$run" --item pizza --item tiramisu
+wait_out as "ada-$run" marketing coupons --customer "ada-$run"
+echo "   what goes with what ada orders often (fay had tiramisu with her pizza):"
+wait_out as "ada-$run" marketing recommendations --customer "ada-$run"
+echo "   her digest comes every morning at 9 in her own time zone:"
+as "ada-$run" marketing digest --customer "ada-$run" --time-zone Europe/Berlin

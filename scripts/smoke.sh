@@ -49,7 +49,8 @@ for expect in "state    DELIVERED" "PAYMENT_STATE_REFUNDED" "CANCELLED" "rejecte
     "PAYMENT_DECLINED" "was delivered. Enjoy" "Your payment is being refunded" "Luigi's Pizzeria" \
     "total    29.00 EUR" "STORE_CLOSED" "MENU_ITEM_UNAVAILABLE" \
     "Margherita costs 12.50 EUR now, not 0.01 EUR" "Unauthenticated" "NotFound: order" \
-    "PermissionDenied\|NotFound: no ticket"; do
+    "PermissionDenied\|NotFound: no ticket" "% off  (20[0-9-]*: 3 delivered orders" "Tiramisu at store-1" \
+    "digest: every day at 09:00 Europe/Berlin"; do
     grep -q "$expect" <<<"$demo" || { echo "demo output lacks '$expect':"; echo "$demo"; exit 1; }
 done
 

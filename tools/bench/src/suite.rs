@@ -26,6 +26,27 @@ use crate::loadgen::{self, LoadConfig, Report};
 
 pub const SERVICES: [&str; 5] = ["payment", "order", "store", "delivery", "notification"];
 
+/// The consumers whose backlog the bench samples under load: marketing's (Python) and, as the
+/// baseline of the same run, store's (Rust) — both read every OrderPlaced.
+pub const LAG_CONSUMERS: [(&str, &str); 2] = [
+    ("ORDER", "marketing-order-history"),
+    ("ORDER", "store-ticket-on-order-placed"),
+];
+
+/// How far a consumer fell behind during the PlaceOrder runs: messages it had not processed
+/// yet (pending + unacknowledged), sampled every 100 ms, and how long it took to catch up
+/// after the load stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerLag {
+    pub backend: String,
+    pub consumer: String,
+    pub max_behind: u64,
+    pub mean_behind: f64,
+    pub behind_at_end: u64,
+    pub catch_up_s: f64,
+    pub processed: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct SuiteConfig {
     pub bin_dir: PathBuf,
@@ -50,6 +71,8 @@ pub struct SuiteReport {
     pub place_order: Vec<Report>,
     pub propagation: Vec<Report>,
     pub services: Vec<ServiceStats>,
+    /// Consumer backlogs under the PlaceOrder load (marketing's against store's).
+    pub consumer_lag: Vec<ConsumerLag>,
     /// Microseconds to verify a token seen for the first time (EdDSA signature, claims), as
     /// every service does; measured in this process against a real issuer's JWKS.
     pub token_verify_us: f64,
@@ -180,7 +203,11 @@ impl System {
         // Warnings only: a log line per request is not free.
         let mut opts = Options::new(&cfg.bin_dir, dir.path()).env("RUST_LOG", "warn");
         let mut dbs = Vec::new();
-        for name in SERVICES {
+        let marketing = opts
+            .marketing
+            .is_some()
+            .then_some(fd_testkit::system::MARKETING.0);
+        for name in SERVICES.into_iter().chain(marketing) {
             let db = TestDb::new(backend, name).await;
             opts.database_urls.insert(name.to_string(), db.url.clone());
             dbs.push(db);
@@ -199,8 +226,17 @@ impl System {
         self.sys.url(name)
     }
 
+    /// The services running: the five Rust ones and marketing (when its virtualenv exists).
+    fn services(&self) -> Vec<String> {
+        self.sys
+            .processes()
+            .into_iter()
+            .filter(|p| p != "nats")
+            .collect()
+    }
+
     fn rss(&self) -> Vec<(String, f64)> {
-        SERVICES
+        self.services()
             .iter()
             .map(|name| {
                 let pid = self.sys.pid(name).unwrap_or(0);
@@ -208,6 +244,27 @@ impl System {
             })
             .collect()
     }
+}
+
+/// Messages each of [`LAG_CONSUMERS`] has not processed yet, and how many it processed.
+async fn behind(js: &async_nats::jetstream::Context) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for (stream, name) in LAG_CONSUMERS {
+        let info = async {
+            let s = js.get_stream(stream).await.ok()?;
+            let mut c: async_nats::jetstream::consumer::PullConsumer =
+                s.get_consumer(name).await.ok()?;
+            c.info().await.ok().cloned()
+        }
+        .await;
+        out.push(info.map_or((0, 0), |i| {
+            (
+                i.num_pending + i.num_ack_pending as u64,
+                i.ack_floor.consumer_sequence,
+            )
+        }));
+    }
+    out
 }
 
 /// A valid PlaceOrder with a fresh idempotency key (two pizzas, 25.00 EUR).
@@ -668,17 +725,62 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
         report
             .propagation
             .push(menu_propagation(&cfg, &sys, label).await?);
+        // Sample the consumers' backlog while PlaceOrder runs at full speed.
+        let js = async_nats::jetstream::new(
+            async_nats::connect(sys.sys.nats_admin_url())
+                .await
+                .context("NATS as admin")?,
+        );
+        let before = behind(&js).await;
+        let samples = Arc::new(Mutex::new(Vec::<Vec<(u64, u64)>>::new()));
+        let sampling = {
+            let (samples, js) = (samples.clone(), js.clone());
+            tokio::spawn(async move {
+                loop {
+                    let now = behind(&js).await;
+                    samples.lock().expect("samples").push(now);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
         report
             .place_order
             .extend(place_order_runs(&cfg, &sys, label).await?);
+        sampling.abort();
+        let end = behind(&js).await;
+        let stopped = Instant::now();
+        let mut caught_up = vec![None; LAG_CONSUMERS.len()];
+        while caught_up.iter().any(Option::is_none) && stopped.elapsed() < Duration::from_secs(300)
+        {
+            for (i, (left, _)) in behind(&js).await.into_iter().enumerate() {
+                if left == 0 && caught_up[i].is_none() {
+                    caught_up[i] = Some(stopped.elapsed().as_secs_f64());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let done = behind(&js).await;
+        let samples = samples.lock().expect("samples").clone();
+        for (i, (_, consumer)) in LAG_CONSUMERS.iter().enumerate() {
+            let series: Vec<u64> = samples.iter().map(|s| s[i].0).collect();
+            report.consumer_lag.push(ConsumerLag {
+                backend: label.into(),
+                consumer: consumer.to_string(),
+                max_behind: series.iter().copied().max().unwrap_or(0),
+                mean_behind: series.iter().sum::<u64>() as f64 / series.len().max(1) as f64,
+                behind_at_end: end[i].0,
+                catch_up_s: caught_up[i].unwrap_or(f64::NAN),
+                processed: done[i].1.saturating_sub(before[i].1),
+            });
+        }
         // Let consumers and relays finish what the load left them.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = sys.rss();
-        for (name, ((_, i), (_, a))) in SERVICES.iter().zip(idle.iter().zip(after.iter())) {
+        for (name, ((_, i), (_, a))) in sys.services().iter().zip(idle.iter().zip(after.iter())) {
             let startup = sys.sys.startup(name).unwrap_or_default();
             report.services.push(ServiceStats {
                 backend: label.into(),
-                service: name.to_string(),
+                service: name.clone(),
                 start_to_serving_ms: startup.as_secs_f64() * 1000.0,
                 rss_idle_mib: *i,
                 rss_after_load_mib: *a,
@@ -755,6 +857,26 @@ pub fn print(r: &SuiteReport) {
     );
     for p in &r.propagation {
         println!("{}", loadgen::row(p, None));
+    }
+    println!();
+    println!(
+        "consumer backlog during the PlaceOrder runs (messages not yet processed, sampled every 100 ms)"
+    );
+    println!(
+        "{:<12} {:<30} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "backend", "consumer", "max", "mean", "at end", "catch-up s", "processed"
+    );
+    for l in &r.consumer_lag {
+        println!(
+            "{:<12} {:<30} {:>10} {:>10.0} {:>10} {:>12.1} {:>10}",
+            l.backend,
+            l.consumer,
+            l.max_behind,
+            l.mean_behind,
+            l.behind_at_end,
+            l.catch_up_s,
+            l.processed
+        );
     }
     println!();
     println!(
