@@ -61,7 +61,7 @@ marketing: $(MARKETING_STUBS) ## the Python marketing service's virtualenv (lock
 
 # pytest against a real nats-server on SQLite and PostgreSQL, then against the whole system
 # (the real Rust services), ruff and mypy.
-test-marketing: marketing tools ## marketing's tests (needs PostgreSQL: scripts/ensure-postgres.sh)
+test-marketing: marketing tools tools-old-nats ## marketing's tests (needs PostgreSQL: scripts/ensure-postgres.sh)
 	cd $(MARKETING) && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
 	cd $(MARKETING) && NATS_SERVER_BIN=$(NATS_SERVER) .venv/bin/python -m pytest -q tests --ignore=tests/system
 	$(CARGO) build --bins
