@@ -30,7 +30,7 @@ pub const SERVICES: [&str; 5] = ["payment", "order", "store", "delivery", "notif
 /// baseline of the same run, store's (Rust) — both read every OrderPlaced.
 pub const LAG_CONSUMERS: [(&str, &str); 2] = [
     ("ORDER", "marketing-order-history"),
-    ("ORDER", "store-ticket-on-order-placed"),
+    ("ORDER", "store-tickets"),
 ];
 
 /// How far a consumer fell behind during the PlaceOrder runs: messages it had not processed
@@ -727,11 +727,17 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
             .push(menu_propagation(&cfg, &sys, label).await?);
         // Sample the consumers' backlog while PlaceOrder runs at full speed.
         let js = async_nats::jetstream::new(
-            async_nats::connect(sys.sys.nats_admin_url())
+            fd_chassis::nats::connect_url(&sys.sys.nats_admin_url())
                 .await
-                .context("NATS as admin")?,
+                .map_err(|e| anyhow::anyhow!("NATS as admin: {e}"))?,
         );
         let before = behind(&js).await;
+        if let Some(i) = before.iter().position(|b| *b == (0, 0)) {
+            anyhow::bail!(
+                "no consumer {} to sample: its service has not consumed yet",
+                LAG_CONSUMERS[i].1
+            );
+        }
         let samples = Arc::new(Mutex::new(Vec::<Vec<(u64, u64)>>::new()));
         let sampling = {
             let (samples, js) = (samples.clone(), js.clone());

@@ -45,6 +45,7 @@ from .config import Config
 from .db import insert_ignore
 from .metrics import REGISTRY
 from .schema import outbox, processed_events
+from .statements import RECORD_PROCESSED
 
 log = logging.getLogger("fd_marketing.messaging")
 
@@ -436,13 +437,8 @@ class Consumer:
     async def _apply(self, conn: AsyncConnection, inc: Incoming) -> bool:
         """Records the event id and applies the event; False if it was applied before."""
         res = await conn.execute(
-            insert_ignore(
-                conn,
-                processed_events,
-                consumer=self.spec.durable,
-                event_id=inc.event_id,
-                processed_at_ms=self.clock.now_ms(),
-            )
+            RECORD_PROCESSED,
+            {"consumer": self.spec.durable, "event_id": inc.event_id, "at": self.clock.now_ms()},
         )
         if res.rowcount != 1:
             return False

@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .clock import Clock
 from .config import Coupons
-from .db import insert_ignore, upsert_add, upsert_replace
+from .db import insert_ignore
 from .domain import coupons as coupon_rules
 from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
 from .metrics import REGISTRY
-from .schema import coupons, customer_items, digest_subscribers, item_pairs, items, orders
+from .schema import coupons, orders
+from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, INSERT_ORDER, NAME_ITEM, SUBSCRIBE
 from .store import coupon_issued
 
 ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
@@ -52,71 +53,37 @@ class OrderHistory:
             raise PermanentError("OrderPlaced without order_id, customer_id or store_id")
         placed_at = millis(ev.metadata.occurred_at) or self.clock.now_ms()
         res = await conn.execute(
-            insert_ignore(
-                conn,
-                orders,
-                order_id=ev.order_id,
-                customer_id=ev.customer_id,
-                store_id=ev.store_id,
-                total_minor=ev.total.amount_minor,
-                currency=ev.total.currency_code,
-                placed_at_ms=placed_at,
-                cancelled=False,
-                delivered_at_ms=None,
-            )
+            INSERT_ORDER,
+            {
+                "order_id": ev.order_id,
+                "customer_id": ev.customer_id,
+                "store_id": ev.store_id,
+                "total_minor": ev.total.amount_minor,
+                "currency": ev.total.currency_code,
+                "placed_at_ms": placed_at,
+            },
         )
         if res.rowcount != 1:
             return  # the same order under another event id: counted once
-        lines = [(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id]
-        for it in ev.items:
-            if it.menu_item_id and it.name:
-                await conn.execute(
-                    upsert_replace(
-                        conn,
-                        items,
-                        ["store_id", "menu_item_id"],
-                        store_id=ev.store_id,
-                        menu_item_id=it.menu_item_id,
-                        name=it.name,
-                    )
-                )
-        for store_id, item in sorted(set(lines)):
+        lines = sorted({(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id})
+        names = [
+            {"store_id": ev.store_id, "menu_item_id": it.menu_item_id, "name": it.name}
+            for it in ev.items
+            if it.menu_item_id and it.name
+        ]
+        if names:
+            await conn.execute(NAME_ITEM, names)
+        if lines:
             await conn.execute(
-                upsert_add(
-                    conn,
-                    customer_items,
-                    ["customer_id", "store_id", "menu_item_id"],
-                    "times",
-                    customer_id=ev.customer_id,
-                    store_id=store_id,
-                    menu_item_id=item,
-                    times=1,
-                )
+                COUNT_CUSTOMER_ITEM,
+                [{"customer_id": ev.customer_id, "store_id": s, "menu_item_id": i} for s, i in lines],
             )
-        for a, b in rec.pairs(lines):
+        pairs = rec.pairs(lines)
+        if pairs:
             await conn.execute(
-                upsert_add(
-                    conn,
-                    item_pairs,
-                    ["store_id", "item_a", "item_b"],
-                    "orders",
-                    store_id=a[0],
-                    item_a=a[1],
-                    item_b=b[1],
-                    orders=1,
-                )
+                COUNT_PAIR, [{"store_id": a[0], "item_a": a[1], "item_b": b[1]} for a, b in pairs]
             )
-        await conn.execute(
-            insert_ignore(
-                conn,
-                digest_subscribers,
-                customer_id=ev.customer_id,
-                time_zone=None,
-                enabled=True,
-                known_since_ms=self.clock.now_ms(),
-                last_sent_date=None,
-            )
-        )
+        await conn.execute(SUBSCRIBE, {"customer_id": ev.customer_id, "at": self.clock.now_ms()})
 
     async def cancelled(self, conn: AsyncConnection, ev: order_events.OrderCancelled) -> None:
         res = await conn.execute(

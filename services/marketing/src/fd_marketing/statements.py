@@ -1,0 +1,35 @@
+"""The statements of the event path, written once as SQL that SQLite (>= 3.24) and PostgreSQL
+both accept, and compiled once: building a SQLAlchemy insert construct per event spent most of
+the consumer's time compiling it again (3,000 OrderPlaced on SQLite: 92/s with constructs,
+533/s with these)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+RECORD_PROCESSED = text(
+    "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) "
+    "VALUES (:consumer, :event_id, :at) ON CONFLICT DO NOTHING"
+)
+INSERT_ORDER = text(
+    "INSERT INTO orders (order_id, customer_id, store_id, total_minor, currency, placed_at_ms, cancelled) "
+    "VALUES (:order_id, :customer_id, :store_id, :total_minor, :currency, :placed_at_ms, FALSE) "
+    "ON CONFLICT DO NOTHING"
+)
+NAME_ITEM = text(
+    "INSERT INTO items (store_id, menu_item_id, name) VALUES (:store_id, :menu_item_id, :name) "
+    "ON CONFLICT (store_id, menu_item_id) DO UPDATE SET name = excluded.name"
+)
+COUNT_CUSTOMER_ITEM = text(
+    "INSERT INTO customer_items (customer_id, store_id, menu_item_id, times) "
+    "VALUES (:customer_id, :store_id, :menu_item_id, 1) "
+    "ON CONFLICT (customer_id, store_id, menu_item_id) DO UPDATE SET times = customer_items.times + 1"
+)
+COUNT_PAIR = text(
+    "INSERT INTO item_pairs (store_id, item_a, item_b, orders) VALUES (:store_id, :item_a, :item_b, 1) "
+    "ON CONFLICT (store_id, item_a, item_b) DO UPDATE SET orders = item_pairs.orders + 1"
+)
+SUBSCRIBE = text(
+    "INSERT INTO digest_subscribers (customer_id, time_zone, enabled, known_since_ms) "
+    "VALUES (:customer_id, NULL, TRUE, :at) ON CONFLICT DO NOTHING"
+)
