@@ -33,11 +33,11 @@ pub const SERVICES: [(&str, u16); 5] = [
 /// with the interpreter of its own virtualenv, and its default port.
 pub const MARKETING: (&str, u16) = ("marketing", 50056);
 
-/// The Python that runs marketing: `$FD_MARKETING_PYTHON`, else the virtualenv `make
-/// marketing` builds (`services/marketing/.venv`), if it exists.
+/// The Python that runs marketing: `$FD_MARKETING_PYTHON` (empty: do not run marketing), else
+/// the virtualenv `make marketing` builds (`services/marketing/.venv`), if it exists.
 pub fn marketing_python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("FD_MARKETING_PYTHON") {
-        return Some(PathBuf::from(p));
+        return (!p.is_empty()).then(|| PathBuf::from(p));
     }
     let venv =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../services/marketing/.venv/bin/python");
@@ -90,6 +90,28 @@ pub enum Ports {
     Defaults(HashMap<String, u16>),
     /// Free ports picked at start (tests, bench, chaos).
     Free,
+}
+
+impl Ports {
+    /// The port of `name`: a free one, or its default (`<NAME>_PORT` overrides it), which must
+    /// not be taken.
+    fn pick(&self, name: &str, default: u16) -> Result<u16, StartError> {
+        match self {
+            Ports::Free => Ok(free_port()?),
+            Ports::Defaults(overrides) => {
+                let var = format!("{}_PORT", name.to_ascii_uppercase());
+                let port = overrides.get(&var).copied().unwrap_or(default);
+                if port_in_use(port) {
+                    return Err(StartError::PortInUse {
+                        name: name.to_string(),
+                        port,
+                        var,
+                    });
+                }
+                Ok(port)
+            }
+        }
+    }
 }
 
 /// Which NATS the system uses.
@@ -248,41 +270,11 @@ impl ProcessSystem {
             for r in 1..opts.replicas.max(1) {
                 ports.insert(instance_name(name, r), free_port()?);
             }
-            let port = match &opts.ports {
-                Ports::Free => free_port()?,
-                Ports::Defaults(overrides) => {
-                    let var = format!("{}_PORT", name.to_ascii_uppercase());
-                    let port = overrides.get(&var).copied().unwrap_or(default);
-                    if port_in_use(port) {
-                        return Err(StartError::PortInUse {
-                            name: name.to_string(),
-                            port,
-                            var,
-                        });
-                    }
-                    port
-                }
-            };
-            ports.insert(name.to_string(), port);
+            ports.insert(name.to_string(), opts.ports.pick(name, default)?);
         }
         if opts.marketing.is_some() {
             let (name, default) = MARKETING;
-            let port = match &opts.ports {
-                Ports::Free => free_port()?,
-                Ports::Defaults(overrides) => {
-                    let var = "MARKETING_PORT".to_string();
-                    let port = overrides.get(&var).copied().unwrap_or(default);
-                    if port_in_use(port) {
-                        return Err(StartError::PortInUse {
-                            name: name.to_string(),
-                            port,
-                            var,
-                        });
-                    }
-                    port
-                }
-            };
-            ports.insert(name.to_string(), port);
+            ports.insert(name.to_string(), opts.ports.pick(name, default)?);
         }
         // Each instance's Prometheus endpoint: the service's default (gRPC port + 1000) for
         // the first replica on the default ports when it is free, else any free port.
@@ -393,20 +385,7 @@ impl ProcessSystem {
     /// `/healthz` says every service is SERVING.
     async fn start_gateway(&mut self, web_dir: &Path) -> Result<(), StartError> {
         let (name, default) = GATEWAY;
-        let port = match &self.opts.ports {
-            Ports::Defaults(overrides) => {
-                let port = overrides.get("GATEWAY_PORT").copied().unwrap_or(default);
-                if port_in_use(port) {
-                    return Err(StartError::PortInUse {
-                        name: name.to_string(),
-                        port,
-                        var: "GATEWAY_PORT".into(),
-                    });
-                }
-                port
-            }
-            Ports::Free => free_port()?,
-        };
+        let port = self.opts.ports.pick(name, default)?;
         self.ports.insert(name.to_string(), port);
         let log = std::fs::OpenOptions::new()
             .create(true)

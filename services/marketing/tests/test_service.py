@@ -78,6 +78,17 @@ async def test_the_best_customer_gets_one_coupon_per_period_never_twice(running:
     await order_and_deliver(r, ada, T0 + DAY)
     got = await eventually(lambda: _at_least(coupon_rows(r, ada), 2))
     assert [(c.period, c.delivered_orders) for c in got] == [("2026-12", 5), ("2026-11", 3)]
+    # Page by page.
+    md = r.md(ada, "customer")
+    first = await r.stub.ListCoupons(
+        marketing_pb2.ListCouponsRequest(customer_id=ada, page_size=1), metadata=md
+    )
+    second = await r.stub.ListCoupons(
+        marketing_pb2.ListCouponsRequest(customer_id=ada, page_size=1, page_token=first.next_page_token),
+        metadata=md,
+    )
+    assert [c.period for c in [*first.coupons, *second.coupons]] == ["2026-12", "2026-11"]
+    assert first.next_page_token and not second.next_page_token
     assert len(await eventually(lambda: _at_least(issued_events(r), 2))) == 2
 
 

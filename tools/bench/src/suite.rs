@@ -246,10 +246,13 @@ impl System {
     }
 }
 
-/// Messages each of [`LAG_CONSUMERS`] has not processed yet, and how many it processed.
-async fn behind(js: &async_nats::jetstream::Context) -> Vec<(u64, u64)> {
+/// Messages each of `consumers` has not processed yet, and how many it processed.
+async fn behind(
+    js: &async_nats::jetstream::Context,
+    consumers: &[(&str, &str)],
+) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    for (stream, name) in LAG_CONSUMERS {
+    for &(stream, name) in consumers {
         let info = async {
             let s = js.get_stream(stream).await.ok()?;
             let mut c: async_nats::jetstream::consumer::PullConsumer =
@@ -731,19 +734,28 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
                 .await
                 .map_err(|e| anyhow::anyhow!("NATS as admin: {e}"))?,
         );
-        let before = behind(&js).await;
+        // Marketing's consumer when marketing runs (FD_MARKETING_PYTHON= turns it off).
+        let consumers: Vec<(&str, &str)> = LAG_CONSUMERS
+            .into_iter()
+            .filter(|(_, c)| {
+                sys.services()
+                    .iter()
+                    .any(|s| c.starts_with(&format!("{s}-")))
+            })
+            .collect();
+        let before = behind(&js, &consumers).await;
         if let Some(i) = before.iter().position(|b| *b == (0, 0)) {
             anyhow::bail!(
                 "no consumer {} to sample: its service has not consumed yet",
-                LAG_CONSUMERS[i].1
+                consumers[i].1
             );
         }
         let samples = Arc::new(Mutex::new(Vec::<Vec<(u64, u64)>>::new()));
         let sampling = {
-            let (samples, js) = (samples.clone(), js.clone());
+            let (samples, js, consumers) = (samples.clone(), js.clone(), consumers.clone());
             tokio::spawn(async move {
                 loop {
-                    let now = behind(&js).await;
+                    let now = behind(&js, &consumers).await;
                     samples.lock().expect("samples").push(now);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -753,21 +765,21 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
             .place_order
             .extend(place_order_runs(&cfg, &sys, label).await?);
         sampling.abort();
-        let end = behind(&js).await;
+        let end = behind(&js, &consumers).await;
         let stopped = Instant::now();
-        let mut caught_up = vec![None; LAG_CONSUMERS.len()];
+        let mut caught_up = vec![None; consumers.len()];
         while caught_up.iter().any(Option::is_none) && stopped.elapsed() < Duration::from_secs(300)
         {
-            for (i, (left, _)) in behind(&js).await.into_iter().enumerate() {
+            for (i, (left, _)) in behind(&js, &consumers).await.into_iter().enumerate() {
                 if left == 0 && caught_up[i].is_none() {
                     caught_up[i] = Some(stopped.elapsed().as_secs_f64());
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let done = behind(&js).await;
+        let done = behind(&js, &consumers).await;
         let samples = samples.lock().expect("samples").clone();
-        for (i, (_, consumer)) in LAG_CONSUMERS.iter().enumerate() {
+        for (i, (_, consumer)) in consumers.iter().enumerate() {
             let series: Vec<u64> = samples.iter().map(|s| s[i].0).collect();
             report.consumer_lag.push(ConsumerLag {
                 backend: label.into(),

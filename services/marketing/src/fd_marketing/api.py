@@ -18,7 +18,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import desc, select
+from sqlalchemy import Row, Select, desc, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -150,21 +150,25 @@ class MarketingApi(marketing_pb2_grpc.MarketingServiceServicer):  # type: ignore
     ) -> marketing_pb2.ListCouponsResponse:
         customer = _customer(request.customer_id)
         caller.require_customer_or_operator(customer, "ListCoupons")
-        size, offset = _page(request.page_size, request.page_token)
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(coupons)
-                    .where(coupons.c.customer_id == customer)
-                    .order_by(desc(coupons.c.issued_at_ms), desc(coupons.c.coupon_id))
-                    .offset(offset)
-                    .limit(size + 1)
-                )
-            ).all()
-        return marketing_pb2.ListCouponsResponse(
-            coupons=[coupon_message(r) for r in rows[:size]],
-            next_page_token=_next(offset, size, len(rows) > size),
+        rows, token = await self._page_of(
+            select(coupons)
+            .where(coupons.c.customer_id == customer)
+            .order_by(desc(coupons.c.issued_at_ms), desc(coupons.c.coupon_id)),
+            request.page_size,
+            request.page_token,
         )
+        return marketing_pb2.ListCouponsResponse(
+            coupons=[coupon_message(r) for r in rows], next_page_token=token
+        )
+
+    async def _page_of(
+        self, query: Select[Any], page_size: int, page_token: str
+    ) -> tuple[list[Row[Any]], str]:
+        """One page of ``query`` (newest first) and the token of the next."""
+        size, offset = _page(page_size, page_token)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.offset(offset).limit(size + 1))).all()
+        return list(rows[:size]), _next(offset, size, len(rows) > size)
 
     @rpc
     async def ListRecommendations(
@@ -223,18 +227,13 @@ class MarketingApi(marketing_pb2_grpc.MarketingServiceServicer):  # type: ignore
     ) -> marketing_pb2.ListDigestsResponse:
         customer = _customer(request.customer_id)
         caller.require_customer_or_operator(customer, "ListDigests")
-        size, offset = _page(request.page_size, request.page_token)
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(digests.c.body)
-                    .where(digests.c.customer_id == customer)
-                    .order_by(desc(digests.c.local_date), desc(digests.c.digest_id))
-                    .offset(offset)
-                    .limit(size + 1)
-                )
-            ).all()
+        rows, token = await self._page_of(
+            select(digests.c.body)
+            .where(digests.c.customer_id == customer)
+            .order_by(desc(digests.c.local_date), desc(digests.c.digest_id)),
+            request.page_size,
+            request.page_token,
+        )
         return marketing_pb2.ListDigestsResponse(
-            digests=[marketing_pb2.Digest.FromString(r.body) for r in rows[:size]],
-            next_page_token=_next(offset, size, len(rows) > size),
+            digests=[marketing_pb2.Digest.FromString(r.body) for r in rows], next_page_token=token
         )
