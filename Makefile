@@ -188,10 +188,11 @@ manifests-check: ## render the Istio overlays and validate them and docker-compo
 	$(CARGO) build -p fd-manifests
 	scripts/manifests-check.sh
 
-lint: tools-buf ## cargo fmt --check, clippy -D warnings, buf lint
+lint: tools-buf marketing ## cargo fmt --check, clippy -D warnings, buf lint; ruff and mypy --strict for marketing
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint proto
+	cd $(MARKETING) && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
 
 fmt: ## cargo fmt
 	$(CARGO) fmt --all
