@@ -65,6 +65,15 @@ pub struct ServiceStats {
     pub rss_after_load_mib: f64,
 }
 
+/// CPU time of one process (or group) over a PlaceOrder run, until every consumer caught up.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuShare {
+    pub backend: String,
+    pub process: String,
+    pub cpu_s: f64,
+    pub per_1000_orders_s: f64,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct SuiteReport {
     pub ceiling: Vec<Report>,
@@ -73,6 +82,8 @@ pub struct SuiteReport {
     pub services: Vec<ServiceStats>,
     /// Consumer backlogs under the PlaceOrder load (marketing's against store's).
     pub consumer_lag: Vec<ConsumerLag>,
+    /// CPU-seconds per 1,000 orders, per process, at 64 in flight (from /proc).
+    pub cpu: Vec<CpuShare>,
     /// Microseconds to verify a token seen for the first time (EdDSA signature, claims), as
     /// every service does; measured in this process against a real issuer's JWKS.
     pub token_verify_us: f64,
@@ -268,6 +279,132 @@ async fn behind(
         }));
     }
     out
+}
+
+/// utime + stime of a process in seconds (/proc/PID/stat), 0 if it is gone.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: the fields after it start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of the man page; index 0 here is field 3 (state).
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless told otherwise).
+fn clock_ticks() -> f64 {
+    static TCK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TCK.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// The PIDs of every PostgreSQL server process on this machine (the test cluster).
+fn postgres_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .collect()
+}
+
+/// Messages not yet processed over every durable consumer of every stream.
+async fn pending_everywhere(js: &async_nats::jetstream::Context) -> u64 {
+    use tokio_stream::StreamExt as _;
+    let mut total = 0;
+    let mut names = js.stream_names();
+    let mut streams = Vec::new();
+    while let Some(Ok(n)) = names.next().await {
+        streams.push(n);
+    }
+    for stream in streams {
+        let Ok(s) = js.get_stream(&stream).await else { continue };
+        let mut consumers = s.consumers();
+        while let Some(Ok(info)) = consumers.next().await {
+            total += info.num_pending + info.num_ack_pending as u64;
+        }
+    }
+    total
+}
+
+/// CPU-seconds per 1,000 orders: PlaceOrder v1 at 64 in flight for the run's duration, CPU
+/// counted from its start until every consumer caught up, per process (the services, NATS,
+/// PostgreSQL, the load generator itself).
+async fn cpu_per_order(
+    cfg: &SuiteConfig,
+    sys: &System,
+    js: &async_nats::jetstream::Context,
+    label: &str,
+) -> anyhow::Result<Vec<CpuShare>> {
+    let mut groups: Vec<(String, Vec<u32>)> = sys
+        .sys
+        .processes()
+        .into_iter()
+        .filter_map(|p| sys.sys.pid(&p).map(|pid| (p, vec![pid])))
+        .collect();
+    if label == "PostgreSQL" {
+        groups.push(("postgresql".into(), postgres_pids()));
+    }
+    groups.push(("load generator (fd-bench)".into(), vec![std::process::id()]));
+    let sample = |groups: &[(String, Vec<u32>)]| -> Vec<f64> {
+        groups
+            .iter()
+            .map(|(_, pids)| pids.iter().map(|p| cpu_seconds(*p)).sum())
+            .collect()
+    };
+    let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
+    let client = OrderServiceClient::new(sys.as_(channel, "bench", "customer"));
+    let placed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let before = sample(&groups);
+    let counter = placed.clone();
+    let load = LoadConfig {
+        warmup: Duration::ZERO,
+        ..closed_loop(cfg, 64)
+    };
+    loadgen::run(&format!("CPU per order, {label}"), load, move || {
+        let (mut c, counter) = (client.clone(), counter.clone());
+        async move {
+            c.place_order(place_request("bench"))
+                .await
+                .map(|_| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                })
+                .map_err(|s| rpc_error(&s))
+        }
+    })
+    .await;
+    let waited = Instant::now();
+    while pending_everywhere(js).await > 0 && waited.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = sample(&groups);
+    let orders = placed.load(std::sync::atomic::Ordering::Relaxed).max(1) as f64;
+    Ok(groups
+        .into_iter()
+        .zip(before.iter().zip(&after))
+        .map(|((name, _), (b, a))| CpuShare {
+            backend: label.into(),
+            process: name,
+            cpu_s: a - b,
+            per_1000_orders_s: (a - b) / orders * 1000.0,
+        })
+        .collect())
 }
 
 /// A valid PlaceOrder with a fresh idempotency key (two pizzas, 25.00 EUR).
@@ -791,6 +928,9 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
                 processed: done[i].1.saturating_sub(before[i].1),
             });
         }
+        report
+            .cpu
+            .extend(cpu_per_order(&cfg, &sys, &js, label).await?);
         // Let consumers and relays finish what the load left them.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = sys.rss();
@@ -895,6 +1035,24 @@ pub fn print(r: &SuiteReport) {
             l.catch_up_s,
             l.processed
         );
+    }
+    println!();
+    println!("CPU-seconds per 1,000 orders (PlaceOrder v1, 64 in flight, until every consumer caught up; /proc)");
+    for backend in ["SQLite", "PostgreSQL"] {
+        let rows: Vec<&CpuShare> = r.cpu.iter().filter(|c| c.backend == backend).collect();
+        let total: f64 = rows.iter().map(|c| c.per_1000_orders_s).sum();
+        for c in &rows {
+            println!(
+                "{:<12} {:<28} {:>8.2} s  {:>5.1} %",
+                c.backend,
+                c.process,
+                c.per_1000_orders_s,
+                c.per_1000_orders_s / total.max(f64::EPSILON) * 100.0
+            );
+        }
+        if !rows.is_empty() {
+            println!("{backend:<12} {:<28} {total:>8.2} s", "all processes");
+        }
     }
     println!();
     println!(
