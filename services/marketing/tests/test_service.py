@@ -371,3 +371,60 @@ async def test_metrics_are_exported_as_the_rust_services_name_them(running: Runn
     )
     out, _ = await check.communicate(text.encode())
     assert check.returncode == 0, out.decode()
+
+
+async def test_a_batch_applies_each_order_once_and_cancellations_after_placements(
+    nats_server, database_url: str, issuer
+) -> None:  # type: ignore[no-untyped-def]
+    """Events waiting when marketing starts arrive as one batch, applied together."""
+    import nats
+    from conftest import config, headers, publisher_streams
+    from fooddelivery.order.v1 import events_pb2 as order_events
+
+    from fd_marketing.app import Marketing
+    from fd_marketing.clock import FakeClock
+    from fd_marketing.schema import customer_items, item_pairs
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await publisher_streams(js)
+    hal = f"hal-{uuid.uuid4().hex[:6]}"
+    first = await place(js, hal, [PIZZA], T0, event_id="e-1")
+    await place(js, hal, [PIZZA], T0, order_id=first, event_id="e-2")  # the same order again
+    await js.publish(  # e-1 once more (another NATS message id)
+        "fooddelivery.order.v1.OrderPlaced",
+        (await js.get_msg("ORDER", 1)).data or b"",
+        headers={**headers("e-1", "fooddelivery.order.v1.OrderPlaced", first), "Nats-Msg-Id": "again"},
+    )
+    second = await place(js, hal, [PIZZA, COLA], T0)
+    cancel = order_events.OrderCancelled(order_id=second, customer_id=hal, reason="changed my mind")
+    await js.publish(
+        "fooddelivery.order.v1.OrderCancelled",
+        cancel.SerializeToString(),
+        headers=headers("c-1", "fooddelivery.order.v1.OrderCancelled", second),
+    )
+    app = Marketing(config(nats_server.url, database_url, issuer), clock=FakeClock(T0))
+    await app.start()
+    try:
+        assert app.engine is not None
+
+        async def applied() -> bool:
+            async with app.engine.connect() as conn:
+                row = (await conn.execute(select(orders).where(orders.c.order_id == second))).first()
+                return row is not None and bool(row.cancelled)
+
+        await eventually(applied)
+        async with app.engine.connect() as conn:
+            times = (
+                await conn.execute(
+                    select(customer_items.c.menu_item_id, customer_items.c.times).where(
+                        customer_items.c.customer_id == hal
+                    )
+                )
+            ).all()
+            pairs = (await conn.execute(select(item_pairs.c.item_a, item_pairs.c.orders))).all()
+        assert sorted(times) == [("cola", 1), ("pizza", 2)]  # two orders, not three
+        assert sorted(pairs) == [("cola", 1), ("pizza", 1)]
+    finally:
+        await app.stop()
+        await nc.close()

@@ -45,7 +45,7 @@ from .config import Config
 from .db import insert_ignore
 from .metrics import REGISTRY
 from .schema import outbox, processed_events
-from .statements import RECORD_PROCESSED
+from .statements import RECORD_PROCESSED, insert_rows
 
 log = logging.getLogger("fd_marketing.messaging")
 
@@ -445,18 +445,52 @@ class Consumer:
         await self.handler(conn, inc)
         return True
 
+    async def _record_batch(self, conn: AsyncConnection, events: list[Incoming]) -> list[Incoming]:
+        """Records every event id of a batch in one statement; the events not applied before
+        (each once, in order)."""
+        params: dict[str, object] = {"consumer": self.spec.durable, "at": self.clock.now_ms()}
+        rows = []
+        for i, inc in enumerate(events):
+            params[f"e{i}"] = inc.event_id
+            rows.append(f"(:consumer, :e{i}, :at)")
+        fresh = {
+            r[0]
+            for r in await conn.execute(
+                insert_rows(
+                    "fd_processed_events (consumer, event_id, processed_at_ms)",
+                    rows,
+                    "ON CONFLICT DO NOTHING RETURNING event_id",
+                ),
+                params,
+            )
+        }
+        out = []
+        for inc in events:
+            if inc.event_id in fresh:
+                fresh.discard(inc.event_id)
+                out.append(inc)
+        return out
+
     async def _process_batch(self, batch: list[Msg]) -> bool:
-        """Everything in one transaction, or nothing (then one at a time)."""
+        """Everything in one transaction, or nothing (then one at a time). A handler with an
+        ``apply_batch`` applies the batch's new events together (one statement per table);
+        otherwise each in turn."""
         try:
             events = [incoming(m, self.spec) for m in batch]
         except PermanentError:
             return False
         spans = [self._span(m) for m in batch]
+        apply_batch = getattr(self.handler, "apply_batch", None)
         try:
             async with self.engine.begin() as conn:
-                for inc, span in zip(events, spans, strict=True):
-                    with trace.use_span(span, end_on_exit=False):
-                        await self._apply(conn, inc)
+                fresh = await self._record_batch(conn, events)
+                if apply_batch is not None:
+                    await apply_batch(conn, fresh)
+                else:
+                    by_id = {inc.event_id: span for inc, span in zip(events, spans, strict=True)}
+                    for inc in fresh:
+                        with trace.use_span(by_id[inc.event_id], end_on_exit=False):
+                            await self.handler(conn, inc)
             return True
         except Exception as e:
             log.debug("batch failed; one at a time: %r", e)

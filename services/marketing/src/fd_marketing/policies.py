@@ -23,7 +23,7 @@ from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
 from .metrics import REGISTRY
 from .schema import coupons, orders
-from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, INSERT_ORDER, NAME_ITEM, SUBSCRIBE
+from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, SUBSCRIBE, insert_rows
 from .store import coupon_issued
 
 ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
@@ -39,51 +39,77 @@ def millis(t: Timestamp) -> int:
 
 
 class OrderHistory:
+    """Applies a batch of events together: one statement per table for all its orders."""
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
     async def __call__(self, conn: AsyncConnection, inc: Incoming) -> None:
-        if inc.subject == ORDER_PLACED:
-            await self.placed(conn, inc.decode(order_events.OrderPlaced))
-        else:
-            await self.cancelled(conn, inc.decode(order_events.OrderCancelled))
+        await self.apply_batch(conn, [inc])
 
-    async def placed(self, conn: AsyncConnection, ev: order_events.OrderPlaced) -> None:
-        if not ev.order_id or not ev.customer_id or not ev.store_id:
-            raise PermanentError("OrderPlaced without order_id, customer_id or store_id")
-        placed_at = millis(ev.metadata.occurred_at) or self.clock.now_ms()
-        res = await conn.execute(
-            INSERT_ORDER,
-            {
-                "order_id": ev.order_id,
-                "customer_id": ev.customer_id,
-                "store_id": ev.store_id,
-                "total_minor": ev.total.amount_minor,
-                "currency": ev.total.currency_code,
-                "placed_at_ms": placed_at,
-            },
-        )
-        if res.rowcount != 1:
-            return  # the same order under another event id: counted once
-        lines = sorted({(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id})
-        names = [
-            {"store_id": ev.store_id, "menu_item_id": it.menu_item_id, "name": it.name}
-            for it in ev.items
-            if it.menu_item_id and it.name
-        ]
-        if names:
-            await conn.execute(NAME_ITEM, names)
-        if lines:
-            await conn.execute(
-                COUNT_CUSTOMER_ITEM,
-                [{"customer_id": ev.customer_id, "store_id": s, "menu_item_id": i} for s, i in lines],
+    async def apply_batch(self, conn: AsyncConnection, events: list[Incoming]) -> None:
+        # Placements first: a cancellation in the same batch then finds its order.
+        placed = [inc.decode(order_events.OrderPlaced) for inc in events if inc.subject == ORDER_PLACED]
+        if placed:
+            await self.placed(conn, placed)
+        for inc in events:
+            if inc.subject == ORDER_CANCELLED:
+                await self.cancelled(conn, inc.decode(order_events.OrderCancelled))
+
+    async def placed(self, conn: AsyncConnection, events: list[order_events.OrderPlaced]) -> None:
+        for ev in events:
+            if not ev.order_id or not ev.customer_id or not ev.store_id:
+                raise PermanentError("OrderPlaced without order_id, customer_id or store_id")
+        now = self.clock.now_ms()
+        params: dict[str, object] = {}
+        rows = []
+        for i, ev in enumerate(events):
+            rows.append(f"(:o{i}, :c{i}, :s{i}, :t{i}, :m{i}, :p{i}, FALSE)")
+            params.update(
+                {
+                    f"o{i}": ev.order_id,
+                    f"c{i}": ev.customer_id,
+                    f"s{i}": ev.store_id,
+                    f"t{i}": ev.total.amount_minor,
+                    f"m{i}": ev.total.currency_code,
+                    f"p{i}": millis(ev.metadata.occurred_at) or now,
+                }
             )
-        pairs = rec.pairs(lines)
-        if pairs:
-            await conn.execute(
-                COUNT_PAIR, [{"store_id": a[0], "item_a": a[1], "item_b": b[1]} for a, b in pairs]
+        # The same order under two event ids is counted once: only new orders go on.
+        new = {
+            r[0]
+            for r in await conn.execute(
+                insert_rows(
+                    "orders (order_id, customer_id, store_id, total_minor, currency, placed_at_ms, "
+                    "cancelled)",
+                    rows,
+                    "ON CONFLICT DO NOTHING RETURNING order_id",
+                ),
+                params,
             )
-        await conn.execute(SUBSCRIBE, {"customer_id": ev.customer_id, "at": self.clock.now_ms()})
+        }
+        names, counts, pairs, subscribers = [], [], [], []
+        for ev in events:
+            if ev.order_id not in new:
+                continue
+            new.discard(ev.order_id)
+            lines = sorted({(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id})
+            names += [
+                {"store_id": ev.store_id, "menu_item_id": it.menu_item_id, "name": it.name}
+                for it in ev.items
+                if it.menu_item_id and it.name
+            ]
+            counts += [{"customer_id": ev.customer_id, "store_id": s, "menu_item_id": i} for s, i in lines]
+            pairs += [{"store_id": a[0], "item_a": a[1], "item_b": b[1]} for a, b in rec.pairs(lines)]
+            subscribers.append({"customer_id": ev.customer_id, "at": now})
+        for statement, many in (
+            (NAME_ITEM, names),
+            (COUNT_CUSTOMER_ITEM, counts),
+            (COUNT_PAIR, pairs),
+            (SUBSCRIBE, subscribers),
+        ):
+            if many:
+                await conn.execute(statement, many)
 
     async def cancelled(self, conn: AsyncConnection, ev: order_events.OrderCancelled) -> None:
         res = await conn.execute(

@@ -1,20 +1,16 @@
 """The statements of the event path, written once as SQL that SQLite (>= 3.24) and PostgreSQL
 both accept, and compiled once: building a SQLAlchemy insert construct per event spent most of
 the consumer's time compiling it again (3,000 OrderPlaced on SQLite: 92/s with constructs,
-533/s with these)."""
+533/s with these, 3,183/s with batches applied together)."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
+# (a batch records its ids, and inserts its orders, in one multi-row statement built per size)
 RECORD_PROCESSED = text(
     "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) "
     "VALUES (:consumer, :event_id, :at) ON CONFLICT DO NOTHING"
-)
-INSERT_ORDER = text(
-    "INSERT INTO orders (order_id, customer_id, store_id, total_minor, currency, placed_at_ms, cancelled) "
-    "VALUES (:order_id, :customer_id, :store_id, :total_minor, :currency, :placed_at_ms, FALSE) "
-    "ON CONFLICT DO NOTHING"
 )
 NAME_ITEM = text(
     "INSERT INTO items (store_id, menu_item_id, name) VALUES (:store_id, :menu_item_id, :name) "
@@ -33,3 +29,10 @@ SUBSCRIBE = text(
     "INSERT INTO digest_subscribers (customer_id, time_zone, enabled, known_since_ms) "
     "VALUES (:customer_id, NULL, TRUE, :at) ON CONFLICT DO NOTHING"
 )
+
+
+def insert_rows(into: str, rows: list[str], tail: str) -> TextClause:
+    """``INSERT INTO <into> VALUES <rows> <tail>`` for a batch: ``rows`` are placeholder
+    tuples (``(:o0, :c0)``); only names are written into the SQL, every value is bound."""
+    sql = f"INSERT INTO {into} VALUES {', '.join(rows)} {tail}"  # noqa: S608 (placeholders only)
+    return text(sql)
