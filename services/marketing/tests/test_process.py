@@ -95,26 +95,50 @@ def test_it_serves_health_and_reflection_and_stops_gracefully_on_sigterm(
             proc.kill()
 
 
-def test_a_database_migrated_by_a_newer_version_is_refused(
+def test_the_version_before_runs_on_a_schema_a_newer_version_migrated(
     nats_server: NatsServer, issuer: Issuer, tmp_path: Path
 ) -> None:
+    """During a canary v1 and v2 share the database; v2's migration only expands it, and v1
+    (this code) must still start on it — as the Rust services do."""
+    import asyncio
     import sqlite3
 
-    db = tmp_path / "marketing.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
-        conn.execute("INSERT INTO alembic_version VALUES ('9999_from_the_future')")
+    from fd_marketing import db as marketing_db
+
+    path = tmp_path / "marketing.db"
+
+    async def migrate() -> None:
+        engine = marketing_db.connect(f"sqlite://{path}")
+        await marketing_db.migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    with sqlite3.connect(path) as conn:  # what a newer version's expand migration would do
+        conn.execute("ALTER TABLE coupons ADD COLUMN channel VARCHAR(16)")
+        conn.execute("UPDATE alembic_version SET version_num = '0002_from_the_future'")
+    addr = f"127.0.0.1:{free_port()}"
     proc = start(
         {
-            "LISTEN_ADDR": f"127.0.0.1:{free_port()}",
+            "LISTEN_ADDR": addr,
             "NATS_URL": nats_server.url,
-            "DATABASE_URL": f"sqlite://{db}",
+            "DATABASE_URL": f"sqlite://{path}",
             "AUTH_JWKS_URL": issuer.url + "/jwks",
+            "METRICS_ADDR": "off",
         }
     )
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1
-    assert "migrated by another version of marketing" in err.decode()
+    try:
+        wait_serving(addr, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0
+        assert "migrated by a newer version; running on its schema" in err.decode()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+                "0002_from_the_future",
+            )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_a_nats_server_older_than_2_10_is_refused(issuer: Issuer, tmp_path: Path) -> None:

@@ -44,7 +44,14 @@ class Marketing:
     async def start(self) -> None:
         cfg = self.cfg
         self.engine = db.connect(cfg.database_url)
-        await db.migrate(self.engine)
+        newer = await db.migrate(self.engine)
+        if newer is not None:
+            telemetry.log(
+                log,
+                logging.WARNING,
+                "the database was migrated by a newer version; running on its schema",
+                revision=newer,
+            )
         verifier = Verifier(cfg.jwks_url or "", cfg.issuer, cfg.audience, cfg.leeway_s)
         try:
             await verifier.refresh()

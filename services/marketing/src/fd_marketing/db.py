@@ -1,8 +1,8 @@
 """The database: SQLite by default, PostgreSQL by URL, schema by Alembic migrations.
 
 ``DATABASE_URL`` takes the same forms as the Rust services' (``sqlite://PATH``,
-``postgres://user:pass@host/db``). Migrations run at start; a database migrated by a newer
-version of this service (a revision this code does not know) is refused with a clear message.
+``postgres://user:pass@host/db``). Migrations run at start; a database a newer version of this
+service migrated (a revision this code does not know) is used as it is (expand/contract).
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from alembic.util.exc import CommandError
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
@@ -25,7 +29,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class DatabaseError(Exception):
-    """The database cannot be used (unreachable, or migrated by a newer version)."""
+    """The database cannot be used (unreachable, or its migrations fail)."""
 
 
 def sqlalchemy_url(url: str) -> tuple[str, dict[str, Any]]:
@@ -64,26 +68,36 @@ def connect(url: str) -> AsyncEngine:
     return create_async_engine(sa_url, connect_args=args, pool_size=8, max_overflow=4, pool_pre_ping=True)
 
 
-def _upgrade(conn: Connection) -> None:
+def _upgrade(conn: Connection) -> str | None:
+    """Applies the migrations this version has; if the database is at a revision it does not
+    know (a newer version migrated it), changes nothing and returns that revision."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is not None:
+        try:
+            ScriptDirectory.from_config(cfg).get_revision(current)
+        except (CommandError, ResolutionError):
+            return current
     command.upgrade(cfg, "head")
+    return None
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: AsyncEngine) -> str | None:
     """Applies every migration not applied yet (safe at every start, from every replica:
-    PostgreSQL serializes them with an advisory lock)."""
+    PostgreSQL serializes them with an advisory lock). A database a newer version migrated is
+    used as it is — migrations only expand (tests/test_migrations.py), so the version before
+    runs on it during a canary and after a rollback, as the Rust services do; the newer
+    revision is returned so that the caller can say so."""
     try:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7242016)")
-            await conn.run_sync(_upgrade)
-    except CommandError as e:
-        raise DatabaseError(
-            f"the database was migrated by another version of marketing ({e}); "
-            "run a version that knows its schema"
-        ) from e
+            newer: str | None = await conn.run_sync(_upgrade)
+            return newer
+    except (OSError, SQLAlchemyError) as e:
+        raise DatabaseError(f"the database is not usable: {e}") from e
 
 
 def insert_ignore(conn: AsyncConnection | Connection, table: Table, **values: Any) -> Insert:
