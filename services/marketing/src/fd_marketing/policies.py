@@ -153,6 +153,8 @@ class CouponOnDelivered:
         # Anchored at the customer's latest delivery, not this event's: Delivered events can be
         # applied out of order (a retried one after later ones), and the final evaluation must
         # see every delivery, whichever event comes last.
+        if not history:
+            return  # the order was cancelled: nothing delivered counts
         anchor = max(o.delivered_at_ms for o in history)
         coupon = coupon_rules.evaluate(self.rule, order.customer_id, history, anchor, order.currency)
         if coupon is None:
