@@ -291,7 +291,12 @@ fn cpu_seconds(pid: u32) -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of the man page; index 0 here is field 3 (state).
     (ticks(11) + ticks(12)) / clock_ticks()
 }
@@ -334,7 +339,9 @@ async fn pending_everywhere(js: &async_nats::jetstream::Context) -> u64 {
         streams.push(n);
     }
     for stream in streams {
-        let Ok(s) = js.get_stream(&stream).await else { continue };
+        let Ok(s) = js.get_stream(&stream).await else {
+            continue;
+        };
         let mut consumers = s.consumers();
         while let Some(Ok(info)) = consumers.next().await {
             total += info.num_pending + info.num_ack_pending as u64;
