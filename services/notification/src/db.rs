@@ -58,44 +58,36 @@ pub async fn insert_once<'e>(ex: impl Exec<'e>, n: &Notification) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// PENDING notifications due at `now_ms`, oldest first.
-pub async fn due(
+/// Takes up to `limit` due PENDING notifications for one sending attempt, oldest first, in one
+/// statement: moves their next attempt to `lease_until_ms`, so that no other replica sends
+/// them meanwhile (and, should this one die mid-attempt, they fall due again then). A row
+/// another replica claimed first is not returned (PostgreSQL re-checks the condition once the
+/// other's update committed; SQLite has one writer).
+pub async fn claim_due(
     pool: &AnyPool,
     now_ms: i64,
+    lease_until_ms: i64,
     limit: i64,
 ) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM notifications WHERE status = 'PENDING' AND next_attempt_at_ms <= $1 \
-         ORDER BY created_at_ms, notification_id LIMIT $2"
+    let mut claimed = sqlx::query(&format!(
+        "UPDATE notifications SET next_attempt_at_ms = $1 \
+         WHERE status = 'PENDING' AND next_attempt_at_ms <= $2 AND notification_id IN \
+         (SELECT notification_id FROM notifications WHERE status = 'PENDING' \
+          AND next_attempt_at_ms <= $2 ORDER BY created_at_ms, notification_id LIMIT $3) \
+         RETURNING {COLUMNS}"
     ))
+    .bind(lease_until_ms)
     .bind(now_ms)
     .bind(limit)
     .fetch_all(pool)
     .await?
     .iter()
     .map(from_row)
-    .collect()
-}
-
-/// Takes a due PENDING notification for one sending attempt: moves its next attempt to
-/// `lease_until_ms`, so that no other replica sends it meanwhile (and, should this one die
-/// mid-attempt, it falls due again then). True if this caller got it.
-pub async fn claim<'e>(
-    ex: impl Exec<'e>,
-    id: &str,
-    now_ms: i64,
-    lease_until_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE notifications SET next_attempt_at_ms = $1 \
-         WHERE notification_id = $2 AND status = 'PENDING' AND next_attempt_at_ms <= $3",
-    )
-    .bind(lease_until_ms)
-    .bind(id)
-    .bind(now_ms)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by(|a, b| {
+        (a.created_at_ms, &a.notification_id).cmp(&(b.created_at_ms, &b.notification_id))
+    });
+    Ok(claimed)
 }
 
 /// Marks a notification sent.

@@ -15,7 +15,10 @@ use tokio::sync::Notify;
 
 use crate::channel::Channel;
 use crate::db;
-use crate::domain::{self, Notification};
+use crate::domain::{self, ChannelKind, Notification};
+
+/// Most notifications one `send_due` attempts.
+const ROUND: usize = 64;
 
 /// The sender task.
 #[derive(Debug, Clone)]
@@ -34,59 +37,73 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Sends what is due; returns how many were sent.
+    /// Sends what is due; returns how many were sent. The due notifications are claimed in
+    /// one statement (claim and read together) and the sent ones marked, with their
+    /// NotificationSent events, in one transaction (a sent notification and its event still
+    /// commit together).
     pub async fn send_due(&self) -> Result<usize, AppError> {
-        let mut sent = 0;
         let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
-        for n in db::due(&self.db.pool, now_ms(), 64).await? {
-            // Replicas share the table: only the one that claims it sends it.
+        // The lease covers one webhook call: a webhook sender claims one notification at a
+        // time, while writing to the log takes no time, so it claims many at once.
+        let batch: i64 = match self.channel.kind() {
+            ChannelKind::Log => 64,
+            ChannelKind::Webhook => 1,
+        };
+        let (mut attempted, mut sent_total) = (0, 0);
+        while attempted < ROUND {
             let now = now_ms();
-            if !db::claim(
-                &self.db.pool,
-                &n.notification_id,
-                now,
-                now.saturating_add(lease),
-            )
-            .await?
-            {
-                continue;
+            let claimed =
+                db::claim_due(&self.db.pool, now, now.saturating_add(lease), batch).await?;
+            if claimed.is_empty() {
+                break;
             }
-            match self.channel.send(&n).await {
-                Ok(()) => {
-                    self.mark_sent(&n).await?;
-                    sent += 1;
+            attempted += claimed.len();
+            let mut sent = Vec::with_capacity(claimed.len());
+            for n in claimed {
+                match self.channel.send(&n).await {
+                    Ok(()) => sent.push(n),
+                    Err(e) => self.failed(&n, &e).await?,
                 }
-                Err(e) => {
-                    let attempts = n.attempts + 1;
-                    let next = domain::after_failure(attempts, self.max_attempts, now_ms());
-                    match next {
-                        Some(_) => {
-                            tracing::warn!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; will retry")
-                        }
-                        None => {
-                            tracing::error!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; giving up")
-                        }
-                    }
-                    db::mark_failed(&self.db.pool, &n.notification_id, &e, next).await?;
-                }
+            }
+            if !sent.is_empty() {
+                self.mark_sent(&sent).await?;
+                sent_total += sent.len();
             }
         }
-        Ok(sent)
+        Ok(sent_total)
     }
 
-    async fn mark_sent(&self, n: &Notification) -> Result<(), AppError> {
+    /// Records a failed attempt: due again later, or given up.
+    async fn failed(&self, n: &Notification, e: &str) -> Result<(), AppError> {
+        let attempts = n.attempts + 1;
+        let next = domain::after_failure(attempts, self.max_attempts, now_ms());
+        match next {
+            Some(_) => {
+                tracing::warn!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; will retry")
+            }
+            None => {
+                tracing::error!(notification_id = %n.notification_id, error = %e, attempts, "sending failed; giving up")
+            }
+        }
+        db::mark_failed(&self.db.pool, &n.notification_id, e, next).await?;
+        Ok(())
+    }
+
+    async fn mark_sent(&self, sent: &[Notification]) -> Result<(), AppError> {
         let mut work = self.db.begin().await?;
-        if db::mark_sent(work.conn(), &n.notification_id, now_ms()).await? {
-            let channel = crate::api::channel_to_proto(self.channel.kind());
-            work.record(&pb::NotificationSent {
-                metadata: Some(outbox::metadata(&n.notification_id, 1)),
-                notification_id: n.notification_id.clone(),
-                customer_id: n.customer_id.clone(),
-                order_id: n.order_id.clone(),
-                channel: channel.into(),
-                source_event_type: n.source_event_type.clone(),
-            })
-            .await?;
+        let channel = crate::api::channel_to_proto(self.channel.kind());
+        for n in sent {
+            if db::mark_sent(work.conn(), &n.notification_id, now_ms()).await? {
+                work.record(&pb::NotificationSent {
+                    metadata: Some(outbox::metadata(&n.notification_id, 1)),
+                    notification_id: n.notification_id.clone(),
+                    customer_id: n.customer_id.clone(),
+                    order_id: n.order_id.clone(),
+                    channel: channel.into(),
+                    source_event_type: n.source_event_type.clone(),
+                })
+                .await?;
+            }
         }
         work.commit().await
     }

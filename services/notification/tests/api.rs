@@ -326,7 +326,65 @@ async fn two_replicas_send_each_notification_once(backend: Backend) {
     assert_eq!(hits.load(Ordering::SeqCst), n, "and each POSTed once");
 }
 
+/// Two replicas writing to the log claim many at once: each notification is still sent (and
+/// its NotificationSent recorded) by one of them only.
+async fn two_log_senders_claim_each_notification_once(backend: Backend) {
+    use notification::domain::{ChannelKind, SendStatus};
+    let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
+    let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
+        .await
+        .expect("db");
+    let now = fd_chassis::time::now_ms();
+    let n = 150; // more than one round of 64 each
+    for i in 0..n {
+        let row = stored(
+            "lou",
+            &format!("n-{i}"),
+            ChannelKind::Log,
+            SendStatus::Pending,
+            now,
+        );
+        assert!(notification::db::insert_once(&db.pool, &row)
+            .await
+            .expect("insert"));
+    }
+    let replica = || notification::sender::Sender {
+        db: db.clone(),
+        channel: notification::channel::Channel::Log,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        max_attempts: 3,
+        lease: Duration::from_secs(10),
+    };
+    let (a, b) = (replica(), replica());
+    let mut total = 0;
+    loop {
+        let (sa, sb) = tokio::join!(a.send_due(), b.send_due());
+        let round = sa.expect("a") + sb.expect("b");
+        if round == 0 {
+            break;
+        }
+        total += round;
+    }
+    assert_eq!(total, n, "each claimed by one sender");
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fd_outbox")
+        .fetch_one(&db.pool)
+        .await
+        .expect("outbox");
+    assert_eq!(
+        events,
+        i64::try_from(n).expect("n"),
+        "one NotificationSent each"
+    );
+    let pending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE status <> 'SENT'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("rows");
+    assert_eq!(pending, 0);
+}
+
 both_backends!(
+    two_log_senders_claim_each_notification_once,
     two_replicas_send_each_notification_once,
     old_notifications_are_pruned_once_done,
     each_visible_change_is_told_once,
