@@ -107,18 +107,6 @@ def insert_ignore(conn: AsyncConnection | Connection, table: Table, **values: An
     return stmt
 
 
-def upsert_add(
-    conn: AsyncConnection | Connection, table: Table, keys: list[str], column: str, **values: Any
-) -> Insert:
-    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET column = column + excluded.column``."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values)
-    out: Insert = stmt.on_conflict_do_update(
-        index_elements=keys, set_={column: table.c[column] + stmt.excluded[column]}
-    )
-    return out
-
-
 def upsert_replace(
     conn: AsyncConnection | Connection, table: Table, keys: list[str], **values: Any
 ) -> Insert:

@@ -45,7 +45,7 @@ from .config import Config
 from .db import insert_ignore
 from .metrics import REGISTRY
 from .schema import outbox, processed_events
-from .statements import RECORD_PROCESSED, insert_rows
+from .statements import insert_rows
 
 log = logging.getLogger("fd_marketing.messaging")
 
@@ -436,11 +436,7 @@ class Consumer:
 
     async def _apply(self, conn: AsyncConnection, inc: Incoming) -> bool:
         """Records the event id and applies the event; False if it was applied before."""
-        res = await conn.execute(
-            RECORD_PROCESSED,
-            {"consumer": self.spec.durable, "event_id": inc.event_id, "at": self.clock.now_ms()},
-        )
-        if res.rowcount != 1:
+        if not await self._record_batch(conn, [inc]):
             return False
         await self.handler(conn, inc)
         return True
@@ -600,6 +596,7 @@ class Relay:
         self.js, self.engine, self.clock = js, engine, clock
         self._wake = asyncio.Event()
         self._last_prune = 0
+        self._last_backlog = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -660,6 +657,11 @@ class Relay:
         return len(done)
 
     async def _observe_backlog(self) -> None:
+        """The backlog gauges, at most once a second (a COUNT, not on every wake)."""
+        now = self.clock.now_ms()
+        if now - self._last_backlog < 1000:
+            return
+        self._last_backlog = now
         async with self.engine.connect() as conn:
             count, oldest = (
                 await conn.execute(

@@ -7,11 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
-# (a batch records its ids, and inserts its orders, in one multi-row statement built per size)
-RECORD_PROCESSED = text(
-    "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) "
-    "VALUES (:consumer, :event_id, :at) ON CONFLICT DO NOTHING"
-)
 NAME_ITEM = text(
     "INSERT INTO items (store_id, menu_item_id, name) VALUES (:store_id, :menu_item_id, :name) "
     "ON CONFLICT (store_id, menu_item_id) DO UPDATE SET name = excluded.name"
