@@ -486,6 +486,11 @@ impl ProcessSystem {
         all
     }
 
+    /// True if this system runs marketing ([`Options::marketing`]).
+    pub fn runs_marketing(&self) -> bool {
+        self.opts.marketing.is_some()
+    }
+
     /// The token issuer the services trust.
     pub fn issuer(&self) -> &crate::issuer::Issuer {
         &self.issuer

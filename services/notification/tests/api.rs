@@ -285,22 +285,30 @@ async fn old_notifications_are_pruned_once_done(backend: Backend) {
     assert_eq!(left, ["old-pending", "recent-sent"]);
 }
 
-/// Two replicas' senders over one table: each notification reaches the webhook once.
-async fn two_replicas_send_each_notification_once(backend: Backend) {
-    use notification::domain::{ChannelKind, SendStatus};
-    let (url, hits) = receiver(200).await;
+/// `n` due notifications of one customer in a fresh table, and two replicas' senders over it
+/// with the channel `channel` makes (the database handle keeps the table alive).
+async fn two_senders_over(
+    backend: Backend,
+    kind: notification::domain::ChannelKind,
+    n: usize,
+    channel: impl Fn() -> notification::channel::Channel,
+) -> (
+    fd_testkit::TestDb,
+    fd_chassis::db::Db,
+    notification::sender::Sender,
+    notification::sender::Sender,
+) {
     let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
     let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
         .await
         .expect("db");
     let now = fd_chassis::time::now_ms();
-    let n = 40;
     for i in 0..n {
         let row = stored(
             "sam",
             &format!("n-{i}"),
-            ChannelKind::Webhook,
-            SendStatus::Pending,
+            kind,
+            notification::domain::SendStatus::Pending,
             now,
         );
         assert!(notification::db::insert_once(&db.pool, &row)
@@ -309,17 +317,33 @@ async fn two_replicas_send_each_notification_once(backend: Backend) {
     }
     let replica = || notification::sender::Sender {
         db: db.clone(),
-        channel: notification::channel::Channel::webhook(
-            notification::channel::WebhookUrl::new(url.clone()),
-            Duration::from_secs(2),
-            None,
-        )
-        .expect("channel"),
+        channel: channel(),
         wake: Arc::new(tokio::sync::Notify::new()),
         max_attempts: 3,
         lease: Duration::from_secs(10),
     };
     let (a, b) = (replica(), replica());
+    (db_handle, db, a, b)
+}
+
+/// Two replicas' senders over one table: each notification reaches the webhook once.
+async fn two_replicas_send_each_notification_once(backend: Backend) {
+    let (url, hits) = receiver(200).await;
+    let n = 40;
+    let (_table, _db, a, b) = two_senders_over(
+        backend,
+        notification::domain::ChannelKind::Webhook,
+        n,
+        || {
+            notification::channel::Channel::webhook(
+                notification::channel::WebhookUrl::new(url.clone()),
+                Duration::from_secs(2),
+                None,
+            )
+            .expect("channel")
+        },
+    )
+    .await;
     let (sa, sb) = tokio::join!(a.send_due(), b.send_due());
     let (sa, sb) = (sa.expect("a"), sb.expect("b"));
     assert_eq!(sa + sb, n, "every notification sent by one of them");
@@ -329,33 +353,12 @@ async fn two_replicas_send_each_notification_once(backend: Backend) {
 /// Two replicas writing to the log claim many at once: each notification is still sent (and
 /// its NotificationSent recorded) by one of them only.
 async fn two_log_senders_claim_each_notification_once(backend: Backend) {
-    use notification::domain::{ChannelKind, SendStatus};
-    let db_handle = fd_testkit::TestDb::new(backend, "notification").await;
-    let db = fd_chassis::db::connect(&db_handle.url, &notification::MIGRATOR)
-        .await
-        .expect("db");
-    let now = fd_chassis::time::now_ms();
     let n = 150; // more than one round of 64 each
-    for i in 0..n {
-        let row = stored(
-            "lou",
-            &format!("n-{i}"),
-            ChannelKind::Log,
-            SendStatus::Pending,
-            now,
-        );
-        assert!(notification::db::insert_once(&db.pool, &row)
-            .await
-            .expect("insert"));
-    }
-    let replica = || notification::sender::Sender {
-        db: db.clone(),
-        channel: notification::channel::Channel::Log,
-        wake: Arc::new(tokio::sync::Notify::new()),
-        max_attempts: 3,
-        lease: Duration::from_secs(10),
-    };
-    let (a, b) = (replica(), replica());
+    let (_table, db, a, b) =
+        two_senders_over(backend, notification::domain::ChannelKind::Log, n, || {
+            notification::channel::Channel::Log
+        })
+        .await;
     let mut total = 0;
     loop {
         let (sa, sb) = tokio::join!(a.send_due(), b.send_due());

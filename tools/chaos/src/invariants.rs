@@ -184,7 +184,7 @@ pub async fn backlog(sys: &System) -> anyhow::Result<(i64, u64, u64)> {
         }
         pool.close().await;
     }
-    if sys.processes().iter().any(|p| p == "marketing") {
+    if sys.runs_marketing() {
         let pool = open(sys, "marketing").await?;
         unsent += sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM fd_outbox WHERE published_at_ms IS NULL",
@@ -492,7 +492,7 @@ pub async fn check(
             }
         }
     }
-    if sys.processes().iter().any(|p| p == "marketing") {
+    if sys.runs_marketing() {
         let mut delivered_per_customer: HashMap<String, usize> = HashMap::new();
         for o in &orders {
             if o.get::<String, _>(1) == "DELIVERED" {

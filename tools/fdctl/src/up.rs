@@ -118,13 +118,15 @@ pub async fn up(args: SystemArgs, data_dir: PathBuf) -> anyhow::Result<()> {
             system::health_name(name)
         );
     }
-    match sys.processes().iter().find(|p| *p == system::MARKETING.0) {
-        Some(name) => println!(
+    if sys.runs_marketing() {
+        let name = system::MARKETING.0;
+        println!(
             "  {name:<13} grpc://{}    {} (Python)",
             sys.addr(name),
             system::health_name(name)
-        ),
-        None => println!("  marketing     not started: build its virtualenv with `make marketing`"),
+        );
+    } else {
+        println!("  marketing     not started: build its virtualenv with `make marketing`");
     }
     if sys.nats_auth().is_some() {
         println!(
@@ -211,7 +213,7 @@ pub async fn with_system(args: SystemArgs, command: Vec<String>) -> anyhow::Resu
     if let Some(url) = sys.gateway_url() {
         cmd.env("FD_GATEWAY_URL", url);
     }
-    if sys.processes().iter().any(|p| p == system::MARKETING.0) {
+    if sys.runs_marketing() {
         cmd.env("FD_MARKETING_ADDR", sys.addr(system::MARKETING.0));
     }
     for (name, _) in SERVICES {
