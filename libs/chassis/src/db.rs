@@ -242,6 +242,32 @@ pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::An
 pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
 impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
 
+/// The `VALUES` of a multi-row statement: `rows` tuples of `cols` numbered placeholders,
+/// starting after `first - 1` (`values(2, 3, 1)` = `($1, $2, $3), ($4, $5, $6)`). Also the
+/// list of an `IN (...)` with `cols` = 1, without the parentheses around each.
+pub fn values(rows: usize, cols: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        if cols > 1 {
+            out.push('(');
+        }
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * cols + c).to_string());
+        }
+        if cols > 1 {
+            out.push(')');
+        }
+    }
+    out
+}
+
 /// True if `e` is a unique-constraint violation (a concurrent insert of the same key won).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -250,6 +276,13 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod migration_rules {
     use super::*;
+
+    #[test]
+    fn multi_row_placeholders_are_numbered_row_by_row() {
+        assert_eq!(values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values(3, 1, 2), "$2, $3, $4");
+        assert_eq!(values(1, 2, 5), "($5, $6)");
+    }
 
     #[test]
     fn only_expanding_migrations_pass_unless_marked_as_contracting() {

@@ -26,6 +26,7 @@
 //! - [`work`]: the unit of work every write goes through, and load → decide → compare-and-set.
 
 pub mod auth;
+pub mod batch;
 pub mod breaker;
 pub mod config;
 pub mod consumer;

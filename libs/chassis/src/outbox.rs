@@ -67,7 +67,7 @@ pub enum RecordError {
 /// state change. The row keeps the current span's trace context, so the relay's publish span
 /// (and every consumer after it) continues the trace of the request that made the change.
 pub async fn record<E: Event>(conn: &mut AnyConnection, event: &E) -> Result<(), RecordError> {
-    record_with_context(conn, event, &crate::telemetry::current_context_json()).await
+    record_with_context(conn, event, "").await
 }
 
 /// Like [`record`], with the trace context to continue given explicitly (a saga step done by a
@@ -78,29 +78,67 @@ pub async fn record_with_context<E: Event>(
     event: &E,
     trace_context: &str,
 ) -> Result<(), RecordError> {
-    let current;
-    let trace_context = if trace_context.is_empty() {
-        current = crate::telemetry::current_context_json();
-        &current
-    } else {
-        trace_context
-    };
-    let meta = event.metadata().ok_or(RecordError::NoMetadata(E::TYPE))?;
-    let occurred = meta.occurred_at.as_ref().map_or_else(now_ms, |t| {
-        t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
-    });
-    sqlx::query(
-        "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
-         occurred_at_ms, sent_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-    )
-    .bind(&meta.event_id)
-    .bind(E::TYPE)
-    .bind(&meta.aggregate_id)
-    .bind(event.encode_to_vec())
-    .bind(trace_context)
-    .bind(occurred)
-    .execute(conn)
-    .await?;
+    insert(conn, &[Outgoing::new(event, trace_context)?]).await?;
+    Ok(())
+}
+
+/// An event ready for the outbox, with the trace it continues: built where the change is
+/// decided (in the request's span), written later with others in one statement ([`insert`];
+/// group commit, see [`crate::batch`]).
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    event_id: String,
+    subject: &'static str,
+    aggregate_id: String,
+    payload: Vec<u8>,
+    trace_context: String,
+    occurred_at_ms: i64,
+}
+
+impl Outgoing {
+    /// `event`, continuing the trace in `trace_context` (empty: the current span's).
+    pub fn new<E: Event>(event: &E, trace_context: &str) -> Result<Self, RecordError> {
+        let meta = event.metadata().ok_or(RecordError::NoMetadata(E::TYPE))?;
+        let trace_context = if trace_context.is_empty() {
+            crate::telemetry::current_context_json()
+        } else {
+            trace_context.to_string()
+        };
+        Ok(Self {
+            event_id: meta.event_id.clone(),
+            subject: E::TYPE,
+            aggregate_id: meta.aggregate_id.clone(),
+            payload: event.encode_to_vec(),
+            trace_context,
+            occurred_at_ms: meta.occurred_at.as_ref().map_or_else(now_ms, |t| {
+                t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
+            }),
+        })
+    }
+}
+
+/// Writes `events` to the outbox on `conn` (inside the transaction that makes their changes)
+/// in one multi-row statement.
+pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(), sqlx::Error> {
+    // At most 1,000 rows (6,000 parameters) per statement.
+    for chunk in events.chunks(1_000) {
+        let sql = format!(
+            "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
+             occurred_at_ms, sent_at_ms) VALUES {}",
+            crate::db::values(chunk.len(), 6, 1).replace(')', ", NULL)")
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.event_id)
+                .bind(e.subject)
+                .bind(&e.aggregate_id)
+                .bind(&e.payload)
+                .bind(&e.trace_context)
+                .bind(e.occurred_at_ms);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -128,6 +128,16 @@ impl UnitOfWork {
         Ok(())
     }
 
+    /// Records events built beforehand ([`outbox::Outgoing`], each with the trace it
+    /// continues) in one statement: a batch of requests' events.
+    pub async fn record_all(&mut self, events: &[outbox::Outgoing]) -> Result<(), AppError> {
+        outbox::insert(&mut self.tx, events)
+            .await
+            .map_err(AppError::Storage)?;
+        self.recorded += events.len();
+        Ok(())
+    }
+
     /// Commits, then wakes the relay if events were recorded.
     pub async fn commit(self) -> Result<(), AppError> {
         self.tx.commit().await?;

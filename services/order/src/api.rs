@@ -24,6 +24,8 @@ use crate::domain::{
 use crate::events;
 use crate::menu::{Priced, Refusal};
 use crate::payment::{PaymentError, PaymentGateway};
+use crate::placement::{Outcome, Placed, Placements};
+use fd_chassis::outbox::Outgoing;
 use crate::watch::Changes;
 use fd_chassis::auth::{caller, Caller, Role};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -38,6 +40,8 @@ pub struct OrderApi {
     payment: PaymentGateway,
     changes: Changes,
     shutdown: Shutdown,
+    /// PlaceOrder's writers (group commit).
+    placements: Placements,
     /// Open WatchOrder streams this replica still accepts (`MAX_WATCHES`).
     watches: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -53,6 +57,7 @@ impl OrderApi {
         max_watches: usize,
     ) -> Self {
         Self {
+            placements: Placements::start(&db),
             db,
             payment,
             changes,
@@ -119,10 +124,7 @@ impl OrderApi {
 
         // Before anything is authorized: if the order is never stored (a crash, a failed
         // insert), order's recovery finds this and releases the authorization (orphans.rs).
-        let live = db::record_intent(&self.db.pool, &order_id, now_ms())
-            .await
-            .map_err(|e| Status::from(AppError::Storage(e)))?;
-        if !live {
+        if !self.placements.intend(&order_id).await? {
             return Err(released());
         }
         let payment = match self
@@ -186,30 +188,24 @@ impl OrderApi {
         }
 
         let order = Order::place(order_id.clone(), cmd, payment.payment_id, now_ms());
-        // The order and its OrderPlaced event commit together (transactional outbox).
-        // Only while its intent is live: if recovery claimed it meanwhile (this request took
-        // longer than ORPHAN_AFTER_MS), the authorization is being released and the order is
-        // not stored (the transaction rolls back).
-        let stored: Result<bool, AppError> = async {
-            let mut work = self.db.begin().await?;
-            db::insert(work.conn(), &order).await?;
-            crate::watch::announce(work.conn(), &order_id).await?;
-            if !db::forget_intent(work.conn(), &order_id).await? {
-                return Ok(false);
-            }
-            work.record(&events::order_placed(&order)).await?;
-            work.commit().await?;
-            Ok(true)
-        }
-        .await;
-        match stored {
-            Ok(false) => Err(released()),
-            Ok(true) => {
+        // The order and its OrderPlaced event commit together (transactional outbox), with
+        // the orders of the calls that arrive meanwhile (placement.rs). Only while its intent
+        // is live: if recovery claimed it meanwhile (this request took longer than
+        // ORPHAN_AFTER_MS), the authorization is being released and the order is not stored.
+        let event = Outgoing::new(&events::order_placed(&order), "").map_err(AppError::from)?;
+        let placed = Placed {
+            order: order.clone(),
+            event,
+        };
+        match self.placements.store(placed).await {
+            Ok(Outcome::Released) => Err(released()),
+            Ok(Outcome::Stored) => {
                 tracing::info!(total = %order.request.total, "order placed");
                 self.changes.changed(&order_id);
                 Ok(order)
             }
             // A concurrent retry of the same request stored it first.
+            Ok(Outcome::Existing) => Self::replay(self.load(&order_id).await?, &cart),
             Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
                 Self::replay(self.load(&order_id).await?, &cart)
             }

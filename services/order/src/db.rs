@@ -109,33 +109,60 @@ pub async fn get<'e>(pool: impl Exec<'e>, order_id: &str) -> Result<Option<Order
     row.as_ref().map(from_row).transpose()
 }
 
-/// Inserts a new order. A unique violation means the same order id (same customer and
-/// idempotency key) was inserted by a concurrent call.
-pub async fn insert<'e>(pool: impl Exec<'e>, o: &Order) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(&o.order_id)
-    .bind(&o.request.customer_id)
-    .bind(&o.request.idempotency_key)
-    .bind(&o.request.store_id)
-    .bind(&o.request.delivery_address)
-    .bind(items_json(o))
-    .bind(o.request.total.minor())
-    .bind(o.request.total.currency().as_str())
-    .bind(o.state.as_str())
-    .bind(&o.payment_id)
-    .bind(o.payment_status.as_str())
-    .bind(o.store_status.map_or("", |s| s.as_str()))
-    .bind(o.delivery_status.map_or("", |s| s.as_str()))
-    .bind(timeline_json(o))
-    .bind(&o.cancel_reason)
-    .bind(o.version)
-    .bind(o.created_at_ms)
-    .bind(o.updated_at_ms)
-    .execute(pool)
-    .await?;
+/// The ids among `order_ids` that are stored.
+pub async fn stored_ids(
+    conn: &mut sqlx::AnyConnection,
+    order_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in order_ids.chunks(500) {
+        let sql = format!(
+            "SELECT order_id FROM orders WHERE order_id IN ({})",
+            fd_chassis::db::values(chunk.len(), 1, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            found.insert(r.try_get("order_id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts new orders in one statement. A unique violation means one of them (same customer
+/// and idempotency key) was inserted concurrently.
+pub async fn insert_all(conn: &mut sqlx::AnyConnection, orders: &[&Order]) -> Result<(), sqlx::Error> {
+    for chunk in orders.chunks(100) {
+        let sql = format!(
+            "INSERT INTO orders ({COLUMNS}) VALUES {}",
+            fd_chassis::db::values(chunk.len(), 18, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            q = q
+                .bind(&o.order_id)
+                .bind(&o.request.customer_id)
+                .bind(&o.request.idempotency_key)
+                .bind(&o.request.store_id)
+                .bind(&o.request.delivery_address)
+                .bind(items_json(o))
+                .bind(o.request.total.minor())
+                .bind(o.request.total.currency().as_str().to_string())
+                .bind(o.state.as_str())
+                .bind(&o.payment_id)
+                .bind(o.payment_status.as_str())
+                .bind(o.store_status.map_or("", |s| s.as_str()))
+                .bind(o.delivery_status.map_or("", |s| s.as_str()))
+                .bind(timeline_json(o))
+                .bind(&o.cancel_reason)
+                .bind(o.version)
+                .bind(o.created_at_ms)
+                .bind(o.updated_at_ms);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -326,28 +353,65 @@ pub async fn record_intent<'e>(
     order_id: &str,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO payment_intents (order_id, created_at_ms) VALUES ($1, $2) \
+    Ok(!record_intents(conn, &[order_id], now_ms).await?.is_empty())
+}
+
+/// [`record_intent`] for several orders in one statement (distinct ids): the ids whose intent
+/// is live.
+pub async fn record_intents<'e>(
+    conn: impl Exec<'e>,
+    order_ids: &[&str],
+    now_ms: i64,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if order_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "INSERT INTO payment_intents (order_id, created_at_ms) VALUES {} \
          ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms \
-         WHERE payment_intents.released_at_ms = 0",
-    )
-    .bind(order_id)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         WHERE payment_intents.released_at_ms = 0 RETURNING order_id",
+        fd_chassis::db::values(order_ids.len(), 2, 1)
+    );
+    let mut q = sqlx::query(&sql);
+    for id in order_ids {
+        q = q.bind(*id).bind(now_ms);
+    }
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("order_id"))
+        .collect()
 }
 
 /// Forgets the intent of `order_id` (its order is stored, or nothing was authorized). False
 /// if there was no live intent: recovery released the authorization meanwhile, and the order
 /// must not be stored with it.
 pub async fn forget_intent<'e>(conn: impl Exec<'e>, order_id: &str) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM payment_intents WHERE order_id = $1 AND released_at_ms = 0")
-            .bind(order_id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(!forget_intents(conn, &[order_id]).await?.is_empty())
+}
+
+/// [`forget_intent`] for several orders in one statement: the ids whose intent was live.
+pub async fn forget_intents<'e>(
+    conn: impl Exec<'e>,
+    order_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if order_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "DELETE FROM payment_intents WHERE released_at_ms = 0 AND order_id IN ({}) \
+         RETURNING order_id",
+        fd_chassis::db::values(order_ids.len(), 1, 1)
+    );
+    let mut q = sqlx::query(&sql);
+    for id in order_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("order_id"))
+        .collect()
 }
 
 /// Claims a stale intent for release: marks it released if it is still older than

@@ -17,6 +17,7 @@ pub mod events;
 pub mod menu;
 pub mod orphans;
 pub mod payment;
+pub mod placement;
 pub mod policies;
 pub mod watch;
 

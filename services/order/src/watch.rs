@@ -60,12 +60,25 @@ pub fn concerns(announced: &str, order_id: &str) -> bool {
 /// Tells the other replicas, when `conn`'s transaction commits, that `order_id` changed
 /// (PostgreSQL; nothing to do on SQLite).
 pub async fn announce(conn: &mut AnyConnection, order_id: &str) -> Result<(), sqlx::Error> {
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(order_id)
-            .execute(&mut *conn)
-            .await?;
+    announce_all(conn, &[order_id]).await
+}
+
+/// [`announce`] for several orders in one statement.
+pub async fn announce_all(conn: &mut AnyConnection, order_ids: &[&str]) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "PostgreSQL" && !order_ids.is_empty() {
+        let sql = format!(
+            "SELECT pg_notify($1, v.id) FROM (VALUES {}) AS v(id)",
+            fd_chassis::db::values(order_ids.len(), 1, 2)
+                .split(", ")
+                .map(|p| format!("({p})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(CHANNEL);
+        for id in order_ids {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

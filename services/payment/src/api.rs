@@ -8,11 +8,14 @@ use fd_chassis::auth::{caller, Role};
 use fd_chassis::db::Db;
 use fd_chassis::errors::{check, internal, invalid_argument, AppError, Violation};
 use fd_chassis::money::Money;
+use fd_chassis::outbox::Outgoing;
 use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::payment::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use crate::authorizations::{NewAuthorization, Stored, Writer};
 use crate::db;
+use crate::authorizations;
 use crate::domain::{self, Authorize, Decision, DeclineRule, Payment, PaymentState};
 use crate::refunds;
 
@@ -30,6 +33,7 @@ pub struct Drill {
 #[derive(Debug, Clone)]
 pub struct PaymentApi {
     db: Db,
+    writer: Writer,
     rule: DeclineRule,
     drill: Drill,
     calls: Arc<AtomicU64>,
@@ -39,6 +43,7 @@ impl PaymentApi {
     /// An API over `db`.
     pub fn new(db: Db, rule: DeclineRule, drill: Drill) -> Self {
         Self {
+            writer: authorizations::writer(db.clone()),
             db,
             rule,
             drill,
@@ -120,13 +125,6 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
         let cmd = Authorize::parse(&r.order_id, &r.customer_id, amount)
             .map_err(|v| invalid_argument(&v))?;
 
-        if let Some(existing) = db::by_order(&self.db.pool, &cmd.order_id)
-            .await
-            .map_err(db_error)?
-        {
-            return replay(existing, &cmd);
-        }
-
         let (state, decline_reason) = match self.rule.decide(&cmd.amount) {
             Decision::Approved => (PaymentState::Authorized, String::new()),
             Decision::Declined(reason) => (PaymentState::Declined, reason),
@@ -143,29 +141,37 @@ impl pb::payment_service_server::PaymentService for PaymentApi {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        let stored: Result<(), AppError> = async {
-            let mut work = self.db.begin().await?;
-            db::insert(work.conn(), &row).await?;
-            if row.state == PaymentState::Authorized {
-                let event = pb::PaymentAuthorized {
-                    metadata: Some(fd_chassis::outbox::metadata(&row.payment_id, 1)),
-                    payment_id: row.payment_id.clone(),
-                    order_id: row.order_id.clone(),
-                    amount: Some(row.amount.to_proto()),
-                };
-                work.record(&event).await?;
-            }
-            work.commit().await
-        }
-        .await;
+        let event = if row.state == PaymentState::Authorized {
+            let event = pb::PaymentAuthorized {
+                metadata: Some(fd_chassis::outbox::metadata(&row.payment_id, 1)),
+                payment_id: row.payment_id.clone(),
+                order_id: row.order_id.clone(),
+                amount: Some(row.amount.to_proto()),
+            };
+            // In this request's span: the event continues its trace.
+            Some(Outgoing::new(&event, "").map_err(AppError::from)?)
+        } else {
+            None
+        };
+        // Written together with the calls that arrive meanwhile (authorizations.rs); a
+        // repeated call finds the payment stored before and is answered from it.
+        let stored = self
+            .writer
+            .call(NewAuthorization {
+                payment: row,
+                event,
+            })
+            .await
+            .map_err(|e| internal("storing the authorization failed", &e))?;
         match stored {
-            Ok(()) => {
+            Ok(Stored::New(row)) => {
                 tracing::info!(payment_id = %row.payment_id, state = row.state.as_str(), amount = %row.amount, "payment decided");
                 Ok(Response::new(pb::AuthorizeResponse {
                     payment: Some(to_proto(&row)),
                 }))
             }
-            // A concurrent call for the same order won the insert: answer with its result.
+            Ok(Stored::Existing(existing)) => replay(existing, &cmd),
+            // A replica stored a payment for the same order first: answer with its result.
             Err(AppError::Storage(e)) if fd_chassis::db::is_unique_violation(&e) => {
                 let existing = db::by_order(&self.db.pool, &cmd.order_id)
                     .await

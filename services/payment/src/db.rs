@@ -60,23 +60,53 @@ pub async fn by_id<'e>(pool: impl Exec<'e>, payment_id: &str) -> Result<Option<P
     row.as_ref().map(from_row).transpose()
 }
 
-/// Inserts a new payment. Fails with a unique violation if the order already has one.
-pub async fn insert<'e>(pool: impl Exec<'e>, p: &Payment) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(&p.payment_id)
-    .bind(&p.order_id)
-    .bind(&p.customer_id)
-    .bind(p.amount.minor())
-    .bind(p.amount.currency().as_str())
-    .bind(p.state.as_str())
-    .bind(&p.decline_reason)
-    .bind(&p.refund_reason)
-    .bind(p.created_at_ms)
-    .bind(p.updated_at_ms)
-    .execute(pool)
-    .await?;
+/// The payments of `order_ids`, by order id.
+pub async fn by_orders(
+    conn: &mut sqlx::AnyConnection,
+    order_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Payment>, DbError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in order_ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE order_id IN ({})",
+            fd_chassis::db::values(chunk.len(), 1, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let p = from_row(&r)?;
+            found.insert(p.order_id.clone(), p);
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts new payments in one statement. Fails with a unique violation if an order already
+/// has one.
+pub async fn insert_all(conn: &mut sqlx::AnyConnection, ps: &[&Payment]) -> Result<(), sqlx::Error> {
+    for chunk in ps.chunks(500) {
+        let sql = format!(
+            "INSERT INTO payments ({COLUMNS}) VALUES {}",
+            fd_chassis::db::values(chunk.len(), 10, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q
+                .bind(&p.payment_id)
+                .bind(&p.order_id)
+                .bind(&p.customer_id)
+                .bind(p.amount.minor())
+                .bind(p.amount.currency().as_str().to_string())
+                .bind(p.state.as_str())
+                .bind(&p.decline_reason)
+                .bind(&p.refund_reason)
+                .bind(p.created_at_ms)
+                .bind(p.updated_at_ms);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! them together in [`run`]. `main.rs` only loads the config and calls `run`.
 
 pub mod api;
+pub mod authorizations;
 pub mod db;
 pub mod domain;
 pub mod refunds;

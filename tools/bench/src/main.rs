@@ -79,6 +79,27 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// PlaceOrder on one backend and its CPU per 1,000 orders: the suite's part that changes
+    /// to the order path move (prints each process's PID, for a profiler).
+    Profile {
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = ProfileBackend::Sqlite)]
+        backend: ProfileBackend,
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Requests in flight, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        concurrency: Vec<usize>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ProfileBackend {
+    Sqlite,
+    Postgres,
 }
 
 fn secs(s: f64) -> anyhow::Result<Duration> {
@@ -150,6 +171,26 @@ async fn main() -> anyhow::Result<()> {
                     println!("first error: {e}");
                 }
             }
+        }
+        Cmd::Profile {
+            bin_dir,
+            backend,
+            duration,
+            warmup,
+            concurrency,
+        } => {
+            let cfg = suite::SuiteConfig {
+                bin_dir,
+                duration: secs(duration)?,
+                warmup: secs(warmup)?,
+                propagation_rate: 0.0,
+                concurrencies: concurrency,
+            };
+            let backend = match backend {
+                ProfileBackend::Sqlite => fd_testkit::Backend::Sqlite,
+                ProfileBackend::Postgres => fd_testkit::Backend::Postgres,
+            };
+            suite::print(&suite::profile(cfg, backend).await?);
         }
         Cmd::Echo { listen, next } => echo::serve(listen, next).await?,
         Cmd::Suite {

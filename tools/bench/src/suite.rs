@@ -955,6 +955,49 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
     Ok(report)
 }
 
+/// One backend's PlaceOrder at each of `cfg.concurrencies`, then its CPU per 1,000 orders:
+/// the part of the suite a change to the order path moves (`fd-bench profile`; attach a
+/// profiler to the processes meanwhile).
+pub async fn profile(cfg: SuiteConfig, backend: Backend) -> anyhow::Result<SuiteReport> {
+    let label = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    let sys = System::start(&cfg, backend).await?;
+    for name in sys.sys.processes() {
+        eprintln!("{name}: pid {}", sys.sys.pid(&name).unwrap_or(0));
+    }
+    let js = async_nats::jetstream::new(
+        fd_chassis::nats::connect_url(&sys.sys.nats_admin_url())
+            .await
+            .map_err(|e| anyhow::anyhow!("NATS as admin: {e}"))?,
+    );
+    let mut report = SuiteReport::default();
+    let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
+    let client = OrderServiceClient::new(sys.as_(channel, "bench", "customer"));
+    for &n in &cfg.concurrencies {
+        let c = client.clone();
+        report.place_order.push(
+            loadgen::run(
+                &format!("PlaceOrder end to end, {label}"),
+                closed_loop(&cfg, n),
+                move || {
+                    let mut c = c.clone();
+                    async move {
+                        c.place_order(place_request("bench"))
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| rpc_error(&s))
+                    }
+                },
+            )
+            .await,
+        );
+    }
+    report.cpu = cpu_per_order(&cfg, &sys, &js, label).await?;
+    Ok(report)
+}
+
 /// The tables `make bench` prints.
 pub fn print(r: &SuiteReport) {
     let chain_at = |n: usize| {

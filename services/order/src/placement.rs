@@ -1,0 +1,143 @@
+//! Orders being placed are written together (group commit, [`fd_chassis::batch`]): the
+//! payment intents of the PlaceOrder calls that arrive while one batch is written form the
+//! next batch, one statement; the orders they place, with their `OrderPlaced` events, form
+//! batches of one transaction and a statement per table. Each call still gets its own
+//! answer, and a lone call is written at once.
+//!
+//! A batch that fails as a whole is written again one call at a time, so that one call's
+//! failure (say, a unique violation from a replica) fails only that call.
+
+use std::collections::HashSet;
+
+use fd_chassis::batch::{together_or_alone, Batcher};
+use fd_chassis::db::Db;
+use fd_chassis::errors::AppError;
+use fd_chassis::outbox::Outgoing;
+use fd_chassis::time::now_ms;
+use futures::future::BoxFuture;
+
+use crate::db;
+use crate::domain::Order;
+
+/// Calls written together at most.
+const MAX_BATCH: usize = 64;
+
+/// An authorized order to store, with its `OrderPlaced` (in the calling request's trace).
+#[derive(Debug)]
+pub struct Placed {
+    /// The order.
+    pub order: Order,
+    /// Its event.
+    pub event: Outgoing,
+}
+
+/// What storing a placed order did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored with its event.
+    Stored,
+    /// The same order (customer and idempotency key) was stored before, or by a concurrent
+    /// call: nothing written; answer from what is stored.
+    Existing,
+    /// Recovery released its authorization meanwhile (the call took longer than
+    /// `ORPHAN_AFTER_MS`): nothing written.
+    Released,
+}
+
+/// The writers of PlaceOrder.
+#[derive(Debug, Clone)]
+pub struct Placements {
+    intents: Batcher<String, Result<bool, AppError>>,
+    orders: Batcher<Placed, Result<Outcome, AppError>>,
+}
+
+impl Placements {
+    /// Starts the writers over `db`.
+    pub fn start(db: &Db) -> Self {
+        let intents = {
+            let db = db.clone();
+            Batcher::spawn("order intent", MAX_BATCH, move |ids: Vec<String>| {
+                let db = db.clone();
+                async move { together_or_alone(&ids, |some| intents(db.clone(), some)).await }
+            })
+        };
+        let orders = {
+            let db = db.clone();
+            Batcher::spawn("order", MAX_BATCH, move |items: Vec<Placed>| {
+                let db = db.clone();
+                async move { together_or_alone(&items, |some| orders(db.clone(), some)).await }
+            })
+        };
+        Self { intents, orders }
+    }
+
+    /// Records that a payment is about to be authorized for `order_id` (see
+    /// [`db::record_intent`]): false if recovery released it, and the call must stop.
+    pub async fn intend(&self, order_id: &str) -> Result<bool, AppError> {
+        self.intents
+            .call(order_id.to_string())
+            .await
+            .map_err(|e| AppError::Record(e.to_string()))?
+    }
+
+    /// Stores an authorized order and its event, if its intent is still live.
+    pub async fn store(&self, placed: Placed) -> Result<Outcome, AppError> {
+        self.orders
+            .call(placed)
+            .await
+            .map_err(|e| AppError::Record(e.to_string()))?
+    }
+}
+
+/// One statement for the intents of `ids`: which are live.
+fn intents(db: Db, ids: &[String]) -> BoxFuture<'_, Result<Vec<bool>, AppError>> {
+    Box::pin(async move {
+        let mut distinct: Vec<&str> = ids.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let live = db::record_intents(&db.pool, &distinct, now_ms()).await?;
+        Ok(ids.iter().map(|id| live.contains(id)).collect())
+    })
+}
+
+/// One transaction for `items`: which are stored now, which were before, which were released.
+fn orders(db: Db, items: &[Placed]) -> BoxFuture<'_, Result<Vec<Outcome>, AppError>> {
+    Box::pin(async move {
+        let mut work = db.begin().await?;
+        let ids: Vec<&str> = items.iter().map(|p| p.order.order_id.as_str()).collect();
+        let mut stored: HashSet<String> = db::stored_ids(work.conn(), &ids).await?;
+        let mut fresh: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !stored.contains(*id))
+            .collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        // Taking the intent ends recovery's claim on the authorization: from here on the
+        // order is stored with it (or, if the transaction fails, the intent is back).
+        let live = db::forget_intents(work.conn(), &fresh).await?;
+        let mut out = Vec::with_capacity(items.len());
+        let (mut new, mut events) = (Vec::new(), Vec::new());
+        for p in items {
+            let id = p.order.order_id.as_str();
+            if stored.contains(id) {
+                out.push(Outcome::Existing);
+            } else if !live.contains(id) {
+                out.push(Outcome::Released);
+            } else {
+                stored.insert(id.to_string());
+                new.push(&p.order);
+                events.push(p.event.clone());
+                out.push(Outcome::Stored);
+            }
+        }
+        if !new.is_empty() {
+            db::insert_all(work.conn(), &new).await?;
+            let new_ids: Vec<&str> = new.iter().map(|o| o.order_id.as_str()).collect();
+            crate::watch::announce_all(work.conn(), &new_ids).await?;
+            work.record_all(&events).await?;
+            work.commit().await?;
+        }
+        Ok(out)
+    })
+}
