@@ -438,21 +438,29 @@ async fn process_batch<P: Policy>(
     };
     let result: Result<Vec<bool>, PolicyError> = async {
         let mut tx = crate::db::begin(pool).await?;
+        // One statement records the whole batch as processed. ON CONFLICT DO NOTHING: a
+        // duplicate must not abort the shared transaction (PostgreSQL would); it is simply
+        // not returned, and not applied again. Within the batch, the first copy is the one.
+        let sql = format!(
+            "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+            crate::db::values(incoming.len(), 3, 1)
+        );
+        let (durable, now) = (spec.durable(), now_ms());
+        let mut insert = sqlx::query(&sql);
+        for inc in &incoming {
+            insert = insert.bind(&durable).bind(&inc.event_id).bind(now);
+        }
+        let mut new_ids: std::collections::HashSet<String> = insert
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| sqlx::Row::try_get(r, "event_id"))
+            .collect::<Result<_, _>>()?;
         let mut fresh = Vec::with_capacity(incoming.len());
         for (msg, inc) in batch.iter().zip(&incoming) {
-            // ON CONFLICT DO NOTHING: a duplicate must not abort the shared transaction
-            // (PostgreSQL would), it is simply not applied again.
-            let new = sqlx::query(
-                "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(spec.durable())
-            .bind(&inc.event_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
+            // `remove`: a second copy of an event in the same batch is not applied twice.
+            let new = new_ids.remove(&inc.event_id);
             if new {
                 policy
                     .handle(&mut tx, inc)

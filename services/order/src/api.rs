@@ -24,10 +24,10 @@ use crate::domain::{
 use crate::events;
 use crate::menu::{Priced, Refusal};
 use crate::payment::{PaymentError, PaymentGateway};
-use crate::placement::{Outcome, Placed, Placements};
-use fd_chassis::outbox::Outgoing;
+use crate::placement::{Intent, Outcome, Placed, Placements};
 use crate::watch::Changes;
 use fd_chassis::auth::{caller, Caller, Role};
+use fd_chassis::outbox::Outgoing;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// Error domain in `google.rpc.ErrorInfo`.
@@ -111,21 +111,29 @@ impl OrderApi {
         let order_id = domain::order_id_for(&cart.customer_id, &cart.idempotency_key).to_string();
         tracing::Span::current().record("order_id", order_id.as_str());
 
-        // A retry of a request that already succeeded: answer from storage, pay nothing (even
-        // if the menu changed since).
-        if let Some(existing) = db::get(&self.db.pool, &order_id)
-            .await
-            .map_err(|e| internal("reading the order failed", &e))?
-        {
-            return Self::replay(existing, &cart);
-        }
-        let priced = self.price(&cart).await?;
+        // A retry of a request that already succeeded is answered from storage and pays
+        // nothing, even if the menu changed since: a cart the menu refuses is looked up
+        // before the refusal is reported, and recording the intent finds a stored order.
+        let priced = match self.price(&cart).await {
+            Ok(priced) => priced,
+            Err(refused) => {
+                return match db::get(&self.db.pool, &order_id)
+                    .await
+                    .map_err(|e| internal("reading the order failed", &e))?
+                {
+                    Some(existing) => Self::replay(existing, &cart),
+                    None => Err(refused),
+                }
+            }
+        };
         let cmd = cart.clone().priced(priced);
 
         // Before anything is authorized: if the order is never stored (a crash, a failed
         // insert), order's recovery finds this and releases the authorization (orphans.rs).
-        if !self.placements.intend(&order_id).await? {
-            return Err(released());
+        match self.placements.intend(&order_id).await? {
+            Intent::Live => {}
+            Intent::Stored => return Self::replay(self.load(&order_id).await?, &cart),
+            Intent::Released => return Err(released()),
         }
         let payment = match self
             .payment

@@ -109,31 +109,35 @@ pub async fn get<'e>(pool: impl Exec<'e>, order_id: &str) -> Result<Option<Order
     row.as_ref().map(from_row).transpose()
 }
 
-/// The ids among `order_ids` that are stored.
-pub async fn stored_ids(
-    conn: &mut sqlx::AnyConnection,
+/// The ids among `order_ids` (at most a few hundred) that are stored.
+pub async fn stored_ids<'e>(
+    ex: impl Exec<'e>,
     order_ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let mut found = std::collections::HashSet::new();
-    for chunk in order_ids.chunks(500) {
-        let sql = format!(
-            "SELECT order_id FROM orders WHERE order_id IN ({})",
-            fd_chassis::db::values(chunk.len(), 1, 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            found.insert(r.try_get("order_id")?);
-        }
+    if order_ids.is_empty() {
+        return Ok(Default::default());
     }
-    Ok(found)
+    let sql = format!(
+        "SELECT order_id FROM orders WHERE order_id IN ({})",
+        fd_chassis::db::values(order_ids.len(), 1, 1)
+    );
+    let mut q = sqlx::query(&sql);
+    for id in order_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(ex)
+        .await?
+        .iter()
+        .map(|r| r.try_get("order_id"))
+        .collect()
 }
 
 /// Inserts new orders in one statement. A unique violation means one of them (same customer
 /// and idempotency key) was inserted concurrently.
-pub async fn insert_all(conn: &mut sqlx::AnyConnection, orders: &[&Order]) -> Result<(), sqlx::Error> {
+pub async fn insert_all(
+    conn: &mut sqlx::AnyConnection,
+    orders: &[&Order],
+) -> Result<(), sqlx::Error> {
     for chunk in orders.chunks(100) {
         let sql = format!(
             "INSERT INTO orders ({COLUMNS}) VALUES {}",

@@ -31,6 +31,17 @@ pub struct Placed {
     pub event: Outgoing,
 }
 
+/// What recording a payment intent found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Recorded (or refreshed): go on and authorize.
+    Live,
+    /// The order is stored already (a repeated request): answer from it, pay nothing.
+    Stored,
+    /// Recovery released this order's authorization: the call must stop.
+    Released,
+}
+
 /// What storing a placed order did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -47,7 +58,7 @@ pub enum Outcome {
 /// The writers of PlaceOrder.
 #[derive(Debug, Clone)]
 pub struct Placements {
-    intents: Batcher<String, Result<bool, AppError>>,
+    intents: Batcher<String, Result<Intent, AppError>>,
     orders: Batcher<Placed, Result<Outcome, AppError>>,
 }
 
@@ -72,8 +83,8 @@ impl Placements {
     }
 
     /// Records that a payment is about to be authorized for `order_id` (see
-    /// [`db::record_intent`]): false if recovery released it, and the call must stop.
-    pub async fn intend(&self, order_id: &str) -> Result<bool, AppError> {
+    /// [`db::record_intent`]), unless the order is stored already.
+    pub async fn intend(&self, order_id: &str) -> Result<Intent, AppError> {
         self.intents
             .call(order_id.to_string())
             .await
@@ -89,14 +100,34 @@ impl Placements {
     }
 }
 
-/// One statement for the intents of `ids`: which are live.
-fn intents(db: Db, ids: &[String]) -> BoxFuture<'_, Result<Vec<bool>, AppError>> {
+/// Two statements for the intents of `ids`: which orders are stored already, then the
+/// intents of the others, which are live. (Not one transaction: an intent left for an order
+/// that a concurrent repeat stored meanwhile is dropped by recovery, which releases only
+/// authorizations whose order does not exist.)
+fn intents(db: Db, ids: &[String]) -> BoxFuture<'_, Result<Vec<Intent>, AppError>> {
     Box::pin(async move {
-        let mut distinct: Vec<&str> = ids.iter().map(String::as_str).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let live = db::record_intents(&db.pool, &distinct, now_ms()).await?;
-        Ok(ids.iter().map(|id| live.contains(id)).collect())
+        let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let stored = db::stored_ids(&db.pool, &all).await?;
+        let mut rest: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|id| !stored.contains(*id))
+            .collect();
+        rest.sort_unstable();
+        rest.dedup();
+        let live = db::record_intents(&db.pool, &rest, now_ms()).await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                if stored.contains(id) {
+                    Intent::Stored
+                } else if live.contains(id) {
+                    Intent::Live
+                } else {
+                    Intent::Released
+                }
+            })
+            .collect())
     })
 }
 
@@ -105,7 +136,7 @@ fn orders(db: Db, items: &[Placed]) -> BoxFuture<'_, Result<Vec<Outcome>, AppErr
     Box::pin(async move {
         let mut work = db.begin().await?;
         let ids: Vec<&str> = items.iter().map(|p| p.order.order_id.as_str()).collect();
-        let mut stored: HashSet<String> = db::stored_ids(work.conn(), &ids).await?;
+        let mut stored: HashSet<String> = db::stored_ids(&mut *work.conn(), &ids).await?;
         let mut fresh: Vec<&str> = ids
             .iter()
             .copied()

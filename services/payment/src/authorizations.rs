@@ -48,7 +48,8 @@ pub fn writer(db: Db) -> Writer {
 }
 
 async fn store(db: &Db, items: Vec<NewAuthorization>) -> Vec<Result<Stored, AppError>> {
-    fd_chassis::batch::together_or_alone(&items, |some| Box::pin(store_together(db.clone(), some))).await
+    fd_chassis::batch::together_or_alone(&items, |some| Box::pin(store_together(db.clone(), some)))
+        .await
 }
 
 fn storage(e: DbError) -> AppError {

@@ -85,7 +85,10 @@ pub async fn by_orders(
 
 /// Inserts new payments in one statement. Fails with a unique violation if an order already
 /// has one.
-pub async fn insert_all(conn: &mut sqlx::AnyConnection, ps: &[&Payment]) -> Result<(), sqlx::Error> {
+pub async fn insert_all(
+    conn: &mut sqlx::AnyConnection,
+    ps: &[&Payment],
+) -> Result<(), sqlx::Error> {
     for chunk in ps.chunks(500) {
         let sql = format!(
             "INSERT INTO payments ({COLUMNS}) VALUES {}",
