@@ -109,18 +109,17 @@ pub async fn get<'e>(pool: impl Exec<'e>, order_id: &str) -> Result<Option<Order
     row.as_ref().map(from_row).transpose()
 }
 
-/// The ids among `order_ids` (at most a few hundred) that are stored.
-pub async fn stored_ids<'e>(
+/// Runs `sql`, whose list `{ids}` becomes one placeholder per id of `order_ids`, and returns
+/// the `order_id`s of its rows.
+async fn order_ids<'e>(
     ex: impl Exec<'e>,
+    sql: &str,
     order_ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
     if order_ids.is_empty() {
         return Ok(Default::default());
     }
-    let sql = format!(
-        "SELECT order_id FROM orders WHERE order_id IN ({})",
-        fd_chassis::db::values(order_ids.len(), 1, 1)
-    );
+    let sql = sql.replace("{ids}", &fd_chassis::db::values(order_ids.len(), 1, 1));
     let mut q = sqlx::query(&sql);
     for id in order_ids {
         q = q.bind(*id);
@@ -130,6 +129,19 @@ pub async fn stored_ids<'e>(
         .iter()
         .map(|r| r.try_get("order_id"))
         .collect()
+}
+
+/// The ids among `order_ids` (at most a few hundred) that are stored.
+pub async fn stored_ids<'e>(
+    ex: impl Exec<'e>,
+    order_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    self::order_ids(
+        ex,
+        "SELECT order_id FROM orders WHERE order_id IN ({ids})",
+        order_ids,
+    )
+    .await
 }
 
 /// Inserts new orders in one statement. A unique violation means one of them (same customer
@@ -399,23 +411,13 @@ pub async fn forget_intents<'e>(
     conn: impl Exec<'e>,
     order_ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    if order_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let sql = format!(
-        "DELETE FROM payment_intents WHERE released_at_ms = 0 AND order_id IN ({}) \
+    self::order_ids(
+        conn,
+        "DELETE FROM payment_intents WHERE released_at_ms = 0 AND order_id IN ({ids}) \
          RETURNING order_id",
-        fd_chassis::db::values(order_ids.len(), 1, 1)
-    );
-    let mut q = sqlx::query(&sql);
-    for id in order_ids {
-        q = q.bind(*id);
-    }
-    q.fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("order_id"))
-        .collect()
+        order_ids,
+    )
+    .await
 }
 
 /// Claims a stale intent for release: marks it released if it is still older than
