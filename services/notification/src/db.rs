@@ -90,17 +90,30 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// Marks a notification sent.
-pub async fn mark_sent<'e>(ex: impl Exec<'e>, id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+/// Marks notifications sent, in one statement: the ids that were still PENDING (and are now
+/// SENT).
+pub async fn mark_sent<'e>(
+    ex: impl Exec<'e>,
+    ids: &[&str],
+    now_ms: i64,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
         "UPDATE notifications SET status = 'SENT', sent_at_ms = $1, attempts = attempts + 1 \
-         WHERE notification_id = $2 AND status = 'PENDING'",
-    )
-    .bind(now_ms)
-    .bind(id)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         WHERE status = 'PENDING' AND notification_id IN ({}) RETURNING notification_id",
+        fd_chassis::db::values(ids.len(), 1, 2)
+    );
+    let mut q = sqlx::query(&sql).bind(now_ms);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(ex)
+        .await?
+        .iter()
+        .map(|r| r.try_get("notification_id"))
+        .collect()
 }
 
 /// Records a failed attempt and when to try again (`None`: never; the notification is

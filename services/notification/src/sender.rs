@@ -92,19 +92,26 @@ impl Sender {
     async fn mark_sent(&self, sent: &[Notification]) -> Result<(), AppError> {
         let mut work = self.db.begin().await?;
         let channel = crate::api::channel_to_proto(self.channel.kind());
-        for n in sent {
-            if db::mark_sent(work.conn(), &n.notification_id, now_ms()).await? {
-                work.record(&pb::NotificationSent {
-                    metadata: Some(outbox::metadata(&n.notification_id, 1)),
-                    notification_id: n.notification_id.clone(),
-                    customer_id: n.customer_id.clone(),
-                    order_id: n.order_id.clone(),
-                    channel: channel.into(),
-                    source_event_type: n.source_event_type.clone(),
-                })
-                .await?;
-            }
-        }
+        let ids: Vec<&str> = sent.iter().map(|n| n.notification_id.as_str()).collect();
+        let marked = db::mark_sent(work.conn(), &ids, now_ms()).await?;
+        let events = sent
+            .iter()
+            .filter(|n| marked.contains(&n.notification_id))
+            .map(|n| {
+                outbox::Outgoing::new(
+                    &pb::NotificationSent {
+                        metadata: Some(outbox::metadata(&n.notification_id, 1)),
+                        notification_id: n.notification_id.clone(),
+                        customer_id: n.customer_id.clone(),
+                        order_id: n.order_id.clone(),
+                        channel: channel.into(),
+                        source_event_type: n.source_event_type.clone(),
+                    },
+                    "",
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        work.record_all(&events).await?;
         work.commit().await
     }
 

@@ -571,6 +571,16 @@ async fn place_order_runs(
 /// consumer), then the owner's AcceptOrder reply → the status view shows ACCEPTED (OrderAccepted:
 /// store's outbox, JetStream, order's consumer, pushed by WatchOrder).
 async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Result<Vec<Report>> {
+    propagation_named(cfg, sys, label, "").await
+}
+
+/// [`propagation`] with `suffix` after each report's name.
+async fn propagation_named(
+    cfg: &SuiteConfig,
+    sys: &System,
+    label: &str,
+    suffix: &str,
+) -> anyhow::Result<Vec<Report>> {
     let orders = OrderServiceClient::new(sys.as_(
         Channel::from_shared(sys.url("order"))?.connect().await?,
         "propagation",
@@ -661,20 +671,66 @@ async fn propagation(cfg: &SuiteConfig, sys: &System, label: &str) -> anyhow::Re
     let v = view.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(vec![
         loadgen::report_from_samples(
-            &format!("OrderPlaced → store ticket exists, {label}"),
+            &format!("OrderPlaced → store ticket exists, {label}{suffix}"),
             Some(cfg.propagation_rate),
             &t,
             base.errors,
             secs,
         ),
         loadgen::report_from_samples(
-            &format!("OrderAccepted → status view shows it, {label}"),
+            &format!("OrderAccepted → status view shows it, {label}{suffix}"),
             Some(cfg.propagation_rate),
             &v,
             base.errors,
             secs,
         ),
     ])
+}
+
+/// [`propagation`]'s probe (`cfg.propagation_rate` orders/s, each accepted and watched) while
+/// plain PlaceOrders make up the rest of `total` orders/s: the hops' latency on a system that
+/// is that busy. Also reports the background load itself.
+async fn propagation_when_busy(
+    cfg: &SuiteConfig,
+    sys: &System,
+    label: &str,
+    total: f64,
+) -> anyhow::Result<Vec<Report>> {
+    let probe = cfg.propagation_rate.min(total / 2.0).max(1.0);
+    let channel = Channel::from_shared(sys.url("order"))?.connect().await?;
+    let client = OrderServiceClient::new(sys.as_(channel, "bench", "customer"));
+    let name = format!("PlaceOrder beside the probe, {label}");
+    let load = LoadConfig {
+        concurrency: 4096,
+        rate: Some((total - probe).max(1.0)),
+        duration: cfg.duration,
+        warmup: cfg.warmup,
+    };
+    let background = tokio::spawn(async move {
+        loadgen::run(&name, load, move || {
+            let mut c = client.clone();
+            async move {
+                c.place_order(place_request("bench"))
+                    .await
+                    .map(|_| ())
+                    .map_err(|s| rpc_error(&s))
+            }
+        })
+        .await
+    });
+    let probed = SuiteConfig {
+        propagation_rate: probe,
+        ..cfg.clone()
+    };
+    let mut out = propagation_named(
+        &probed,
+        sys,
+        label,
+        &format!(", {total:.0} orders/s in all (50 % of capacity)"),
+    )
+    .await?;
+    out.push(background.await?);
+    Ok(out)
 }
 
 /// UpdateMenuItem's reply → order prices the item at its new price (MenuItemUpdated: store's
@@ -951,16 +1007,12 @@ pub async fn run(cfg: SuiteConfig, echo_bin: &Path) -> anyhow::Result<SuiteRepor
             .extend(cpu_per_order(&cfg, &sys, &js, label).await?);
         // Let consumers and relays finish what the load left them.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        // Propagation again at half of the capacity PlaceOrder just showed (v1, most in
-        // flight): how far events lag when the system is busy, not idle.
+        // Propagation again while orders arrive at half of the capacity PlaceOrder just
+        // showed (v1, most in flight): how far events lag on a busy system, not an idle one.
         if let Some(capacity) = capacity(&report.place_order, label) {
-            let busy = SuiteConfig {
-                propagation_rate: (capacity * 0.5).round().max(1.0),
-                ..cfg.clone()
-            };
             report
                 .propagation
-                .extend(propagation(&busy, &sys, label).await?);
+                .extend(propagation_when_busy(&cfg, &sys, label, capacity * 0.5).await?);
         }
         let after = sys.rss();
         for (name, ((_, i), (_, a))) in sys.services().iter().zip(idle.iter().zip(after.iter())) {
