@@ -130,6 +130,23 @@ pub trait Policy: Send + Sync + 'static {
     /// as processed; write outbox rows on it too).
     async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError>;
 
+    /// Applies the new events of a batch, in order, on the batch's transaction; `spans[i]` is
+    /// `msgs[i]`'s process span (enter it for that event's work, so that what it records
+    /// continues the event's trace). The default applies each alone with [`Policy::handle`];
+    /// a policy whose effect is a row per event can write a run of them in one statement,
+    /// as long as a later event still sees the effects of the earlier ones.
+    async fn handle_batch(
+        &self,
+        tx: &mut AnyConnection,
+        msgs: &[&Incoming],
+        spans: &[tracing::Span],
+    ) -> Result<(), PolicyError> {
+        for (msg, span) in msgs.iter().zip(spans) {
+            self.handle(tx, msg).instrument(span.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Called after the effect committed (e.g. to wake watchers of a read model).
     fn after_commit(&self, _msg: &Incoming) {}
 }
@@ -458,17 +475,17 @@ async fn process_batch<P: Policy>(
             .map(|r| sqlx::Row::try_get(r, "event_id"))
             .collect::<Result<_, _>>()?;
         let mut fresh = Vec::with_capacity(incoming.len());
+        let (mut news, mut spans) = (Vec::new(), Vec::new());
         for (msg, inc) in batch.iter().zip(&incoming) {
             // `remove`: a second copy of an event in the same batch is not applied twice.
             let new = new_ids.remove(&inc.event_id);
             if new {
-                policy
-                    .handle(&mut tx, inc)
-                    .instrument(process_span(spec, msg))
-                    .await?;
+                news.push(inc);
+                spans.push(process_span(spec, msg));
             }
             fresh.push(new);
         }
+        policy.handle_batch(&mut tx, &news, &spans).await?;
         tx.commit().await?;
         Ok(fresh)
     }

@@ -453,7 +453,16 @@ pub mod events {
     /// Publishes `event` the way a service's relay does (its context's stream, CloudEvents
     /// headers, `Nats-Msg-Id` = event id), creating the stream if needed.
     pub async fn publish<E: Event>(nats_url: &str, event: &E) {
-        let js = jetstream::new(fd_chassis::nats::connect_url(nats_url).await.expect("nats"));
+        publish_on(&connect(nats_url).await, event).await;
+    }
+
+    /// A JetStream connection to publish a burst on ([`publish_on`]).
+    pub async fn connect(nats_url: &str) -> jetstream::Context {
+        jetstream::new(fd_chassis::nats::connect_url(nats_url).await.expect("nats"))
+    }
+
+    /// [`publish`] on a connection the caller keeps (many events in a quick burst).
+    pub async fn publish_on<E: Event>(js: &jetstream::Context, event: &E) {
         let context = E::TYPE
             .split('.')
             .nth(1)

@@ -32,30 +32,39 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
     })
 }
 
-/// Stores a new PENDING notification unless one exists for its source event. Returns whether
-/// it was new.
-pub async fn insert_once<'e>(ex: impl Exec<'e>, n: &Notification) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(&format!(
-        "INSERT INTO notifications ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (source_event_id) DO NOTHING"
-    ))
-    .bind(&n.notification_id)
-    .bind(&n.customer_id)
-    .bind(&n.order_id)
-    .bind(&n.source_event_type)
-    .bind(&n.source_event_id)
-    .bind(&n.message)
-    .bind(n.channel.as_str())
-    .bind(n.status.as_str())
-    .bind(n.attempts)
-    .bind(n.next_attempt_at_ms)
-    .bind(&n.last_error)
-    .bind(n.created_at_ms)
-    .bind(n.sent_at_ms)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// Stores new PENDING notifications, each unless one exists for its source event, in one
+/// statement. Returns how many were new.
+pub async fn insert_once(
+    conn: &mut sqlx::AnyConnection,
+    all: &[Notification],
+) -> Result<u64, sqlx::Error> {
+    let mut inserted = 0;
+    for chunk in all.chunks(100) {
+        let sql = format!(
+            "INSERT INTO notifications ({COLUMNS}) VALUES {} \
+             ON CONFLICT (source_event_id) DO NOTHING",
+            fd_chassis::db::values(chunk.len(), 13, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = q
+                .bind(&n.notification_id)
+                .bind(&n.customer_id)
+                .bind(&n.order_id)
+                .bind(&n.source_event_type)
+                .bind(&n.source_event_id)
+                .bind(&n.message)
+                .bind(n.channel.as_str())
+                .bind(n.status.as_str())
+                .bind(n.attempts)
+                .bind(n.next_attempt_at_ms)
+                .bind(&n.last_error)
+                .bind(n.created_at_ms)
+                .bind(n.sent_at_ms);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
 }
 
 /// Takes up to `limit` due PENDING notifications for one sending attempt, oldest first, in one

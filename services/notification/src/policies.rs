@@ -75,9 +75,9 @@ fn addressee(msg: &Incoming) -> Result<(Visible, String, String, String), Policy
     })
 }
 
-#[async_trait::async_trait]
-impl Policy for NotifyCustomer {
-    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+impl NotifyCustomer {
+    /// The notification an event asks for (PERMANENT if it names no customer).
+    fn notification_for(&self, msg: &Incoming) -> Result<Notification, PolicyError> {
         let (change, customer_id, order_id, reason) = addressee(msg)?;
         if customer_id.is_empty() {
             return Err(PolicyError::Permanent(format!(
@@ -86,7 +86,7 @@ impl Policy for NotifyCustomer {
             )));
         }
         let now = now_ms();
-        let n = Notification {
+        Ok(Notification {
             notification_id: uuid::Uuid::now_v7().to_string(),
             message: domain::message(change, &order_id, &reason),
             customer_id,
@@ -100,8 +100,29 @@ impl Policy for NotifyCustomer {
             last_error: String::new(),
             created_at_ms: now,
             sent_at_ms: 0,
-        };
-        db::insert_once(tx, &n).await?;
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Policy for NotifyCustomer {
+    async fn handle(&self, tx: &mut AnyConnection, msg: &Incoming) -> Result<(), PolicyError> {
+        db::insert_once(tx, &[self.notification_for(msg)?]).await?;
+        Ok(())
+    }
+
+    /// Every event is one notification of its own: a batch is one insert.
+    async fn handle_batch(
+        &self,
+        tx: &mut AnyConnection,
+        msgs: &[&Incoming],
+        _spans: &[tracing::Span],
+    ) -> Result<(), PolicyError> {
+        let all = msgs
+            .iter()
+            .map(|m| self.notification_for(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        db::insert_once(tx, &all).await?;
         Ok(())
     }
 

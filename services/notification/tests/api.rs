@@ -263,16 +263,27 @@ async fn old_notifications_are_pruned_once_done(backend: Backend) {
         next_attempt_at_ms: 0,
         ..stored("pat", id, ChannelKind::Log, status, now - age_days * day)
     };
-    for n in [
+    let rows = [
         row("old-sent", SendStatus::Sent, 100),
         row("old-failed", SendStatus::Failed, 100),
         row("old-pending", SendStatus::Pending, 100),
         row("recent-sent", SendStatus::Sent, 10),
-    ] {
-        assert!(notification::db::insert_once(&db.pool, &n)
+    ];
+    let mut conn = db.pool.acquire().await.expect("connection");
+    assert_eq!(
+        notification::db::insert_once(&mut conn, &rows)
             .await
-            .expect("insert"));
-    }
+            .expect("insert"),
+        4
+    );
+    // Once per source event: the same rows again insert nothing.
+    assert_eq!(
+        notification::db::insert_once(&mut conn, &rows)
+            .await
+            .expect("insert again"),
+        0
+    );
+    drop(conn);
     let pruned = notification::db::prune(&db.pool, now - 90 * day)
         .await
         .expect("prune");
@@ -311,9 +322,13 @@ async fn two_senders_over(
             notification::domain::SendStatus::Pending,
             now,
         );
-        assert!(notification::db::insert_once(&db.pool, &row)
-            .await
-            .expect("insert"));
+        let mut conn = db.pool.acquire().await.expect("connection");
+        assert_eq!(
+            notification::db::insert_once(&mut conn, &[row])
+                .await
+                .expect("insert"),
+            1
+        );
     }
     let replica = || notification::sender::Sender {
         db: db.clone(),

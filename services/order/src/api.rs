@@ -92,7 +92,10 @@ impl OrderApi {
     /// store or an item cannot be ordered (or, in v1, a sent price is not the menu's).
     pub(crate) async fn price(&self, cart: &Cart) -> Result<Priced, Status> {
         let ids: Vec<&str> = cart.lines.iter().map(|l| l.menu_item_id.as_str()).collect();
-        let menu = db::menu(&self.db.pool, &cart.store_id, &ids)
+        // Read together with the other calls' menus (placement.rs).
+        let menu = self
+            .placements
+            .menu(&cart.store_id, &ids)
             .await
             .map_err(|e| internal("reading the menu failed", &e))?;
         menu.price(&cart.store_id, cart.list_field(), &cart.lines)

@@ -1,4 +1,6 @@
-//! Orders being placed are written together (group commit, [`fd_chassis::batch`]): the
+//! Orders being placed are written together (group commit, [`fd_chassis::batch`]), and the
+//! menu they are priced from is read together: one query per store for the calls that
+//! arrive while the previous read runs. The
 //! payment intents of the PlaceOrder calls that arrive while one batch is written form the
 //! next batch, one statement; the orders they place, with their `OrderPlaced` events, form
 //! batches of one transaction and a statement per table. Each call still gets its own
@@ -7,7 +9,7 @@
 //! A batch that fails as a whole is written again one call at a time, so that one call's
 //! failure (say, a unique violation from a replica) fails only that call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use fd_chassis::batch::{together_or_alone, Batcher};
 use fd_chassis::db::Db;
@@ -18,6 +20,7 @@ use futures::future::BoxFuture;
 
 use crate::db;
 use crate::domain::Order;
+use crate::menu::Menu;
 
 /// Calls written together at most.
 const MAX_BATCH: usize = 64;
@@ -55,9 +58,13 @@ pub enum Outcome {
     Released,
 }
 
-/// The writers of PlaceOrder.
+/// A menu read for one call: the store and the items of its cart.
+type MenuQuery = (String, Vec<String>);
+
+/// The readers and writers of PlaceOrder.
 #[derive(Debug, Clone)]
 pub struct Placements {
+    menus: Batcher<MenuQuery, Result<Menu, String>>,
     intents: Batcher<String, Result<Intent, AppError>>,
     orders: Batcher<Placed, Result<Outcome, AppError>>,
 }
@@ -79,7 +86,27 @@ impl Placements {
                 async move { together_or_alone(&items, |some| orders(db.clone(), some)).await }
             })
         };
-        Self { intents, orders }
+        let menus = {
+            let db = db.clone();
+            Batcher::spawn("menu", MAX_BATCH, move |queries: Vec<MenuQuery>| {
+                let db = db.clone();
+                async move { menus(&db, queries).await }
+            })
+        };
+        Self {
+            menus,
+            intents,
+            orders,
+        }
+    }
+
+    /// What the menu replica knows about `store_id` and (at least) the items `ids`.
+    pub async fn menu(&self, store_id: &str, ids: &[&str]) -> Result<Menu, String> {
+        let query = (
+            store_id.to_string(),
+            ids.iter().map(|i| (*i).to_string()).collect(),
+        );
+        self.menus.call(query).await.map_err(|e| e.to_string())?
     }
 
     /// Records that a payment is about to be authorized for `order_id` (see
@@ -98,6 +125,33 @@ impl Placements {
             .await
             .map_err(|e| AppError::Record(e.to_string()))?
     }
+}
+
+/// One query per store for `queries`, each answered with its store's menu (the items of
+/// every query of that store: pricing looks up only its own).
+async fn menus(db: &Db, queries: Vec<MenuQuery>) -> Vec<Result<Menu, String>> {
+    let mut wanted: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (store, ids) in &queries {
+        wanted
+            .entry(store.as_str())
+            .or_default()
+            .extend(ids.iter().map(String::as_str));
+    }
+    let mut read: HashMap<&str, Result<Menu, String>> = HashMap::new();
+    for (store, ids) in wanted {
+        let menu = db::menu(&db.pool, store, &ids)
+            .await
+            .map_err(|e| e.to_string());
+        read.insert(store, menu);
+    }
+    queries
+        .iter()
+        .map(|(store, _)| {
+            read.get(store.as_str())
+                .cloned()
+                .unwrap_or_else(|| Err("menu not read".into()))
+        })
+        .collect()
 }
 
 /// Two statements for the intents of `ids`: which orders are stored already, then the

@@ -48,6 +48,42 @@ pub async fn get<'e>(ex: impl Exec<'e>, order_id: &str) -> Result<Option<Ticket>
 }
 
 /// Inserts a ticket; a unique violation means it exists already.
+/// Inserts the tickets of orders that have none yet (a ticket, or a cancellation's tombstone,
+/// stays as it is) in one statement: the order ids inserted.
+pub async fn insert_absent(
+    conn: &mut sqlx::AnyConnection,
+    tickets: &[Ticket],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in tickets.chunks(100) {
+        let sql = format!(
+            "INSERT INTO tickets ({COLUMNS}) VALUES {} ON CONFLICT (order_id) DO NOTHING \
+             RETURNING order_id",
+            fd_chassis::db::values(chunk.len(), 11, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for t in chunk {
+            q = q
+                .bind(&t.order_id)
+                .bind(&t.store_id)
+                .bind(&t.customer_id)
+                .bind(serde_json::to_string(&t.items).unwrap_or_default())
+                .bind(t.total_minor)
+                .bind(&t.currency_code)
+                .bind(t.state.as_str())
+                .bind(&t.reject_reason)
+                .bind(t.created_at_ms)
+                .bind(t.updated_at_ms)
+                .bind(&t.trace_context);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            inserted.insert(sqlx::Row::try_get(&r, "order_id")?);
+        }
+    }
+    Ok(inserted)
+}
+
+/// Inserts a ticket.
 pub async fn insert<'e>(ex: impl Exec<'e>, t: &Ticket) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO tickets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"

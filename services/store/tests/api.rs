@@ -7,7 +7,7 @@ use fd_proto::common::v1::Money;
 use fd_proto::order::v1 as order;
 use fd_proto::store::v1 as pb;
 use fd_proto::store::v1::store_service_client::StoreServiceClient;
-use fd_testkit::events::{publish, published};
+use fd_testkit::events::{connect, publish, publish_on, published};
 use fd_testkit::issuer::{as_user, AuthChannel};
 use fd_testkit::{both_backends, Alone, Backend};
 use tonic::transport::Channel;
@@ -224,7 +224,70 @@ async fn a_cancellation_voids_the_ticket_even_before_it_arrives(backend: Backend
     assert_eq!(e.code(), Code::NotFound);
 }
 
+/// A burst (taken in batches: runs of OrderPlaced are one insert, a cancellation in between
+/// still sees the ticket placed before it in the same batch) ends as each event says.
+async fn a_burst_of_orders_and_cancellations_ends_as_each_event_says(backend: Backend) {
+    let mut app = spawn(backend).await;
+    let cancelled = |id: &str| order::OrderCancelled {
+        metadata: Some(metadata(id, 2)),
+        order_id: id.into(),
+        customer_id: "alice".into(),
+        ..Default::default()
+    };
+    let js = connect(&app.nats_url).await;
+    for i in 0..60 {
+        let id = format!("burst-{i}");
+        publish_on(&js, &placed(&id)).await;
+        // Every third order is cancelled right after it was placed; the placing is sent
+        // twice for every fifth (a redelivery): one ticket all the same.
+        if i % 3 == 0 {
+            publish_on(&js, &cancelled(&id)).await;
+        }
+        if i % 5 == 0 {
+            publish_on(&js, &placed(&id)).await;
+        }
+    }
+    app.ticket("burst-59").await;
+    let mut states = std::collections::HashMap::new();
+    for _ in 0..200 {
+        let list = app
+            .client
+            .list_store_orders(pb::ListStoreOrdersRequest {
+                store_id: "store-1".into(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        states = list
+            .orders
+            .iter()
+            .map(|t| (t.order_id.clone(), t.state()))
+            .collect();
+        if states.len() == 60
+            && states
+                .values()
+                .filter(|s| **s == pb::TicketState::Voided)
+                .count()
+                == 20
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for i in 0..60 {
+        let want = if i % 3 == 0 {
+            pb::TicketState::Voided
+        } else {
+            pb::TicketState::New
+        };
+        assert_eq!(states.get(&format!("burst-{i}")), Some(&want), "burst-{i}");
+    }
+}
+
 both_backends!(
+    a_burst_of_orders_and_cancellations_ends_as_each_event_says,
     an_order_becomes_a_ticket_the_owner_accepts_and_cooks,
     commands_the_ticket_does_not_allow_are_refused_with_the_reason,
     bad_requests_name_each_bad_field,
