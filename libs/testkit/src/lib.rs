@@ -467,7 +467,7 @@ pub mod events {
             .split('.')
             .nth(1)
             .expect("fooddelivery.<context>.vN.Name");
-        fd_chassis::nats::ensure_stream(&js, context, 1)
+        fd_chassis::nats::ensure_stream(js, context, 1)
             .await
             .expect("stream");
         let meta = event.metadata().expect("event metadata");

@@ -93,6 +93,9 @@ enum Cmd {
         /// Requests in flight, one run each.
         #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
         concurrency: Vec<usize>,
+        /// Also measure event propagation first, at this many orders per second (0: not).
+        #[arg(long, default_value_t = 0.0)]
+        propagation_rate: f64,
     },
 }
 
@@ -178,12 +181,13 @@ async fn main() -> anyhow::Result<()> {
             duration,
             warmup,
             concurrency,
+            propagation_rate,
         } => {
             let cfg = suite::SuiteConfig {
                 bin_dir,
                 duration: secs(duration)?,
                 warmup: secs(warmup)?,
-                propagation_rate: 0.0,
+                propagation_rate,
                 concurrencies: concurrency,
             };
             let backend = match backend {
