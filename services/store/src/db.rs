@@ -63,18 +63,7 @@ pub async fn insert_absent(
         );
         let mut q = sqlx::query(&sql);
         for t in chunk {
-            q = q
-                .bind(&t.order_id)
-                .bind(&t.store_id)
-                .bind(&t.customer_id)
-                .bind(serde_json::to_string(&t.items).unwrap_or_default())
-                .bind(t.total_minor)
-                .bind(&t.currency_code)
-                .bind(t.state.as_str())
-                .bind(&t.reject_reason)
-                .bind(t.created_at_ms)
-                .bind(t.updated_at_ms)
-                .bind(&t.trace_context);
+            q = bind_ticket(q, t);
         }
         for r in q.fetch_all(&mut *conn).await? {
             inserted.insert(sqlx::Row::try_get(&r, "order_id")?);
@@ -83,24 +72,31 @@ pub async fn insert_absent(
     Ok(inserted)
 }
 
-/// Inserts a ticket.
+/// The values of `t`'s row, in [`COLUMNS`] order.
+fn bind_ticket<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    t: &'q Ticket,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&t.order_id)
+        .bind(&t.store_id)
+        .bind(&t.customer_id)
+        .bind(serde_json::to_string(&t.items).unwrap_or_default())
+        .bind(t.total_minor)
+        .bind(&t.currency_code)
+        .bind(t.state.as_str())
+        .bind(&t.reject_reason)
+        .bind(t.created_at_ms)
+        .bind(t.updated_at_ms)
+        .bind(&t.trace_context)
+}
+
+/// Inserts a ticket (a unique violation if its order has one).
 pub async fn insert<'e>(ex: impl Exec<'e>, t: &Ticket) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO tickets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    ))
-    .bind(&t.order_id)
-    .bind(&t.store_id)
-    .bind(&t.customer_id)
-    .bind(serde_json::to_string(&t.items).unwrap_or_default())
-    .bind(t.total_minor)
-    .bind(&t.currency_code)
-    .bind(t.state.as_str())
-    .bind(&t.reject_reason)
-    .bind(t.created_at_ms)
-    .bind(t.updated_at_ms)
-    .bind(&t.trace_context)
-    .execute(ex)
-    .await?;
+    let sql = format!(
+        "INSERT INTO tickets ({COLUMNS}) VALUES {}",
+        fd_chassis::db::values(1, 11, 1)
+    );
+    bind_ticket(sqlx::query(&sql), t).execute(ex).await?;
     Ok(())
 }
 

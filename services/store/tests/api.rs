@@ -70,6 +70,15 @@ fn placed(order_id: &str) -> order::OrderPlaced {
     }
 }
 
+fn cancelled(order_id: &str) -> order::OrderCancelled {
+    order::OrderCancelled {
+        metadata: Some(metadata(order_id, 2)),
+        order_id: order_id.into(),
+        customer_id: "alice".into(),
+        ..Default::default()
+    }
+}
+
 impl App {
     /// Waits until the ticket of `order_id` is on the owner's list.
     async fn ticket(&mut self, order_id: &str) -> pb::StoreOrder {
@@ -195,12 +204,6 @@ async fn bad_requests_name_each_bad_field(backend: Backend) {
 
 async fn a_cancellation_voids_the_ticket_even_before_it_arrives(backend: Backend) {
     let mut app = spawn(backend).await;
-    let cancelled = |id: &str| order::OrderCancelled {
-        metadata: Some(metadata(id, 2)),
-        order_id: id.into(),
-        customer_id: "alice".into(),
-        ..Default::default()
-    };
     // In order: the ticket is voided.
     publish(&app.nats_url, &placed("o-3")).await;
     app.ticket("o-3").await;
@@ -228,12 +231,6 @@ async fn a_cancellation_voids_the_ticket_even_before_it_arrives(backend: Backend
 /// still sees the ticket placed before it in the same batch) ends as each event says.
 async fn a_burst_of_orders_and_cancellations_ends_as_each_event_says(backend: Backend) {
     let mut app = spawn(backend).await;
-    let cancelled = |id: &str| order::OrderCancelled {
-        metadata: Some(metadata(id, 2)),
-        order_id: id.into(),
-        customer_id: "alice".into(),
-        ..Default::default()
-    };
     let js = connect(&app.nats_url).await;
     for i in 0..60 {
         let id = format!("burst-{i}");
