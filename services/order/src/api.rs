@@ -40,7 +40,7 @@ pub struct OrderApi {
     payment: PaymentGateway,
     changes: Changes,
     shutdown: Shutdown,
-    /// PlaceOrder's writers (group commit).
+    /// PlaceOrder's menu reads and writes, together with concurrent calls' (group commit).
     placements: Placements,
     /// Open WatchOrder streams this replica still accepts (`MAX_WATCHES`).
     watches: std::sync::Arc<tokio::sync::Semaphore>,

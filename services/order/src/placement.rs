@@ -1,10 +1,8 @@
-//! Orders being placed are written together (group commit, [`fd_chassis::batch`]), and the
-//! menu they are priced from is read together: one query per store for the calls that
-//! arrive while the previous read runs. The
-//! payment intents of the PlaceOrder calls that arrive while one batch is written form the
-//! next batch, one statement; the orders they place, with their `OrderPlaced` events, form
-//! batches of one transaction and a statement per table. Each call still gets its own
-//! answer, and a lone call is written at once.
+//! PlaceOrder reads and writes together with the calls that arrive meanwhile (group commit,
+//! [`fd_chassis::batch`]): the menu with one query per store, the payment intents with the
+//! replay lookup in two statements, and the orders with their `OrderPlaced` events in one
+//! transaction with a statement per table. Each call still gets its own answer, and a lone
+//! call is a batch of one, written at once.
 //!
 //! A batch that fails as a whole is written again one call at a time, so that one call's
 //! failure (say, a unique violation from a replica) fails only that call.
@@ -115,16 +113,19 @@ impl Placements {
         self.intents
             .call(order_id.to_string())
             .await
-            .map_err(|e| AppError::Record(e.to_string()))?
+            .map_err(stopped)?
     }
 
     /// Stores an authorized order and its event, if its intent is still live.
     pub async fn store(&self, placed: Placed) -> Result<Outcome, AppError> {
-        self.orders
-            .call(placed)
-            .await
-            .map_err(|e| AppError::Record(e.to_string()))?
+        self.orders.call(placed).await.map_err(stopped)?
     }
+}
+
+/// A writer that stopped (it panicked, or the runtime is going down): storage failed.
+fn stopped(e: fd_chassis::batch::Stopped) -> AppError {
+    tracing::error!(error = %e, "a PlaceOrder writer stopped");
+    AppError::Storage(sqlx::Error::WorkerCrashed)
 }
 
 /// One query per store for `queries`, each answered with its store's menu (the items of
