@@ -124,8 +124,8 @@ pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(),
     for chunk in events.chunks(1_000) {
         let sql = format!(
             "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
-             occurred_at_ms, sent_at_ms) VALUES {}",
-            crate::db::values(chunk.len(), 6, 1).replace(')', ", NULL)")
+             occurred_at_ms) VALUES {}",
+            crate::db::values(chunk.len(), 6, 1)
         );
         let mut q = sqlx::query(&sql);
         for e in chunk {
@@ -385,11 +385,9 @@ impl Relay {
         // One statement per chunk, not per row: on SQLite every statement is a round trip to
         // the connection's worker thread (the profile of `make bench` shows those wake-ups).
         for chunk in ids.chunks(200) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "UPDATE fd_outbox SET sent_at_ms = $1 WHERE event_id IN ({})",
-                placeholders.join(", ")
+                crate::db::values(chunk.len(), 1, 2)
             );
             let mut q = sqlx::query(&sql).bind(now);
             for id in chunk {

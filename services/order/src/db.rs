@@ -309,20 +309,19 @@ pub async fn apply_item<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// What the replica knows about `store_id` and the items `ids` (at most one order's lines),
-/// in one query: the store's row joined with those of its items.
+/// What the replica knows about `store_id` and the items `ids` (the lines of a batch of
+/// orders), in one query: the store's row joined with those of its items.
 pub async fn menu(pool: &AnyPool, store_id: &str, ids: &[&str]) -> Result<Menu, sqlx::Error> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     // `IN ('')` when there are no ids: the store alone.
-    let placeholders: Vec<String> = (2..ids.len().max(1) + 2).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT s.name AS store_name, s.is_open, s.version AS store_version, i.menu_item_id, \
          i.name, i.price_minor, i.currency_code, i.available, i.removed, i.version \
          FROM menu_stores s LEFT JOIN menu_items i ON i.store_id = s.store_id \
          AND i.menu_item_id IN ({}) WHERE s.store_id = $1",
-        placeholders.join(", ")
+        fd_chassis::db::values(ids.len().max(1), 1, 2)
     );
     let mut query = sqlx::query(&sql).bind(store_id);
     if ids.is_empty() {

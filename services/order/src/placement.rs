@@ -155,6 +155,18 @@ async fn menus(db: &Db, queries: Vec<MenuQuery>) -> Vec<Result<Menu, String>> {
         .collect()
 }
 
+/// The distinct ids of `ids` that are not in `stored`.
+fn not_in<'a>(ids: &[&'a str], stored: &HashSet<String>) -> Vec<&'a str> {
+    let mut rest: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    rest
+}
+
 /// Two statements for the intents of `ids`: which orders are stored already, then the
 /// intents of the others, which are live. (Not one transaction: an intent left for an order
 /// that a concurrent repeat stored meanwhile is dropped by recovery, which releases only
@@ -163,14 +175,7 @@ fn intents(db: Db, ids: &[String]) -> BoxFuture<'_, Result<Vec<Intent>, AppError
     Box::pin(async move {
         let all: Vec<&str> = ids.iter().map(String::as_str).collect();
         let stored = db::stored_ids(&db.pool, &all).await?;
-        let mut rest: Vec<&str> = all
-            .iter()
-            .copied()
-            .filter(|id| !stored.contains(*id))
-            .collect();
-        rest.sort_unstable();
-        rest.dedup();
-        let live = db::record_intents(&db.pool, &rest, now_ms()).await?;
+        let live = db::record_intents(&db.pool, &not_in(&all, &stored), now_ms()).await?;
         Ok(ids
             .iter()
             .map(|id| {
@@ -192,16 +197,9 @@ fn orders(db: Db, items: &[Placed]) -> BoxFuture<'_, Result<Vec<Outcome>, AppErr
         let mut work = db.begin().await?;
         let ids: Vec<&str> = items.iter().map(|p| p.order.order_id.as_str()).collect();
         let mut stored: HashSet<String> = db::stored_ids(&mut *work.conn(), &ids).await?;
-        let mut fresh: Vec<&str> = ids
-            .iter()
-            .copied()
-            .filter(|id| !stored.contains(*id))
-            .collect();
-        fresh.sort_unstable();
-        fresh.dedup();
         // Taking the intent ends recovery's claim on the authorization: from here on the
         // order is stored with it (or, if the transaction fails, the intent is back).
-        let live = db::forget_intents(work.conn(), &fresh).await?;
+        let live = db::forget_intents(work.conn(), &not_in(&ids, &stored)).await?;
         let mut out = Vec::with_capacity(items.len());
         let (mut new, mut events) = (Vec::new(), Vec::new());
         for p in items {

@@ -67,12 +67,8 @@ pub async fn announce(conn: &mut AnyConnection, order_id: &str) -> Result<(), sq
 pub async fn announce_all(conn: &mut AnyConnection, order_ids: &[&str]) -> Result<(), sqlx::Error> {
     if conn.backend_name() == "PostgreSQL" && !order_ids.is_empty() {
         let sql = format!(
-            "SELECT pg_notify($1, v.id) FROM (VALUES {}) AS v(id)",
+            "SELECT pg_notify($1, v.id) FROM unnest(ARRAY[{}]) AS v(id)",
             fd_chassis::db::values(order_ids.len(), 1, 2)
-                .split(", ")
-                .map(|p| format!("({p})"))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         let mut q = sqlx::query(&sql).bind(CHANNEL);
         for id in order_ids {

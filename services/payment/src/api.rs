@@ -13,8 +13,7 @@ use fd_chassis::time::{now_ms, timestamp};
 use fd_proto::payment::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::authorizations;
-use crate::authorizations::{NewAuthorization, Stored, Writer};
+use crate::authorizations::{self, NewAuthorization, Stored, Writer};
 use crate::db;
 use crate::domain::{self, Authorize, Decision, DeclineRule, Payment, PaymentState};
 use crate::refunds;
