@@ -18,6 +18,7 @@ use futures::StreamExt;
 use sqlx::{AnyConnection, AnyPool};
 use tracing::Instrument;
 
+use crate::db::Engine;
 use crate::nats::DEAD_LETTER_PREFIX;
 use crate::outbox::OutboxSignal;
 use crate::shutdown::Shutdown;
@@ -458,10 +459,13 @@ async fn process_batch<P: Policy>(
         // One statement records the whole batch as processed. ON CONFLICT DO NOTHING: a
         // duplicate must not abort the shared transaction (PostgreSQL would); it is simply
         // not returned, and not applied again. Within the batch, the first copy is the one.
-        let sql = format!(
-            "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING event_id",
-            crate::db::values(incoming.len(), 3, 1)
+        let sql = crate::db::sql_for(
+            tx.backend(),
+            format!(
+                "INSERT INTO fd_processed_events (consumer, event_id, processed_at_ms) VALUES {} \
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+                crate::db::values(incoming.len(), 3, 1)
+            ),
         );
         let (durable, now) = (spec.durable(), now_ms());
         let mut insert = sqlx::query(&sql);

@@ -238,9 +238,105 @@ pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::An
     }
 }
 
-/// Anything queries can run on: the pool, or a connection inside a transaction.
-pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
-impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
+/// Plans the rest of this transaction without bitmap scans, on PostgreSQL (`SET LOCAL
+/// enable_bitmapscan = off`; nothing on SQLite). For the queue-like reads that take the oldest
+/// few rows from a partial index whose rows leave it soon after they enter (the outbox's unsent
+/// rows, notification's pending ones): the planner takes a bitmap scan and a sort whenever it
+/// expects fewer rows than the LIMIT (a new table, a quiet one), and a bitmap scan visits the
+/// index entry of every row that left since the last vacuum without ever marking it dead. An
+/// index scan marks the dead entries it passes, so the next read skips them. Under load that was
+/// 1.3 ms per outbox read against 0.04 (issue 19, docs/performance.md).
+pub async fn without_bitmap_scans(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SET LOCAL enable_bitmapscan = off")
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Anything queries can run on: the pool, or a connection inside a transaction. It knows its
+/// engine, for [`sql_for`].
+pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> + Engine {}
+impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any> + Engine> Exec<'e> for T {}
+
+/// Which engine a pool or connection talks to.
+pub trait Engine {
+    /// SQLite or PostgreSQL.
+    fn backend(&self) -> Backend;
+}
+
+impl Engine for sqlx::AnyConnection {
+    fn backend(&self) -> Backend {
+        if self.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+impl Engine for AnyPool {
+    fn backend(&self) -> Backend {
+        if self.connect_options().database_url.scheme() == "sqlite" {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
+impl<T: Engine + ?Sized> Engine for &T {
+    fn backend(&self) -> Backend {
+        (**self).backend()
+    }
+}
+
+impl<T: Engine + ?Sized> Engine for &mut T {
+    fn backend(&self) -> Backend {
+        (**self).backend()
+    }
+}
+
+/// `sql` as `backend` should get it. PostgreSQL gets it as it is. On SQLite, its `$1, $2, …`
+/// become plain `?` when they appear in that order, each once (the placeholders of
+/// [`values`] and of every statement that numbers its parameters as it goes do); a statement
+/// that uses one twice or out of order keeps its `$N`. SQLite keeps a statement's named
+/// parameters in a list it searches from the start, for each one while it parses the statement
+/// and again (through sqlx) for each value bound: for a multi-row statement of 1,000 parameters
+/// that is about a million steps per execution. Plain `?` are numbered as they come, with no
+/// list (issue 19: `sqlite3_bind_parameter_name` and `strncmp` were 9 % of order's CPU).
+pub fn sql_for(backend: Backend, sql: String) -> String {
+    if backend == Backend::Postgres {
+        return sql;
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let (mut next, mut copied, mut i, mut quoted) = (1_usize, 0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'\'' => quoted = !quoted,
+            b'$' if !quoted => {
+                let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits > 0 {
+                    if sql[i + 1..i + 1 + digits].parse::<usize>().ok() != Some(next) {
+                        return sql;
+                    }
+                    out.push_str(&sql[copied..i]);
+                    out.push('?');
+                    next += 1;
+                    i += 1 + digits;
+                    copied = i;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
 
 /// The `VALUES` of a multi-row statement: `rows` tuples of `cols` numbered placeholders,
 /// starting after `first - 1` (`values(2, 3, 1)` = `($1, $2, $3), ($4, $5, $6)`). Also the
@@ -282,6 +378,33 @@ mod migration_rules {
         assert_eq!(values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values(3, 1, 2), "$2, $3, $4");
         assert_eq!(values(1, 2, 5), "($5, $6)");
+    }
+
+    #[test]
+    fn sqlite_gets_plain_placeholders_when_they_come_in_order() {
+        let sql = format!("UPDATE t SET a = $1 WHERE id IN ({})", values(3, 1, 2));
+        assert_eq!(
+            sql_for(Backend::Sqlite, sql.clone()),
+            "UPDATE t SET a = ? WHERE id IN (?, ?, ?)"
+        );
+        assert_eq!(sql_for(Backend::Postgres, sql.clone()), sql);
+        for kept in [
+            "SELECT $1 WHERE a = $1",           // used twice
+            "SELECT $2, $1",                    // out of order
+            "SELECT $1, $3",                    // one missing
+            "UPDATE t SET a = $2 WHERE b = $1", // out of order
+        ] {
+            assert_eq!(sql_for(Backend::Sqlite, kept.into()), kept);
+        }
+        assert_eq!(
+            sql_for(Backend::Sqlite, "SELECT '$1', $1, x$y, $10".into()),
+            "SELECT '$1', $1, x$y, $10",
+            "out of order once the literal is skipped: $1 then $10"
+        );
+        assert_eq!(
+            sql_for(Backend::Sqlite, "SELECT '$9', $1, $2".into()),
+            "SELECT '$9', ?, ?"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use fd_proto::Event;
 use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
+use crate::db::Engine;
 use crate::nats::{self, CloudEvent};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -122,10 +123,13 @@ impl Outgoing {
 pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(), sqlx::Error> {
     // At most 1,000 rows (6,000 parameters) per statement.
     for chunk in events.chunks(1_000) {
-        let sql = format!(
-            "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
-             occurred_at_ms) VALUES {}",
-            crate::db::values(chunk.len(), 6, 1)
+        let sql = crate::db::sql_for(
+            conn.backend(),
+            format!(
+                "INSERT INTO fd_outbox (event_id, subject, aggregate_id, payload, trace_context, \
+                 occurred_at_ms) VALUES {}",
+                crate::db::values(chunk.len(), 6, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for e in chunk {
@@ -226,6 +230,19 @@ struct Row_ {
 /// How often the relay reads its backlog for the metrics.
 const BACKLOG_EVERY: Duration = Duration::from_secs(2);
 
+/// The relay's read: the oldest unsent rows, at most `$1` of them (with `claim`, locked for this
+/// relay, skipping rows another replica's relay holds). It is answered from the partial index
+/// `fd_outbox_unsent` in its order, so it reads no sent row and sorts nothing
+/// (migrations/900002_outbox_unsent.sql; on PostgreSQL with [`crate::db::without_bitmap_scans`]).
+pub fn unsent_rows_sql(claim: bool) -> String {
+    format!(
+        "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms, trace_context \
+         FROM fd_outbox \
+         WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1{}",
+        if claim { " FOR UPDATE SKIP LOCKED" } else { "" }
+    )
+}
+
 impl Relay {
     /// A relay for `pool`'s outbox, woken by `signal`.
     pub fn new(
@@ -273,25 +290,43 @@ impl Relay {
             return self.relay_round(None).await;
         }
         let mut tx = self.pool.begin().await?;
+        crate::db::without_bitmap_scans(&mut tx).await?;
         let published = self.relay_round(Some(&mut *tx)).await?;
         tx.commit().await?;
         Ok(published)
+    }
+
+    /// The plan of a round's read, as the database describes it (`EXPLAIN` on PostgreSQL,
+    /// `EXPLAIN QUERY PLAN` on SQLite), one line per element: to check that it reads the
+    /// partial index of unsent rows in order.
+    pub async fn round_plan(&self) -> Result<String, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let postgres = tx.backend_name() == "PostgreSQL";
+        if self.cfg.claim_rows {
+            crate::db::without_bitmap_scans(&mut tx).await?;
+        }
+        let (explain, column) = if postgres {
+            ("EXPLAIN", 0)
+        } else {
+            ("EXPLAIN QUERY PLAN", 3)
+        };
+        let sql = format!("{explain} {}", unsent_rows_sql(self.cfg.claim_rows));
+        let lines = sqlx::query(&sql)
+            .bind(self.cfg.batch)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(column))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.rollback().await?;
+        Ok(lines.join("\n"))
     }
 
     async fn relay_round(
         &self,
         mut claimed: Option<&mut sqlx::AnyConnection>,
     ) -> Result<usize, RelayError> {
-        let sql = format!(
-            "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms, trace_context \
-             FROM fd_outbox \
-             WHERE sent_at_ms IS NULL ORDER BY event_id LIMIT $1{}",
-            if claimed.is_some() {
-                " FOR UPDATE SKIP LOCKED"
-            } else {
-                ""
-            }
-        );
+        let sql = unsent_rows_sql(claimed.is_some());
         let query = sqlx::query(&sql).bind(self.cfg.batch);
         let fetched = match claimed.as_mut() {
             Some(conn) => query.fetch_all(&mut **conn).await?,
@@ -385,9 +420,16 @@ impl Relay {
         // One statement per chunk, not per row: on SQLite every statement is a round trip to
         // the connection's worker thread (the profile of `make bench` shows those wake-ups).
         for chunk in ids.chunks(200) {
-            let sql = format!(
-                "UPDATE fd_outbox SET sent_at_ms = $1 WHERE event_id IN ({})",
-                crate::db::values(chunk.len(), 1, 2)
+            let backend = match claimed.as_deref() {
+                Some(conn) => conn.backend(),
+                None => self.pool.backend(),
+            };
+            let sql = crate::db::sql_for(
+                backend,
+                format!(
+                    "UPDATE fd_outbox SET sent_at_ms = $1 WHERE event_id IN ({})",
+                    crate::db::values(chunk.len(), 1, 2)
+                ),
             );
             let mut q = sqlx::query(&sql).bind(now);
             for id in chunk {

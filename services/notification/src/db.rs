@@ -1,6 +1,6 @@
 //! Storage of notifications (portable SQL for SQLite and PostgreSQL).
 
-use fd_chassis::db::Exec;
+use fd_chassis::db::{sql_for, Engine, Exec};
 use fd_chassis::page::{self, Cursor, PageRequest};
 use sqlx::{AnyPool, Row};
 
@@ -40,10 +40,13 @@ pub async fn insert_once(
 ) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
     for chunk in all.chunks(100) {
-        let sql = format!(
-            "INSERT INTO notifications ({COLUMNS}) VALUES {} \
-             ON CONFLICT (source_event_id) DO NOTHING",
-            fd_chassis::db::values(chunk.len(), 13, 1)
+        let sql = sql_for(
+            conn.backend(),
+            format!(
+                "INSERT INTO notifications ({COLUMNS}) VALUES {} \
+                 ON CONFLICT (source_event_id) DO NOTHING",
+                fd_chassis::db::values(chunk.len(), 13, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for n in chunk {
@@ -78,21 +81,29 @@ pub async fn claim_due(
     lease_until_ms: i64,
     limit: i64,
 ) -> Result<Vec<Notification>, sqlx::Error> {
-    let mut claimed = sqlx::query(&format!(
+    let sql = format!(
         "UPDATE notifications SET next_attempt_at_ms = $1 \
          WHERE status = 'PENDING' AND next_attempt_at_ms <= $2 AND notification_id IN \
          (SELECT notification_id FROM notifications WHERE status = 'PENDING' \
           AND next_attempt_at_ms <= $2 ORDER BY created_at_ms, notification_id LIMIT $3) \
          RETURNING {COLUMNS}"
-    ))
-    .bind(lease_until_ms)
-    .bind(now_ms)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect::<Result<Vec<_>, _>>()?;
+    );
+    let query = sqlx::query(&sql)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(limit);
+    let rows = if pool.connect_options().database_url.scheme() == "sqlite" {
+        query.fetch_all(pool).await?
+    } else {
+        // The pending ones are read from the partial index notifications_due (migration 0002)
+        // by an index scan: see fd_chassis::db::without_bitmap_scans.
+        let mut tx = pool.begin().await?;
+        fd_chassis::db::without_bitmap_scans(&mut tx).await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows
+    };
+    let mut claimed = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     claimed.sort_by(|a, b| {
         (a.created_at_ms, &a.notification_id).cmp(&(b.created_at_ms, &b.notification_id))
     });
@@ -109,10 +120,13 @@ pub async fn mark_sent<'e>(
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let sql = format!(
-        "UPDATE notifications SET status = 'SENT', sent_at_ms = $1, attempts = attempts + 1 \
-         WHERE status = 'PENDING' AND notification_id IN ({}) RETURNING notification_id",
-        fd_chassis::db::values(ids.len(), 1, 2)
+    let sql = sql_for(
+        ex.backend(),
+        format!(
+            "UPDATE notifications SET status = 'SENT', sent_at_ms = $1, attempts = attempts + 1 \
+             WHERE status = 'PENDING' AND notification_id IN ({}) RETURNING notification_id",
+            fd_chassis::db::values(ids.len(), 1, 2)
+        ),
     );
     let mut q = sqlx::query(&sql).bind(now_ms);
     for id in ids {

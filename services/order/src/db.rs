@@ -6,7 +6,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::domain::{LineItem, NewOrder, Order, OrderState, PaymentStatus, TimelineEntry};
 use crate::menu::{Menu, MenuEntry, MenuStore};
-use fd_chassis::db::Exec;
+use fd_chassis::db::{sql_for, Engine, Exec};
 use fd_chassis::page::{self, Cursor, PageRequest};
 
 /// Storage errors.
@@ -119,7 +119,10 @@ async fn order_ids<'e>(
     if order_ids.is_empty() {
         return Ok(Default::default());
     }
-    let sql = sql.replace("{ids}", &fd_chassis::db::values(order_ids.len(), 1, 1));
+    let sql = sql_for(
+        ex.backend(),
+        sql.replace("{ids}", &fd_chassis::db::values(order_ids.len(), 1, 1)),
+    );
     let mut q = sqlx::query(&sql);
     for id in order_ids {
         q = q.bind(*id);
@@ -151,9 +154,12 @@ pub async fn insert_all(
     orders: &[&Order],
 ) -> Result<(), sqlx::Error> {
     for chunk in orders.chunks(100) {
-        let sql = format!(
-            "INSERT INTO orders ({COLUMNS}) VALUES {}",
-            fd_chassis::db::values(chunk.len(), 18, 1)
+        let sql = sql_for(
+            conn.backend(),
+            format!(
+                "INSERT INTO orders ({COLUMNS}) VALUES {}",
+                fd_chassis::db::values(chunk.len(), 18, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for o in chunk {
@@ -381,11 +387,14 @@ pub async fn record_intents<'e>(
     if order_ids.is_empty() {
         return Ok(Default::default());
     }
-    let sql = format!(
-        "INSERT INTO payment_intents (order_id, created_at_ms) VALUES {} \
-         ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms \
-         WHERE payment_intents.released_at_ms = 0 RETURNING order_id",
-        fd_chassis::db::values(order_ids.len(), 2, 1)
+    let sql = sql_for(
+        conn.backend(),
+        format!(
+            "INSERT INTO payment_intents (order_id, created_at_ms) VALUES {} \
+             ON CONFLICT (order_id) DO UPDATE SET created_at_ms = excluded.created_at_ms \
+             WHERE payment_intents.released_at_ms = 0 RETURNING order_id",
+            fd_chassis::db::values(order_ids.len(), 2, 1)
+        ),
     );
     let mut q = sqlx::query(&sql);
     for id in order_ids {

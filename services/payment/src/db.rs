@@ -1,6 +1,6 @@
 //! Storage of payments (sqlx, portable SQL for SQLite and PostgreSQL).
 
-use fd_chassis::db::Exec;
+use fd_chassis::db::{sql_for, Engine, Exec};
 use sqlx::Row;
 
 use crate::domain::{Payment, PaymentState};
@@ -67,9 +67,12 @@ pub async fn by_orders(
 ) -> Result<std::collections::HashMap<String, Payment>, DbError> {
     let mut found = std::collections::HashMap::new();
     for chunk in order_ids.chunks(500) {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE order_id IN ({})",
-            fd_chassis::db::values(chunk.len(), 1, 1)
+        let sql = sql_for(
+            conn.backend(),
+            format!(
+                "SELECT {COLUMNS} FROM payments WHERE order_id IN ({})",
+                fd_chassis::db::values(chunk.len(), 1, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -90,9 +93,12 @@ pub async fn insert_all(
     ps: &[&Payment],
 ) -> Result<(), sqlx::Error> {
     for chunk in ps.chunks(500) {
-        let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES {}",
-            fd_chassis::db::values(chunk.len(), 10, 1)
+        let sql = sql_for(
+            conn.backend(),
+            format!(
+                "INSERT INTO payments ({COLUMNS}) VALUES {}",
+                fd_chassis::db::values(chunk.len(), 10, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for p in chunk {

@@ -1,6 +1,6 @@
 //! Storage of tickets, stores and menu items (portable SQL for SQLite and PostgreSQL).
 
-use fd_chassis::db::Exec;
+use fd_chassis::db::{sql_for, Engine, Exec};
 use fd_chassis::page::{self, Cursor, PageRequest};
 use fd_chassis::work::Aggregate;
 use sqlx::AnyConnection;
@@ -56,10 +56,13 @@ pub async fn insert_absent(
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
     let mut inserted = std::collections::HashSet::new();
     for chunk in tickets.chunks(100) {
-        let sql = format!(
-            "INSERT INTO tickets ({COLUMNS}) VALUES {} ON CONFLICT (order_id) DO NOTHING \
-             RETURNING order_id",
-            fd_chassis::db::values(chunk.len(), 11, 1)
+        let sql = sql_for(
+            conn.backend(),
+            format!(
+                "INSERT INTO tickets ({COLUMNS}) VALUES {} ON CONFLICT (order_id) DO NOTHING \
+                 RETURNING order_id",
+                fd_chassis::db::values(chunk.len(), 11, 1)
+            ),
         );
         let mut q = sqlx::query(&sql);
         for t in chunk {

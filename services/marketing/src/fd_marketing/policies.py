@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fooddelivery.delivery.v1 import events_pb2 as delivery_events
 from fooddelivery.order.v1 import events_pb2 as order_events
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -23,7 +25,7 @@ from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
 from .metrics import REGISTRY
 from .schema import coupons, orders
-from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, SUBSCRIBE, insert_rows
+from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, SUBSCRIBE, insert_rows, values
 from .store import coupon_issued
 
 ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
@@ -88,28 +90,30 @@ class OrderHistory:
                 params,
             )
         }
-        names, counts, pairs, subscribers = [], [], [], []
+        names: dict[tuple[str, str], str] = {}
+        counts: Counter[tuple[str, str, str]] = Counter()
+        pairs: Counter[tuple[str, str, str]] = Counter()
+        subscribers: dict[str, None] = {}
         for ev in events:
             if ev.order_id not in new:
                 continue
             new.discard(ev.order_id)
             lines = sorted({(ev.store_id, it.menu_item_id) for it in ev.items if it.menu_item_id})
-            names += [
-                {"store_id": ev.store_id, "menu_item_id": it.menu_item_id, "name": it.name}
-                for it in ev.items
-                if it.menu_item_id and it.name
-            ]
-            counts += [{"customer_id": ev.customer_id, "store_id": s, "menu_item_id": i} for s, i in lines]
-            pairs += [{"store_id": a[0], "item_a": a[1], "item_b": b[1]} for a, b in rec.pairs(lines)]
-            subscribers.append({"customer_id": ev.customer_id, "at": now})
-        for statement, many in (
-            (NAME_ITEM, names),
-            (COUNT_CUSTOMER_ITEM, counts),
-            (COUNT_PAIR, pairs),
-            (SUBSCRIBE, subscribers),
-        ):
-            if many:
-                await conn.execute(statement, many)
+            for it in ev.items:
+                if it.menu_item_id and it.name:
+                    names[(ev.store_id, it.menu_item_id)] = it.name  # the latest name wins
+            counts.update((ev.customer_id, s, i) for s, i in lines)
+            pairs.update((a[0], a[1], b[1]) for a, b in rec.pairs(lines))
+            subscribers.setdefault(ev.customer_id)
+        tables: list[tuple[tuple[str, str], list[tuple[object, ...]]]] = [
+            (NAME_ITEM, [(s, i, name) for (s, i), name in names.items()]),
+            (COUNT_CUSTOMER_ITEM, [(*key, n) for key, n in counts.items()]),
+            (COUNT_PAIR, [(*key, n) for key, n in pairs.items()]),
+            (SUBSCRIBE, [(c, None, True, now) for c in subscribers]),
+        ]
+        for statement, table_rows in tables:
+            for sql, params in values(statement, table_rows):
+                await conn.execute(sql, params)
 
     async def cancelled(self, conn: AsyncConnection, ev: order_events.OrderCancelled) -> None:
         res = await conn.execute(
