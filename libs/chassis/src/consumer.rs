@@ -338,8 +338,9 @@ async fn consume<P: Policy>(
             observe_lag(spec, m);
         }
         let started = std::time::Instant::now();
+        let recorded = crate::outbox::recorded_so_far();
         if batch.len() > 1 && process_batch(pool, spec, policy, &batch).await {
-            outbox.wake();
+            wake_if_recorded(outbox, recorded);
             for m in &batch {
                 observe_processed(spec, m, "processed", started.elapsed());
                 m.ack().await?;
@@ -351,6 +352,14 @@ async fn consume<P: Policy>(
         for m in &batch {
             finish_one(js, pool, spec, policy, outbox, m).await?;
         }
+    }
+}
+
+/// Wakes the relay if events were recorded since `before` (by this transaction, or another
+/// task's: then the wake-up is one too many, never one too few).
+fn wake_if_recorded(outbox: &OutboxSignal, before: u64) {
+    if crate::outbox::recorded_so_far() != before {
+        outbox.wake();
     }
 }
 
@@ -404,6 +413,7 @@ async fn finish_one<P: Policy>(
     // processing span is a child of the publish span (see `process_span`).
     let span = process_span(spec, msg);
     let started = std::time::Instant::now();
+    let recorded = crate::outbox::recorded_so_far();
     let outcome = process(pool, spec, policy, msg)
         .instrument(span.clone())
         .await;
@@ -420,7 +430,7 @@ async fn finish_one<P: Policy>(
     let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
     match outcome {
         Outcome::Done => {
-            outbox.wake();
+            wake_if_recorded(outbox, recorded);
             msg.ack().await?;
         }
         Outcome::Duplicate => msg.ack().await?,

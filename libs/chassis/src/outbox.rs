@@ -118,6 +118,17 @@ impl Outgoing {
     }
 }
 
+/// Events this process has written to an outbox (any database) so far. A consumer reads it
+/// before and after a transaction and wakes the relay only if it moved: a policy that records
+/// no event (most of them) no longer sets off an empty relay round per batch. Another task's
+/// events can make that one wake-up too many, never one too few.
+static RECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// See [`RECORDED`].
+pub(crate) fn recorded_so_far() -> u64 {
+    RECORDED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Writes `events` to the outbox on `conn` (inside the transaction that makes their changes)
 /// in one multi-row statement.
 pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(), sqlx::Error> {
@@ -142,6 +153,7 @@ pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(),
                 .bind(e.occurred_at_ms);
         }
         q.execute(&mut *conn).await?;
+        RECORDED.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
     }
     Ok(())
 }
@@ -154,6 +166,27 @@ impl OutboxSignal {
     /// Tells the relay there is something new to publish.
     pub fn wake(&self) {
         self.0.notify_one();
+    }
+}
+
+/// What one relay round did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Round {
+    /// Unsent rows it read.
+    fetched: usize,
+    /// Of those, published (acknowledged by JetStream) and marked sent.
+    published: usize,
+}
+
+impl Round {
+    /// Whether to go again at once rather than wait for a commit's wake-up: the round read a
+    /// full batch (more rows may be waiting), or some of its rows were not acknowledged (they
+    /// are tried again). A round that read fewer rows than its batch took every row committed
+    /// before it began, and a commit since has woken the relay (the wake-up is kept until the
+    /// relay waits). Before, every round that published anything was followed by one more, found
+    /// empty: under load that was one empty round (four statements on PostgreSQL) per round.
+    fn more_waiting(&self, batch: i64) -> bool {
+        i64::try_from(self.fetched).unwrap_or(i64::MAX) >= batch || self.published < self.fetched
     }
 }
 
@@ -286,14 +319,18 @@ impl Relay {
     /// `claim_rows` the round is one transaction holding its rows: other replicas' relays
     /// skip them.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        Ok(self.round().await?.published)
+    }
+
+    async fn round(&self) -> Result<Round, RelayError> {
         if !self.cfg.claim_rows {
             return self.relay_round(None).await;
         }
         let mut tx = self.pool.begin().await?;
         crate::db::without_bitmap_scans(&mut tx).await?;
-        let published = self.relay_round(Some(&mut *tx)).await?;
+        let round = self.relay_round(Some(&mut *tx)).await?;
         tx.commit().await?;
-        Ok(published)
+        Ok(round)
     }
 
     /// The plan of a round's read, as the database describes it (`EXPLAIN` on PostgreSQL,
@@ -325,7 +362,7 @@ impl Relay {
     async fn relay_round(
         &self,
         mut claimed: Option<&mut sqlx::AnyConnection>,
-    ) -> Result<usize, RelayError> {
+    ) -> Result<Round, RelayError> {
         let sql = unsent_rows_sql(claimed.is_some());
         let query = sqlx::query(&sql).bind(self.cfg.batch);
         let fetched = match claimed.as_mut() {
@@ -346,7 +383,7 @@ impl Relay {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Round::default());
         }
         self.ensure_streams().await?;
 
@@ -404,7 +441,10 @@ impl Relay {
         match failure {
             Some(e) if acked.is_empty() => Err(RelayError::Publish(e)),
             _ if acked.is_empty() => Err(RelayError::Publish("NATS unreachable".into())),
-            _ => Ok(acked.len()),
+            _ => Ok(Round {
+                fetched: rows.len(),
+                published: acked.len(),
+            }),
         }
     }
 
@@ -498,10 +538,10 @@ impl Relay {
                 last_observed = Some(std::time::Instant::now());
                 self.observe_backlog().await;
             }
-            match self.relay_once().await {
-                Ok(n) if n > 0 => {
+            match self.round().await {
+                Ok(round) if round.more_waiting(self.cfg.batch) => {
                     backoff = Duration::from_millis(50);
-                    continue; // more may be waiting
+                    continue;
                 }
                 Ok(_) => {
                     backoff = Duration::from_millis(50);
@@ -538,5 +578,28 @@ impl Relay {
         })
         .await;
         tracing::info!("outbox relay stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Round;
+
+    #[test]
+    fn the_relay_goes_again_at_once_only_when_rows_may_be_left() {
+        let round = |fetched, published| Round { fetched, published };
+        assert!(
+            round(256, 256).more_waiting(256),
+            "a full batch: more may wait"
+        );
+        assert!(
+            round(10, 7).more_waiting(256),
+            "unacknowledged rows: try them again"
+        );
+        assert!(
+            !round(10, 10).more_waiting(256),
+            "a short batch, all sent: wait for the next commit's wake-up"
+        );
+        assert!(!round(0, 0).more_waiting(256), "nothing to send");
     }
 }

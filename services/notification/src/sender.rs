@@ -58,6 +58,10 @@ impl Sender {
                 break;
             }
             attempted += claimed.len();
+            // Fewer than a batch: nothing else was due. What falls due meanwhile wakes the
+            // sender again (the policy's wake-up is kept until the sender waits), so there is no
+            // claim to make that would find nothing.
+            let last = i64::try_from(claimed.len()).unwrap_or(i64::MAX) < batch;
             let mut sent = Vec::with_capacity(claimed.len());
             for n in claimed {
                 match self.channel.send(&n).await {
@@ -68,6 +72,9 @@ impl Sender {
             if !sent.is_empty() {
                 self.mark_sent(&sent).await?;
                 sent_total += sent.len();
+            }
+            if last {
+                break;
             }
         }
         Ok(sent_total)
