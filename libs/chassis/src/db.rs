@@ -238,21 +238,25 @@ pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::An
     }
 }
 
-/// Plans the rest of this transaction without bitmap scans, on PostgreSQL (`SET LOCAL
-/// enable_bitmapscan = off`; nothing on SQLite). For the queue-like reads that take the oldest
-/// few rows from a partial index whose rows leave it soon after they enter (the outbox's unsent
-/// rows, notification's pending ones): the planner takes a bitmap scan and a sort whenever it
-/// expects fewer rows than the LIMIT (a new table, a quiet one), and a bitmap scan visits the
-/// index entry of every row that left since the last vacuum without ever marking it dead. An
-/// index scan marks the dead entries it passes, so the next read skips them. Under load that was
-/// 1.3 ms per outbox read against 0.04 (issue 19, docs/performance.md).
-pub async fn without_bitmap_scans(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-    if tx.backend_name() == "PostgreSQL" {
-        sqlx::query("SET LOCAL enable_bitmapscan = off")
-            .execute(tx)
-            .await?;
+/// Begins a transaction planned without bitmap scans: on PostgreSQL `BEGIN; SET LOCAL
+/// enable_bitmapscan = off`, sent together (one round trip); on SQLite a plain `BEGIN`. For the
+/// queue-like reads that take the oldest few rows from a partial index whose rows leave it soon
+/// after they enter (the outbox's unsent rows, notification's pending ones): the planner takes a
+/// bitmap scan and a sort whenever it expects fewer rows than the LIMIT (a new table, a quiet
+/// one), and a bitmap scan visits the index entry of every row that left since the last vacuum
+/// without ever marking it dead. An index scan marks the dead entries it passes, so the next read
+/// skips them. Under load that was 1.3 ms per outbox read against 0.04 (issue 19,
+/// docs/performance.md).
+pub async fn begin_queue_read(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match pool.backend() {
+        Backend::Postgres => {
+            pool.begin_with("BEGIN; SET LOCAL enable_bitmapscan = off")
+                .await
+        }
+        Backend::Sqlite => pool.begin().await,
     }
-    Ok(())
 }
 
 /// Anything queries can run on: the pool, or a connection inside a transaction. It knows its

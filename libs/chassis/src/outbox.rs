@@ -266,7 +266,7 @@ const BACKLOG_EVERY: Duration = Duration::from_secs(2);
 /// The relay's read: the oldest unsent rows, at most `$1` of them (with `claim`, locked for this
 /// relay, skipping rows another replica's relay holds). It is answered from the partial index
 /// `fd_outbox_unsent` in its order, so it reads no sent row and sorts nothing
-/// (migrations/900002_outbox_unsent.sql; on PostgreSQL with [`crate::db::without_bitmap_scans`]).
+/// (migrations/900002_outbox_unsent.sql; on PostgreSQL in a [`crate::db::begin_queue_read`] transaction).
 pub fn unsent_rows_sql(claim: bool) -> String {
     format!(
         "SELECT event_id, subject, aggregate_id, payload, occurred_at_ms, trace_context \
@@ -326,8 +326,7 @@ impl Relay {
         if !self.cfg.claim_rows {
             return self.relay_round(None).await;
         }
-        let mut tx = self.pool.begin().await?;
-        crate::db::without_bitmap_scans(&mut tx).await?;
+        let mut tx = crate::db::begin_queue_read(&self.pool).await?;
         let round = self.relay_round(Some(&mut *tx)).await?;
         tx.commit().await?;
         Ok(round)
@@ -337,11 +336,12 @@ impl Relay {
     /// `EXPLAIN QUERY PLAN` on SQLite), one line per element: to check that it reads the
     /// partial index of unsent rows in order.
     pub async fn round_plan(&self) -> Result<String, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = if self.cfg.claim_rows {
+            crate::db::begin_queue_read(&self.pool).await?
+        } else {
+            self.pool.begin().await?
+        };
         let postgres = tx.backend_name() == "PostgreSQL";
-        if self.cfg.claim_rows {
-            crate::db::without_bitmap_scans(&mut tx).await?;
-        }
         let (explain, column) = if postgres {
             ("EXPLAIN", 0)
         } else {

@@ -96,9 +96,8 @@ pub async fn claim_due(
         query.fetch_all(pool).await?
     } else {
         // The pending ones are read from the partial index notifications_due (migration 0002)
-        // by an index scan: see fd_chassis::db::without_bitmap_scans.
-        let mut tx = pool.begin().await?;
-        fd_chassis::db::without_bitmap_scans(&mut tx).await?;
+        // by an index scan: see fd_chassis::db::begin_queue_read.
+        let mut tx = fd_chassis::db::begin_queue_read(pool).await?;
         let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows
