@@ -25,13 +25,6 @@
 //! - [`time`]: wall-clock helpers shared by the services' storage and wire formats.
 //! - [`work`]: the unit of work every write goes through, and load → decide → compare-and-set.
 
-/// Every service allocates from mimalloc rather than glibc's malloc: under load glibc's
-/// `malloc`/`free` (arena locks, `malloc_consolidate`) took about 11 % of all CPU samples across
-/// the services (docs/performance.md, issue 19). Declared here so each service binary, and each
-/// test of it, gets it by depending on the chassis.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod auth;
 pub mod batch;
 pub mod breaker;
