@@ -58,6 +58,7 @@ DEAD_LETTER_RETENTION_S = 30 * 24 * 3600
 PROCESSED_RETENTION_MS = 31 * 24 * 3600 * 1000
 PUBLISHED_RETENTION_MS = 24 * 3600 * 1000
 BATCH_MAX = 64
+PUBLISH_BATCH = 100
 SOURCE = f"/fooddelivery/{SERVICE}"
 
 
@@ -378,8 +379,10 @@ class Consumer:
                     self._observe_lag(m)
                 # The batch in hand is always finished, even if stop is set meanwhile.
                 started = time.perf_counter()
+                recorded = recorded_so_far()
                 if len(batch) > 1 and await self._process_batch(batch):
-                    self.on_commit()
+                    if recorded_so_far() != recorded:
+                        self.on_commit()
                     for m in batch:
                         self._observe(m, "processed", time.perf_counter() - started)
                         await m.ack()
@@ -509,9 +512,10 @@ class Consumer:
         with trace.use_span(span, end_on_exit=True):
             try:
                 inc = incoming(msg, spec)
+                recorded = recorded_so_far()
                 async with self.engine.begin() as conn:
                     fresh = await self._apply(conn, inc)
-                if fresh:
+                if fresh and recorded_so_far() != recorded:
                     self.on_commit()
                 await msg.ack()
                 return "processed" if fresh else "duplicate"
@@ -569,10 +573,22 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
+_recorded = 0
+
+
+def recorded_so_far() -> int:
+    """Events this process has written to its outbox so far: a consumer wakes the relay only if
+    its transaction moved it (most batches record nothing, and each wake-up was a read of the
+    outbox). Another task's event can make that one wake-up too many, never one too few."""
+    return _recorded
+
+
 async def record(
     conn: AsyncConnection, event: Message, event_id: str, aggregate_id: str, occurred_at_ms: int
 ) -> None:
     """Writes ``event`` to the outbox in the caller's transaction, with the current trace."""
+    global _recorded
+    _recorded += 1
     await conn.execute(
         insert_ignore(
             conn,
@@ -603,8 +619,12 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while True:
+            # Cleared before the round, not after: a commit during the round sets it again, and
+            # the next wait returns at once instead of after the one-second poll.
+            self._wake.clear()
             try:
-                while await self.publish_pending():
+                # Again at once only after a full batch: a shorter one took every row there was.
+                while await self.publish_pending() == PUBLISH_BATCH:
                     pass
                 await self._observe_backlog()
                 await self._prune()
@@ -612,14 +632,13 @@ class Relay:
                 telemetry.log(log, logging.WARNING, "outbox relay interrupted", error=repr(e))
             if stop.is_set():
                 return
-            self._wake.clear()
             wake = asyncio.ensure_future(self._wake.wait())
             halt = asyncio.ensure_future(stop.wait())
             await asyncio.wait({wake, halt}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
             wake.cancel()
             halt.cancel()
 
-    async def publish_pending(self, limit: int = 100) -> int:
+    async def publish_pending(self, limit: int = PUBLISH_BATCH) -> int:
         """Publishes up to ``limit`` unpublished events in order; how many it published."""
         async with self.engine.connect() as conn:
             rows = (
