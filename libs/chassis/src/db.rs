@@ -231,10 +231,9 @@ async fn prepare_sqlite(url: &str) -> Result<(), DbError> {
 /// between (the busy timeout does not apply to that case); taking the write lock up front
 /// makes concurrent writers wait their turn instead. On PostgreSQL it is a plain `BEGIN`.
 pub async fn begin(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    if pool.connect_options().database_url.scheme() == "sqlite" {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    } else {
-        pool.begin().await
+    match pool.backend() {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
     }
 }
 

@@ -8,6 +8,7 @@
 //! commit (no polling delay on the happy path), backs off while NATS is unreachable, and prunes
 //! sent rows after the retention period.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,11 +123,11 @@ impl Outgoing {
 /// before and after a transaction and wakes the relay only if it moved: a policy that records
 /// no event (most of them) no longer sets off an empty relay round per batch. Another task's
 /// events can make that one wake-up too many, never one too few.
-static RECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static RECORDED: AtomicU64 = AtomicU64::new(0);
 
 /// See [`RECORDED`].
 pub(crate) fn recorded_so_far() -> u64 {
-    RECORDED.load(std::sync::atomic::Ordering::SeqCst)
+    RECORDED.load(Ordering::SeqCst)
 }
 
 /// Writes `events` to the outbox on `conn` (inside the transaction that makes their changes)
@@ -153,7 +154,7 @@ pub async fn insert(conn: &mut AnyConnection, events: &[Outgoing]) -> Result<(),
                 .bind(e.occurred_at_ms);
         }
         q.execute(&mut *conn).await?;
-        RECORDED.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+        RECORDED.fetch_add(chunk.len() as u64, Ordering::SeqCst);
     }
     Ok(())
 }
@@ -248,7 +249,7 @@ pub struct Relay {
     js: jetstream::Context,
     cfg: RelayConfig,
     signal: OutboxSignal,
-    streams_ready: Arc<std::sync::atomic::AtomicBool>,
+    streams_ready: Arc<AtomicBool>,
 }
 
 struct Row_ {
@@ -301,7 +302,6 @@ impl Relay {
     }
 
     async fn ensure_streams(&self) -> Result<(), RelayError> {
-        use std::sync::atomic::Ordering;
         if self.streams_ready.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -341,11 +341,9 @@ impl Relay {
         } else {
             self.pool.begin().await?
         };
-        let postgres = tx.backend_name() == "PostgreSQL";
-        let (explain, column) = if postgres {
-            ("EXPLAIN", 0)
-        } else {
-            ("EXPLAIN QUERY PLAN", 3)
+        let (explain, column) = match tx.backend() {
+            crate::db::Backend::Postgres => ("EXPLAIN", 0),
+            crate::db::Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
         };
         let sql = format!("{explain} {}", unsent_rows_sql(self.cfg.claim_rows));
         let lines = sqlx::query(&sql)

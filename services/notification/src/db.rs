@@ -92,7 +92,7 @@ pub async fn claim_due(
         .bind(lease_until_ms)
         .bind(now_ms)
         .bind(limit);
-    let rows = if pool.connect_options().database_url.scheme() == "sqlite" {
+    let rows = if pool.backend() == fd_chassis::db::Backend::Sqlite {
         query.fetch_all(pool).await?
     } else {
         // The pending ones are read from the partial index notifications_due (migration 0002)

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use fd_chassis::db::{Backend, Engine};
 use fd_chassis::shutdown::Shutdown;
 use sqlx::AnyConnection;
 use tokio::sync::broadcast;
@@ -65,7 +66,7 @@ pub async fn announce(conn: &mut AnyConnection, order_id: &str) -> Result<(), sq
 
 /// [`announce`] for several orders in one statement.
 pub async fn announce_all(conn: &mut AnyConnection, order_ids: &[&str]) -> Result<(), sqlx::Error> {
-    if conn.backend_name() == "PostgreSQL" && !order_ids.is_empty() {
+    if conn.backend() == Backend::Postgres && !order_ids.is_empty() {
         let sql = format!(
             "SELECT pg_notify($1, v.id) FROM unnest(ARRAY[{}]) AS v(id)",
             fd_chassis::db::values(order_ids.len(), 1, 2)

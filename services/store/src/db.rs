@@ -47,7 +47,6 @@ pub async fn get<'e>(ex: impl Exec<'e>, order_id: &str) -> Result<Option<Ticket>
     .transpose()
 }
 
-/// Inserts a ticket; a unique violation means it exists already.
 /// Inserts the tickets of orders that have none yet (a ticket, or a cancellation's tombstone,
 /// stays as it is) in one statement: the order ids inserted.
 pub async fn insert_absent(

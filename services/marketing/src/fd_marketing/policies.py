@@ -25,7 +25,7 @@ from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
 from .metrics import REGISTRY
 from .schema import coupons, orders
-from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, SUBSCRIBE, insert_rows, values
+from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, REMEMBER_ORDER, SUBSCRIBE, values
 from .store import coupon_issued
 
 ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
@@ -63,33 +63,20 @@ class OrderHistory:
             if not ev.order_id or not ev.customer_id or not ev.store_id:
                 raise PermanentError("OrderPlaced without order_id, customer_id or store_id")
         now = self.clock.now_ms()
-        params: dict[str, object] = {}
-        rows = []
-        for i, ev in enumerate(events):
-            rows.append(f"(:o{i}, :c{i}, :s{i}, :t{i}, :m{i}, :p{i}, FALSE)")
-            params.update(
-                {
-                    f"o{i}": ev.order_id,
-                    f"c{i}": ev.customer_id,
-                    f"s{i}": ev.store_id,
-                    f"t{i}": ev.total.amount_minor,
-                    f"m{i}": ev.total.currency_code,
-                    f"p{i}": millis(ev.metadata.occurred_at) or now,
-                }
+        rows: list[tuple[object, ...]] = [
+            (
+                ev.order_id,
+                ev.customer_id,
+                ev.store_id,
+                ev.total.amount_minor,
+                ev.total.currency_code,
+                millis(ev.metadata.occurred_at) or now,
+                False,
             )
-        # The same order under two event ids is counted once: only new orders go on.
-        new = {
-            r[0]
-            for r in await conn.execute(
-                insert_rows(
-                    "orders (order_id, customer_id, store_id, total_minor, currency, placed_at_ms, "
-                    "cancelled)",
-                    rows,
-                    "ON CONFLICT DO NOTHING RETURNING order_id",
-                ),
-                params,
-            )
-        }
+            for ev in events
+        ]
+        # Only new orders go on.
+        new = {r[0] for sql, params in values(REMEMBER_ORDER, rows) for r in await conn.execute(sql, params)}
         names: dict[tuple[str, str], str] = {}
         counts: Counter[tuple[str, str, str]] = Counter()
         pairs: Counter[tuple[str, str, str]] = Counter()

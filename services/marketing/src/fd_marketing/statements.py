@@ -13,6 +13,11 @@ from sqlalchemy import TextClause, text
 # A batch's rows of each table go in one statement (``values``): (table and columns, tail).
 # Counts are summed per key before (``excluded`` carries the batch's count), so a key that
 # occurs twice in a batch is one row of the statement, as PostgreSQL requires of an upsert.
+# The same order under two event ids is counted once: only the new orders are returned.
+REMEMBER_ORDER = (
+    "orders (order_id, customer_id, store_id, total_minor, currency, placed_at_ms, cancelled)",
+    "ON CONFLICT DO NOTHING RETURNING order_id",
+)
 NAME_ITEM = (
     "items (store_id, menu_item_id, name)",
     "ON CONFLICT (store_id, menu_item_id) DO UPDATE SET name = excluded.name",
