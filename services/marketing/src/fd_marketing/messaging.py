@@ -45,7 +45,7 @@ from .config import Config
 from .db import insert_ignore
 from .metrics import REGISTRY
 from .schema import outbox, processed_events
-from .statements import insert_rows
+from .statements import PROCESSED, execute
 
 log = logging.getLogger("fd_marketing.messaging")
 
@@ -375,8 +375,8 @@ class Consumer:
                 batch = await puller.next_batch(stop)
                 if not batch:
                     continue
-                for m in batch:
-                    self._observe_lag(m)
+                # Gauges: the last message's values are the ones they would end with.
+                self._observe_lag(batch[-1])
                 # The batch in hand is always finished, even if stop is set meanwhile.
                 started = time.perf_counter()
                 recorded = recorded_so_far()
@@ -447,22 +447,9 @@ class Consumer:
     async def _record_batch(self, conn: AsyncConnection, events: list[Incoming]) -> list[Incoming]:
         """Records every event id of a batch in one statement; the events not applied before
         (each once, in order)."""
-        params: dict[str, object] = {"consumer": self.spec.durable, "at": self.clock.now_ms()}
-        rows = []
-        for i, inc in enumerate(events):
-            params[f"e{i}"] = inc.event_id
-            rows.append(f"(:consumer, :e{i}, :at)")
-        fresh = {
-            r[0]
-            for r in await conn.execute(
-                insert_rows(
-                    "fd_processed_events (consumer, event_id, processed_at_ms)",
-                    rows,
-                    "ON CONFLICT DO NOTHING RETURNING event_id",
-                ),
-                params,
-            )
-        }
+        at = self.clock.now_ms()
+        rows = [(self.spec.durable, inc.event_id, at) for inc in events]
+        fresh = {r[0] for result in await execute(conn, PROCESSED, rows) for r in result}
         out = []
         for inc in events:
             if inc.event_id in fresh:

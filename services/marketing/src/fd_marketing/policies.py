@@ -25,7 +25,7 @@ from .domain import recommendations as rec
 from .messaging import ConsumerSpec, Incoming, PermanentError, TransientError, record
 from .metrics import REGISTRY
 from .schema import coupons, orders
-from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, REMEMBER_ORDER, SUBSCRIBE, values
+from .statements import COUNT_CUSTOMER_ITEM, COUNT_PAIR, NAME_ITEM, REMEMBER_ORDER, SUBSCRIBE, execute
 from .store import coupon_issued
 
 ORDER_PLACED = order_events.OrderPlaced.DESCRIPTOR.full_name
@@ -76,7 +76,7 @@ class OrderHistory:
             for ev in events
         ]
         # Only new orders go on.
-        new = {r[0] for sql, params in values(REMEMBER_ORDER, rows) for r in await conn.execute(sql, params)}
+        new = {r[0] for result in await execute(conn, REMEMBER_ORDER, rows) for r in result}
         names: dict[tuple[str, str], str] = {}
         counts: Counter[tuple[str, str, str]] = Counter()
         pairs: Counter[tuple[str, str, str]] = Counter()
@@ -99,8 +99,7 @@ class OrderHistory:
             (SUBSCRIBE, [(c, None, True, now) for c in subscribers]),
         ]
         for statement, table_rows in tables:
-            for sql, params in values(statement, table_rows):
-                await conn.execute(sql, params)
+            await execute(conn, statement, table_rows)
 
     async def cancelled(self, conn: AsyncConnection, ev: order_events.OrderCancelled) -> None:
         res = await conn.execute(

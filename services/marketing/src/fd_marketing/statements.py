@@ -1,14 +1,20 @@
 """The statements of the event path, written once as SQL that SQLite (>= 3.24) and PostgreSQL
-both accept, and compiled once: building a SQLAlchemy insert construct per event spent most of
-the consumer's time compiling it again (3,000 OrderPlaced on SQLite: 92/s with constructs,
-533/s with these, 3,183/s with batches applied together). Each table's rows of a batch are one
-multi-row statement, not one statement per row (issue 19)."""
+both accept, and handed to the driver as they are. Building a SQLAlchemy insert construct per
+event spent most of the consumer's time compiling it again (3,000 OrderPlaced on SQLite: 92/s
+with constructs, 533/s with these, 3,183/s with batches applied together). Each table's rows of
+a batch are one multi-row statement, not one statement per row (issue 19). Even a ``text()``
+construct was a fifth of the consumer's CPU under load (its bind names found by a regular
+expression, then a cache key, then compiled); these go to ``exec_driver_sql`` with the
+driver's own placeholders, each statement's text built once per shape (issue 19, third
+session)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
-from sqlalchemy import TextClause, text
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # A batch's rows of each table go in one statement (``values``): (table and columns, tail).
 # Counts are summed per key before (``excluded`` carries the batch's count), so a key that
@@ -35,28 +41,50 @@ SUBSCRIBE = (
     "digest_subscribers (customer_id, time_zone, enabled, known_since_ms)",
     "ON CONFLICT DO NOTHING",
 )
+PROCESSED = (
+    "fd_processed_events (consumer, event_id, processed_at_ms)",
+    "ON CONFLICT DO NOTHING RETURNING event_id",
+)
 ROWS_PER_STATEMENT = 250
 
 
 def values(
-    statement: tuple[str, str], rows: list[tuple[object, ...]]
-) -> Iterator[tuple[TextClause, dict[str, object]]]:
-    """``statement`` for ``rows``, as few statements as it takes (each with its bound values):
-    one per ``ROWS_PER_STATEMENT`` rows instead of one per row."""
-    into, tail = statement
+    conn: AsyncConnection, statement: tuple[str, str], rows: Sequence[tuple[object, ...]]
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """``statement`` for ``rows`` in ``conn``'s driver's placeholders, as few statements as it
+    takes (each with its values, in order): one per ``ROWS_PER_STATEMENT`` rows instead of one
+    per row. Every row has as many values as the first."""
+    style = conn.dialect.paramstyle
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        params: dict[str, object] = {}
-        tuples = []
-        for i, row in enumerate(chunk):
-            names = [f"v{i}_{j}" for j in range(len(row))]
-            params.update(zip(names, row, strict=True))
-            tuples.append("(" + ", ".join(f":{n}" for n in names) + ")")
-        yield insert_rows(into, tuples, tail), params
+        width = len(chunk[0])
+        flat = tuple(v for row in chunk for v in row)
+        if len(flat) != width * len(chunk):
+            raise ValueError(f"rows of {statement[0]} differ in length")
+        yield insert_sql(statement, len(chunk), width, style), flat
 
 
-def insert_rows(into: str, rows: list[str], tail: str) -> TextClause:
-    """``INSERT INTO <into> VALUES <rows> <tail>`` for a batch: ``rows`` are placeholder
-    tuples (``(:o0, :c0)``); only names are written into the SQL, every value is bound."""
-    sql = f"INSERT INTO {into} VALUES {', '.join(rows)} {tail}"  # noqa: S608 (placeholders only)
-    return text(sql)
+async def execute(
+    conn: AsyncConnection, statement: tuple[str, str], rows: Sequence[tuple[object, ...]]
+) -> list[CursorResult[tuple[object, ...]]]:
+    """Runs ``statement`` for ``rows`` (see :func:`values`); the result of each statement."""
+    return [await conn.exec_driver_sql(sql, params) for sql, params in values(conn, statement, rows)]
+
+
+@lru_cache(maxsize=512)
+def insert_sql(statement: tuple[str, str], rows: int, width: int, paramstyle: str) -> str:
+    """``INSERT INTO <into> VALUES (...), ... <tail>`` with ``rows`` tuples of ``width``
+    placeholders: ``?`` (SQLite's driver) or ``$1, $2, ...`` (asyncpg's). Only placeholders are
+    written into the SQL; every value is bound."""
+    into, tail = statement
+    if paramstyle == "qmark":
+        one = "(" + ", ".join("?" * width) + ")"
+        tuples = ", ".join([one] * rows)
+    elif paramstyle in ("numeric_dollar", "numeric"):
+        mark = "$" if paramstyle == "numeric_dollar" else ":"
+        tuples = ", ".join(
+            "(" + ", ".join(f"{mark}{r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+        )
+    else:
+        raise ValueError(f"no positional placeholders for paramstyle {paramstyle}")
+    return f"INSERT INTO {into} VALUES {tuples} {tail}"  # noqa: S608 (placeholders only)
