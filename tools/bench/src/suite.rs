@@ -1090,8 +1090,15 @@ pub fn targets(r: &SuiteReport) -> Vec<(String, String, String, bool)> {
             .iter()
             .find(|p| p.name == format!("PlaceOrder end to end, {label}") && p.concurrency == n)
     };
-    // The baseline (2026-11-29): 718 orders/s on SQLite, 759 on PostgreSQL.
-    for (label, floor, times) in [("SQLite", 2_200.0, "3×"), ("PostgreSQL", 1_518.0, "2×")] {
+    // The baseline (2026-11-29): 718 orders/s on SQLite, 759 on PostgreSQL, with the
+    // bare chain at 30.1k/s. The absolute floors are from that machine on that day; the share
+    // of the chain measured in the same run is the same target in a form a slower or busier
+    // machine cannot fail by itself: ≥ 7 % on SQLite (the issue's own), and twice PostgreSQL's
+    // 759 / 30,100 = 2.52 %, 5.0 %.
+    for (label, floor, times, share_floor) in [
+        ("SQLite", 2_200.0, "3×", 7.0),
+        ("PostgreSQL", 1_518.0, "2×", 5.0),
+    ] {
         if let Some(p) = run(label, 64) {
             out.push((
                 format!("PlaceOrder, {label}, 64 in flight ({times} the issue's baseline)"),
@@ -1100,16 +1107,14 @@ pub fn targets(r: &SuiteReport) -> Vec<(String, String, String, bool)> {
                 p.throughput >= floor,
             ));
         }
-        if label == "SQLite" {
-            if let (Some(p), Some(chain)) = (run(label, 64), chain_64) {
-                let share = p.throughput / chain * 100.0;
-                out.push((
-                    "PlaceOrder, SQLite, 64 in flight, share of the bare chain".into(),
-                    format!("{share:.1} %"),
-                    "≥ 7 %".into(),
-                    share >= 7.0,
-                ));
-            }
+        if let (Some(p), Some(chain)) = (run(label, 64), chain_64) {
+            let share = p.throughput / chain * 100.0;
+            out.push((
+                format!("PlaceOrder, {label}, 64 in flight, share of the bare chain"),
+                format!("{share:.1} %"),
+                format!("≥ {share_floor:.0} %"),
+                share >= share_floor,
+            ));
         }
         if let Some(p) = run(label, 16) {
             let p99 = p.p99_us as f64 / 1000.0;
@@ -1248,5 +1253,71 @@ pub fn print(r: &SuiteReport) {
             "{:<12} {:<14} {:>18.1} {:>14.1} {:>20.1}",
             s.backend, s.service, s.start_to_serving_ms, s.rss_idle_mib, s.rss_after_load_mib
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(name: &str, concurrency: usize, throughput: f64, p99_ms: u64) -> Report {
+        Report {
+            name: name.into(),
+            concurrency,
+            rate: None,
+            requests: 1,
+            errors: 0,
+            seconds: 1.0,
+            throughput,
+            p50_us: 0,
+            p90_us: 0,
+            p99_us: p99_ms * 1000,
+            max_us: 0,
+            first_error: None,
+        }
+    }
+
+    #[test]
+    fn each_backend_is_judged_by_its_share_of_the_chain_in_the_same_run() {
+        let r = SuiteReport {
+            ceiling: vec![report("ceiling: bare two-hop tonic chain", 64, 20_000.0, 6)],
+            place_order: vec![
+                report("PlaceOrder end to end, SQLite", 16, 800.0, 45),
+                report("PlaceOrder end to end, SQLite", 64, 1_500.0, 80),
+                report("PlaceOrder end to end, PostgreSQL", 16, 500.0, 55),
+                report("PlaceOrder end to end, PostgreSQL", 64, 900.0, 110),
+            ],
+            ..SuiteReport::default()
+        };
+        let got: Vec<(String, String, bool)> = targets(&r)
+            .into_iter()
+            .map(|(what, measured, _, met)| (what, measured, met))
+            .collect();
+        let line = |what: &str| {
+            got.iter()
+                .find(|(w, _, _)| w == what)
+                .map(|(_, m, met)| (m.as_str(), *met))
+        };
+        assert_eq!(
+            line("PlaceOrder, SQLite, 64 in flight, share of the bare chain"),
+            Some(("7.5 %", true))
+        );
+        assert_eq!(
+            line("PlaceOrder, PostgreSQL, 64 in flight, share of the bare chain"),
+            Some(("4.5 %", false))
+        );
+        assert_eq!(
+            line("PlaceOrder, SQLite, 64 in flight (3× the issue's baseline)"),
+            Some(("1500/s", false))
+        );
+        assert_eq!(
+            line("PlaceOrder p99, SQLite, 16 in flight"),
+            Some(("45.0 ms", true))
+        );
+        assert_eq!(
+            line("PlaceOrder p99, PostgreSQL, 16 in flight"),
+            Some(("55.0 ms", false))
+        );
+        assert_eq!(got.len(), 6);
     }
 }
