@@ -388,7 +388,20 @@ async fn place_and_cancel_each_form_one_trace_across_grpc_and_jetstream() {
                 && ["payment", "delivery", "store", "notification"]
                     .iter()
                     .all(|svc| has("fooddelivery.order.v1.OrderCancelled process", svc) >= 1);
-            done.then_some(all)
+            // And every span of the placements' and the cancellation's traces has its parent
+            // here too: a publish span ends when JetStream acknowledges it, which can be after
+            // its consumer's span was exported by another process.
+            let ids: std::collections::HashSet<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            let sagas: std::collections::HashSet<&str> = all
+                .iter()
+                .filter(|s| s.name == "place_order" || s.name == "cancel_order")
+                .map(|s| s.trace.as_str())
+                .collect();
+            let connected = all
+                .iter()
+                .filter(|s| sagas.contains(s.trace.as_str()))
+                .all(|s| s.parent.is_empty() || ids.contains(s.parent.as_str()));
+            (done && connected).then_some(all)
         }
     })
     .await;
