@@ -454,14 +454,10 @@ impl Relay {
         if ids.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
+        let (now, backend) = (now_ms(), self.pool.backend());
         // One statement per chunk, not per row: on SQLite every statement is a round trip to
         // the connection's worker thread (the profile of `make bench` shows those wake-ups).
         for chunk in ids.chunks(200) {
-            let backend = match claimed.as_deref() {
-                Some(conn) => conn.backend(),
-                None => self.pool.backend(),
-            };
             let sql = crate::db::sql_for(
                 backend,
                 format!(

@@ -80,10 +80,9 @@ def insert_sql(statement: tuple[str, str], rows: int, width: int, paramstyle: st
     if paramstyle == "qmark":
         one = "(" + ", ".join("?" * width) + ")"
         tuples = ", ".join([one] * rows)
-    elif paramstyle in ("numeric_dollar", "numeric"):
-        mark = "$" if paramstyle == "numeric_dollar" else ":"
+    elif paramstyle == "numeric_dollar":
         tuples = ", ".join(
-            "(" + ", ".join(f"{mark}{r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
         )
     else:
         raise ValueError(f"no positional placeholders for paramstyle {paramstyle}")
