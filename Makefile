@@ -37,7 +37,8 @@ BUF := $(CURDIR)/.tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf
 tools-buf: $(BUF) ## buf 1.75.0 (npm) into .tools, for buf lint and make bench-gate
 $(BUF):
 	mkdir -p .tools
-	npm install --silent --no-audit --no-fund --prefix .tools/buf @bufbuild/buf@1.75.0
+	npm install --silent --no-audit --no-fund --prefix .tools/buf @bufbuild/buf@1.75.0 @bufbuild/buf-linux-x64@1.75.0
+	$@ --version
 
 $(NATS_SERVER):
 	python3 -m venv $(VENV)
@@ -84,8 +85,8 @@ run: build tools web marketing ## the whole system on this machine: SQLite under
 # The web app (web/): TypeScript, its client generated from proto/ (protoc-gen-es), bundled
 # with esbuild into web/dist, which the gateway serves.
 WEB_DEPS := web/node_modules/.package-lock.json
-$(WEB_DEPS): web/package-lock.json
-	cd web && npm ci --no-audit --no-fund --silent
+$(WEB_DEPS): web/package-lock.json scripts/npm-ci.sh
+	scripts/npm-ci.sh web sh -c 'node_modules/.bin/buf --version && node_modules/.bin/esbuild --version'
 web: $(WEB_DEPS) ## build the web app into web/dist (npm registry)
 	cd web && npm run build --silent
 
@@ -105,8 +106,8 @@ TS_CLIENT_DEPS := clients/typescript/node_modules/.package-lock.json
 $(PY_CLIENT_DEPS): clients/python/requirements.txt | $(NATS_SERVER)
 	$(VENV)/bin/pip install --quiet -r clients/python/requirements.txt
 	touch $@
-$(TS_CLIENT_DEPS): clients/typescript/package-lock.json
-	cd clients/typescript && npm ci --no-audit --no-fund --silent
+$(TS_CLIENT_DEPS): clients/typescript/package-lock.json scripts/npm-ci.sh
+	scripts/npm-ci.sh clients/typescript node_modules/.bin/buf --version
 
 clients: $(PY_CLIENT_DEPS) $(TS_CLIENT_DEPS) ## generate the Python and TypeScript clients from proto/
 	$(VENV)/bin/python clients/python/generate.py
