@@ -906,7 +906,10 @@ pub async fn probe_nats(port: u16) -> NatsProbe {
     };
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(stream);
-    match tokio::time::timeout(Duration::from_secs(1), reader.read_line(&mut line)).await {
+    // A NATS server sends INFO as soon as it accepts, but a loaded machine (CI, with a
+    // PostgreSQL being initialised beside it) once took longer than a second: only a listener
+    // that never speaks waits this long.
+    match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
         Ok(Ok(_)) => {}
         _ => return NatsProbe::Other,
     }
@@ -984,7 +987,7 @@ mod tests {
         let (choice, why) = choose_nats(bin.clone(), (2, 10), port).await;
         assert!(
             matches!(&choice, Nats::External(url) if url.ends_with(&format!(":{port}"))),
-            "{choice:?}"
+            "{choice:?}: {why}"
         );
         assert!(why.contains("reusing the NATS server"), "{why}");
 
