@@ -82,6 +82,9 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A pooled connection idle at least this long is pinged before it is used again.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens the database at `url`, creating a SQLite file if needed, and runs `migrator`.
 pub async fn connect(url: &str, migrator: &Migrator) -> Result<Db, DbError> {
     sqlx::any::install_default_drivers();
@@ -100,6 +103,21 @@ pub async fn connect(url: &str, migrator: &Migrator) -> Result<Db, DbError> {
     let sqlite = backend == Backend::Sqlite;
     let pool = AnyPoolOptions::new()
         .max_connections(max)
+        // By default sqlx pings every connection it hands out: a round trip to PostgreSQL, a
+        // hand-off to the connection's thread on SQLite, before each statement or
+        // transaction. Under load a connection was returned moments ago (and sqlx pinged it
+        // then, on release), so only one that sat idle, through a server restart say, is
+        // pinged now; a dead one is replaced before anyone uses it. One that dies in use
+        // fails its statement, as it would anyway, and is dropped when it comes back.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if sqlite {
