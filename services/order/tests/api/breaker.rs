@@ -89,6 +89,10 @@ async fn slow_payment_is_cut_at_the_deadline(backend: Backend) {
     assert_eq!(count_orders(&app, "lee").await, 0);
 }
 
+/// The breaker test's payment deadline and cool-down.
+const DEADLINE: Duration = Duration::from_millis(1_000);
+const COOL_DOWN: Duration = Duration::from_millis(3_000);
+
 async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) {
     // A payment endpoint that accepts connections but never answers (hung process).
     let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -102,9 +106,9 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
         &nats,
         &url,
         &[
-            ("PAYMENT_TIMEOUT_MS", "200"),
+            ("PAYMENT_TIMEOUT_MS", &DEADLINE.as_millis().to_string()),
             ("BREAKER_FAILURE_THRESHOLD", "3"),
-            ("BREAKER_COOLDOWN_MS", "1500"),
+            ("BREAKER_COOLDOWN_MS", &COOL_DOWN.as_millis().to_string()),
         ],
     )
     .await;
@@ -117,27 +121,26 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
             .await
             .expect_err("hung payment");
         assert!(
-            started.elapsed() >= Duration::from_millis(190),
+            started.elapsed() >= DEADLINE - Duration::from_millis(10),
             "call {i} waited for the deadline"
         );
         assert_eq!(retry_delay(&err), Duration::from_secs(1));
     }
-    // Open: refused at once, with the remaining cool-down as the retry delay.
+    // Open: refused without waiting for payment, with the remaining cool-down as the retry
+    // delay. (It still reads the menu and records the intent first: on a loaded CI machine
+    // that once took 221 ms, so the bound is half the deadline, not a fixed few ms.)
     let started = Instant::now();
     let err = order
         .place_order(place("max", "k3"))
         .await
         .expect_err("open");
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        started.elapsed() < DEADLINE / 2,
         "fail fast: {:?}",
         started.elapsed()
     );
     let delay = retry_delay(&err);
-    assert!(
-        delay > Duration::from_millis(1000) && delay <= Duration::from_millis(1500),
-        "{delay:?}"
-    );
+    assert!(delay > COOL_DOWN / 2 && delay <= COOL_DOWN, "{delay:?}");
 
     // Payment recovers on the same address.
     let listener = tokio::net::TcpListener::from_std(hung).expect("tokio listener");
@@ -165,7 +168,10 @@ async fn breaker_opens_at_threshold_and_closes_after_recovery(backend: Backend) 
     payment_server.wait_serving().await;
 
     // Still open until the cool-down ends; then a probe goes through and closes the breaker.
-    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(recovered.elapsed())).await;
+    tokio::time::sleep(
+        (COOL_DOWN + Duration::from_millis(100)).saturating_sub(recovered.elapsed()),
+    )
+    .await;
     let placed = order
         .place_order(place("max", "k4"))
         .await
