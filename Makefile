@@ -122,12 +122,14 @@ test-clients: clients tools marketing ## the clients' tests against a freshly st
 
 # The contract gate (tools/contract-gate/src/bin/contract-gate.rs): exit 100 names each
 # breaking change with buf's rule ID and its file:line:column.
+# `--workspace --bin X`, not `-p`: `-p` resolves the dependencies' features for that package
+# alone, so it compiled serde, tokio & co. a second time beside the workspace build.
 contracts-check: ## the contract gate: proto/ against the released contracts (AGAINST_GIT=ref for a git ref)
-	$(CARGO) build -p fd-contract-gate --bin contract-gate
+	$(CARGO) build --workspace --bin contract-gate
 	$(GATE) check proto --project-rules --error-format msvs $(if $(AGAINST_GIT),--against-git $(AGAINST_GIT),--against $(CONTRACTS_LOCK))
 
 contracts-release: ## record proto/ as released (only if the gate passes)
-	$(CARGO) build -p fd-contract-gate --bin contract-gate
+	$(CARGO) build --workspace --bin contract-gate
 	$(GATE) release proto --project-rules --lock $(CONTRACTS_LOCK)
 
 # Performance (README "Performance"): the ceiling (bare tonic service and two-hop chain),
@@ -148,7 +150,7 @@ dashboard: tools marketing ## the dashboard after 95 s of load, as a PNG (defaul
 
 # The gate's wall time against buf's on the same inputs (README "Contract gate").
 bench-gate: tools-buf ## the contract gate's speed against buf on the same inputs
-	$(CARGO) build --release -p fd-contract-gate --bin contract-gate
+	$(CARGO) build --release --workspace --bin contract-gate
 	scripts/bench-gate.sh
 
 PRE_COMMIT := $(VENV)/bin/pre-commit
@@ -186,7 +188,7 @@ chaos-cluster: tools marketing ## the long cluster drill: 10,000 orders, 30 faul
 
 # Kubernetes + Istio overlays and docker-compose.yml, validated offline (see istio/README.md).
 manifests-check: ## render the Istio overlays and validate them and docker-compose.yml offline
-	$(CARGO) build -p fd-manifests
+	$(CARGO) build --workspace --bin fd-manifests
 	scripts/manifests-check.sh
 
 lint: tools-buf marketing ## cargo fmt --check, clippy -D warnings, buf lint; ruff and mypy --strict for marketing

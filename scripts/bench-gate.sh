@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 GATE=${GATE:-target/release/contract-gate}
 BUF=${BUF:-.tools/buf/node_modules/@bufbuild/buf-linux-x64/bin/buf}
 ROUNDS=${ROUNDS:-5}
-[ -x "$GATE" ] || { echo "missing $GATE (cargo build --release -p fd-contract-gate)"; exit 1; }
+[ -x "$GATE" ] || { echo "missing $GATE (cargo build --release --workspace --bin contract-gate)"; exit 1; }
 [ -x "$BUF" ] || { echo "missing $BUF (make tools-buf)"; exit 1; }
 
 work=$(mktemp -d)
