@@ -465,8 +465,10 @@ class Consumer:
             events = [incoming(m, self.spec) for m in batch]
         except PermanentError:
             return False
-        spans = [self._span(m) for m in batch]
         apply_batch = getattr(self.handler, "apply_batch", None)
+        # A batch handler runs outside the events' spans, so they only matter when exported; a
+        # handler per event runs inside its event's span (events it records continue the trace).
+        spans = [self._span(m) for m in batch] if apply_batch is None or telemetry.exporting() else []
         try:
             async with self.engine.begin() as conn:
                 fresh = await self._record_batch(conn, events)

@@ -79,6 +79,13 @@ def init(level: str) -> None:
     trace.set_tracer_provider(_provider)
 
 
+def exporting() -> bool:
+    """Whether spans are recorded: a tracer provider is installed (:func:`init` with an OTLP
+    endpoint, or a test's). Without one every span is a no-op that only carries its parent's
+    context."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def shutdown() -> None:
     """Flushes the spans not exported yet."""
     if _provider is not None:
