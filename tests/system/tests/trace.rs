@@ -224,6 +224,12 @@ fn assert_rpc(s: &Span, service: &str, method: &str) {
     for deprecated in ["rpc.system", "rpc.service", "rpc.grpc.status_code"] {
         assert_eq!(get(deprecated), None, "{deprecated} without opt-in: {s:?}");
     }
+    // Where in the code it began; not busy and idle times or the thread, which cost two clock
+    // reads on every poll and an allocation per span (issue 19).
+    assert!(get("code.file.path").is_some(), "{s:?}");
+    for costly in ["busy_ns", "idle_ns", "thread.id", "thread.name"] {
+        assert_eq!(get(costly), None, "{costly}: {s:?}");
+    }
     if s.kind == CLIENT {
         // Where it called.
         assert_eq!(get("server.address"), Some("127.0.0.1"), "{s:?}");
